@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libvfiosim: drive a vfiosim device through one IO ops vector.
+ *
+ * A device is opened from one string that names the backend and the device:
+ *   vfio:<uuid>     the VFIO uapi (group + container, type1v2)
+ *   netlink:<uuid>  vfio-user over the "vfiosim" generic netlink family
+ *   unix:<path>     vfio-user over a UNIX socket (vfiosim-userd)
+ * Callers never see which backend they use; every op has the same meaning
+ * and the same errors on each.
+ *
+ * Every function returns 0 (or a byte count) on success and -errno on
+ * failure.  On failure vfiosim_dev_error() holds a message naming the
+ * device, region or register involved.  The library has no global state;
+ * a struct vfiosim_dev may be used by one thread at a time.
+ */
+#ifndef VFIOSIM_LIB_H
+#define VFIOSIM_LIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/vfio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vfiosim_dev;
+
+/* One DMA mapping, as both VFIO (vaddr) and vfio-user (fd + offset) need. */
+struct vfiosim_dma_map {
+	uint64_t iova;
+	uint64_t size;
+	void *vaddr;	/* process address of the memory (VFIO) */
+	int fd;		/* file backing vaddr, or -1 (vfio-user) */
+	uint64_t offset;	/* offset of vaddr within fd */
+	uint32_t flags;	/* VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE */
+};
+
+/*
+ * The IO ops vector, in the spirit of QEMU's VFIODeviceIOOps.  Buffers for
+ * get_region_info/get_irq_info/set_irqs/device_feature are the VFIO uapi
+ * structures with argsz set by the caller, exactly as for the ioctls, so a
+ * test can send the same bad argsz down every backend.
+ */
+struct vfiosim_io_ops {
+	const char *name;	/* "vfio", "netlink", "unix" */
+	int (*open)(struct vfiosim_dev *dev, const char *target);
+	void (*close)(struct vfiosim_dev *dev);
+	int (*get_device_info)(struct vfiosim_dev *dev,
+			       struct vfio_device_info *info);
+	int (*get_region_info)(struct vfiosim_dev *dev,
+			       struct vfio_region_info *info);
+	int (*get_irq_info)(struct vfiosim_dev *dev, struct vfio_irq_info *info);
+	int (*set_irqs)(struct vfiosim_dev *dev, struct vfio_irq_set *set);
+	ssize_t (*region_read)(struct vfiosim_dev *dev, uint32_t index,
+			       uint64_t offset, void *buf, size_t count);
+	ssize_t (*region_write)(struct vfiosim_dev *dev, uint32_t index,
+				uint64_t offset, const void *buf, size_t count);
+	int (*region_mmap)(struct vfiosim_dev *dev, uint32_t index,
+			   uint64_t offset, size_t len, int prot, void **addr);
+	int (*device_feature)(struct vfiosim_dev *dev,
+			      struct vfio_device_feature *feature);
+	int (*reset)(struct vfiosim_dev *dev);
+	int (*dma_map)(struct vfiosim_dev *dev,
+		       const struct vfiosim_dma_map *map);
+	int (*dma_unmap)(struct vfiosim_dev *dev, uint64_t iova, uint64_t size,
+			 uint32_t flags);
+};
+
+/* Lifecycle. */
+struct vfiosim_dev *vfiosim_dev_alloc(void);
+int vfiosim_dev_open(struct vfiosim_dev *dev, const char *spec);
+void vfiosim_dev_free(struct vfiosim_dev *dev);	/* closes if open */
+const char *vfiosim_dev_error(const struct vfiosim_dev *dev);
+const char *vfiosim_dev_backend(const struct vfiosim_dev *dev);
+
+/* The ops, through the backend the device was opened with. */
+int vfiosim_get_device_info(struct vfiosim_dev *dev,
+			    struct vfio_device_info *info);
+int vfiosim_get_region_info(struct vfiosim_dev *dev,
+			    struct vfio_region_info *info);
+int vfiosim_get_irq_info(struct vfiosim_dev *dev, struct vfio_irq_info *info);
+int vfiosim_set_irqs(struct vfiosim_dev *dev, struct vfio_irq_set *set);
+ssize_t vfiosim_region_read(struct vfiosim_dev *dev, uint32_t index,
+			    uint64_t offset, void *buf, size_t count);
+ssize_t vfiosim_region_write(struct vfiosim_dev *dev, uint32_t index,
+			     uint64_t offset, const void *buf, size_t count);
+int vfiosim_region_mmap(struct vfiosim_dev *dev, uint32_t index,
+			uint64_t offset, size_t len, int prot, void **addr);
+int vfiosim_device_feature(struct vfiosim_dev *dev,
+			   struct vfio_device_feature *feature);
+int vfiosim_reset(struct vfiosim_dev *dev);
+int vfiosim_dma_map(struct vfiosim_dev *dev, const struct vfiosim_dma_map *map);
+int vfiosim_dma_unmap(struct vfiosim_dev *dev, uint64_t iova, uint64_t size,
+		      uint32_t flags);
+
+/* Conveniences built on the ops. */
+int vfiosim_read32(struct vfiosim_dev *dev, uint32_t index, uint64_t offset,
+		   uint32_t *val);
+int vfiosim_write32(struct vfiosim_dev *dev, uint32_t index, uint64_t offset,
+		    uint32_t val);
+/* Set (fd >= 0) or clear (fd == -1) the trigger of one vector. */
+int vfiosim_irq_set_eventfd(struct vfiosim_dev *dev, uint32_t index,
+			    uint32_t vector, int fd);
+/* Walk the capability chain of a region info returned by get_region_info. */
+const struct vfio_info_cap_header *
+vfiosim_region_info_cap(const struct vfio_region_info *info, uint16_t id);
+
+/*
+ * Device management through the mdev sysfs (needs the module loaded).
+ * sysfs_root is normally "/sys"; tests may point it elsewhere.
+ */
+struct vfiosim_type_info {
+	char id[64];		/* e.g. "vfiosim-full" */
+	char name[64];
+	char description[256];
+	char device_api[32];
+	unsigned int available;
+};
+
+struct vfiosim_mdev_info {
+	char uuid[37];
+	char type[64];
+	int iommu_group;	/* -1 when unknown */
+};
+
+int vfiosim_types_list(struct vfiosim_type_info *types, size_t max,
+		       size_t *count, char *err, size_t errlen);
+int vfiosim_mdev_create(const char *type, const char *uuid, char *err,
+			size_t errlen);
+int vfiosim_mdev_remove(const char *uuid, char *err, size_t errlen);
+int vfiosim_mdev_list(struct vfiosim_mdev_info *devs, size_t max,
+		      size_t *count, char *err, size_t errlen);
+int vfiosim_mdev_get(const char *uuid, struct vfiosim_mdev_info *info,
+		     char *err, size_t errlen);
+/* Writes a fresh random (version 4) UUID string into out[37]. */
+int vfiosim_uuid_generate(char out[37]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VFIOSIM_LIB_H */
