@@ -9,6 +9,7 @@
 #ifndef _UAPI_LINUX_VFIOSIM_H
 #define _UAPI_LINUX_VFIOSIM_H
 
+#include <linux/const.h>
 #include <linux/types.h>
 
 #define VFIOSIM_NAME			"vfiosim"
@@ -92,10 +93,10 @@
 #define VFIOSIM_ID_MAGIC		0x5646534d	/* "VFSM" */
 #define VFIOSIM_MODEL_VERSION		0x00010000	/* major << 16 | minor */
 
-#define VFIOSIM_FEAT_INTX		(1U << 0)
-#define VFIOSIM_FEAT_MSI		(1U << 1)
-#define VFIOSIM_FEAT_MSIX		(1U << 2)
-#define VFIOSIM_FEAT_BAR2_MMAP		(1U << 3)
+#define VFIOSIM_FEAT_INTX		_BITUL(0)
+#define VFIOSIM_FEAT_MSI		_BITUL(1)
+#define VFIOSIM_FEAT_MSIX		_BITUL(2)
+#define VFIOSIM_FEAT_BAR2_MMAP		_BITUL(3)
 
 /* MSI-X table and PBA, in BAR0 (BIR 0), where the MSI-X capability says. */
 #define VFIOSIM_MSIX_TABLE_OFFSET	0x1000

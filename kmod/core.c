@@ -1,0 +1,818 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vfiosim: the device model.
+ *
+ * Everything a vfiosim device does lives here: config space, the BAR0
+ * register file with its MSI-X table and PBA, BAR2 device memory and the
+ * interrupt logic.  Callers pass kernel buffers and already-validated
+ * uapi headers; which transport they serve is not our business.
+ */
+
+#include <linux/eventfd.h>
+#include <linux/highmem.h>
+#include <linux/pci_regs.h>
+#include <linux/slab.h>
+
+#include "compat.h"
+#include "vfiosim.h"
+
+/* Command register bits a driver may change. */
+#define VFIOSIM_CMD_WRITABLE							\
+	(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_PARITY |	\
+	 PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE)
+
+#define VFIOSIM_MSIX_TABLE_END(t)					\
+	(VFIOSIM_MSIX_TABLE_OFFSET + (t)->msix_vectors * VFIOSIM_MSIX_ENTRY_SIZE)
+
+/* ---- config space ---------------------------------------------------- */
+
+static void cfg_put8(u8 *cfg, unsigned int off, u8 val)
+{
+	cfg[off] = val;
+}
+
+static void cfg_put16(u8 *cfg, unsigned int off, u16 val)
+{
+	put_unaligned_le16(val, cfg + off);
+}
+
+static void cfg_put32(u8 *cfg, unsigned int off, u32 val)
+{
+	put_unaligned_le32(val, cfg + off);
+}
+
+static u16 cfg_get16(const u8 *cfg, unsigned int off)
+{
+	return get_unaligned_le16(cfg + off);
+}
+
+/*
+ * Build the reset value (or, with wmask set, the per-byte writable mask)
+ * of the config space.  One function for both keeps the two in step.
+ */
+static void vfiosim_config_layout(const struct vfiosim_type *type, u8 *cfg,
+				  bool wmask)
+{
+	unsigned int msi_log2 = ilog2(type->msi_vectors);
+
+	memset(cfg, 0, VFIOSIM_CONFIG_SIZE);
+	if (wmask) {
+		cfg_put16(cfg, PCI_COMMAND, VFIOSIM_CMD_WRITABLE);
+		cfg_put8(cfg, PCI_CACHE_LINE_SIZE, 0xff);
+		cfg_put32(cfg, PCI_BASE_ADDRESS_0, ~(VFIOSIM_BAR0_SIZE - 1));
+		cfg_put32(cfg, PCI_BASE_ADDRESS_2, ~(type->bar2_size - 1));
+		cfg_put32(cfg, PCI_BASE_ADDRESS_3, 0xffffffff);
+		cfg_put8(cfg, PCI_INTERRUPT_LINE, 0xff);
+		/* MSI: enable and multiple message enable */
+		cfg_put16(cfg, VFIOSIM_CFG_MSI_CAP + PCI_MSI_FLAGS,
+			  PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE);
+		cfg_put32(cfg, VFIOSIM_CFG_MSI_CAP + PCI_MSI_ADDRESS_LO,
+			  0xfffffffc);
+		cfg_put32(cfg, VFIOSIM_CFG_MSI_CAP + PCI_MSI_ADDRESS_HI,
+			  0xffffffff);
+		cfg_put16(cfg, VFIOSIM_CFG_MSI_CAP + PCI_MSI_DATA_64, 0xffff);
+		/* MSI-X: enable and function mask */
+		cfg_put16(cfg, VFIOSIM_CFG_MSIX_CAP + PCI_MSIX_FLAGS,
+			  PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+		return;
+	}
+
+	cfg_put16(cfg, PCI_VENDOR_ID, VFIOSIM_PCI_VENDOR_ID);
+	cfg_put16(cfg, PCI_DEVICE_ID, type->device_id);
+	cfg_put16(cfg, PCI_STATUS, PCI_STATUS_CAP_LIST);
+	cfg_put8(cfg, PCI_REVISION_ID, VFIOSIM_PCI_REVISION);
+	cfg_put8(cfg, PCI_CLASS_PROG, VFIOSIM_PCI_CLASS & 0xff);
+	cfg_put16(cfg, PCI_CLASS_DEVICE, VFIOSIM_PCI_CLASS >> 8);
+	cfg_put32(cfg, PCI_BASE_ADDRESS_0, PCI_BASE_ADDRESS_SPACE_MEMORY |
+		  PCI_BASE_ADDRESS_MEM_TYPE_32);
+	cfg_put32(cfg, PCI_BASE_ADDRESS_2, PCI_BASE_ADDRESS_SPACE_MEMORY |
+		  PCI_BASE_ADDRESS_MEM_TYPE_64 | PCI_BASE_ADDRESS_MEM_PREFETCH);
+	cfg_put16(cfg, PCI_SUBSYSTEM_VENDOR_ID, VFIOSIM_PCI_SUBSYS_VENDOR_ID);
+	cfg_put16(cfg, PCI_SUBSYSTEM_ID, type->device_id);
+	cfg_put8(cfg, PCI_CAPABILITY_LIST, VFIOSIM_CFG_CAP_LIST);
+	cfg_put8(cfg, PCI_INTERRUPT_PIN, 1);
+
+	cfg_put8(cfg, VFIOSIM_CFG_MSI_CAP + PCI_CAP_LIST_ID, PCI_CAP_ID_MSI);
+	cfg_put8(cfg, VFIOSIM_CFG_MSI_CAP + PCI_CAP_LIST_NEXT,
+		 VFIOSIM_CFG_MSIX_CAP);
+	cfg_put16(cfg, VFIOSIM_CFG_MSI_CAP + PCI_MSI_FLAGS,
+		  PCI_MSI_FLAGS_64BIT | (msi_log2 << 1));
+
+	cfg_put8(cfg, VFIOSIM_CFG_MSIX_CAP + PCI_CAP_LIST_ID, PCI_CAP_ID_MSIX);
+	cfg_put8(cfg, VFIOSIM_CFG_MSIX_CAP + PCI_CAP_LIST_NEXT, 0);
+	cfg_put16(cfg, VFIOSIM_CFG_MSIX_CAP + PCI_MSIX_FLAGS,
+		  type->msix_vectors - 1);
+	cfg_put32(cfg, VFIOSIM_CFG_MSIX_CAP + PCI_MSIX_TABLE,
+		  VFIOSIM_MSIX_TABLE_OFFSET);
+	cfg_put32(cfg, VFIOSIM_CFG_MSIX_CAP + PCI_MSIX_PBA,
+		  VFIOSIM_MSIX_PBA_OFFSET);
+}
+
+/* ---- interrupts ------------------------------------------------------ */
+
+static u32 vfiosim_mode_vectors(const struct vfiosim_dev *sdev, int index)
+{
+	switch (index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+	case VFIO_PCI_ERR_IRQ_INDEX:
+	case VFIO_PCI_REQ_IRQ_INDEX:
+		return 1;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		return sdev->type->msi_vectors;
+	case VFIO_PCI_MSIX_IRQ_INDEX:
+		return sdev->type->msix_vectors;
+	default:
+		return 0;
+	}
+}
+
+static bool vfiosim_signal(struct vfiosim_dev *sdev, int index, u32 vector)
+{
+	struct eventfd_ctx *ctx = sdev->trigger[index][vector];
+
+	lockdep_assert_held(&sdev->lock);
+	if (!ctx)
+		return false;
+	vfiosim_eventfd_signal(ctx);
+	return true;
+}
+
+/*
+ * INTx is level triggered: signal (and auto-mask) whenever the line is
+ * asserted and VFIO has it unmasked.  Called after anything that can
+ * change the line or the mask.
+ */
+static void vfiosim_intx_update(struct vfiosim_dev *sdev)
+{
+	u16 cmd = cfg_get16(sdev->config, PCI_COMMAND);
+	u16 status = cfg_get16(sdev->config, PCI_STATUS);
+	bool asserted = sdev->irq_status & ~sdev->irq_mask & BIT(0);
+
+	lockdep_assert_held(&sdev->lock);
+
+	if (asserted)
+		status |= PCI_STATUS_INTERRUPT;
+	else
+		status &= ~PCI_STATUS_INTERRUPT;
+	cfg_put16(sdev->config, PCI_STATUS, status);
+
+	if (sdev->irq_mode != VFIO_PCI_INTX_IRQ_INDEX || !asserted ||
+	    (cmd & PCI_COMMAND_INTX_DISABLE) || sdev->intx_masked)
+		return;
+	if (vfiosim_signal(sdev, VFIO_PCI_INTX_IRQ_INDEX, 0))
+		sdev->intx_masked = true;
+}
+
+static bool vfiosim_vector_held(const struct vfiosim_dev *sdev, u32 vector)
+{
+	if (sdev->irq_mask & BIT(vector))
+		return true;
+	return sdev->irq_mode == VFIO_PCI_MSIX_IRQ_INDEX &&
+	       (sdev->msix_masked & BIT(vector));
+}
+
+/* Deliver a message-signalled vector now, or keep it pending. */
+static void vfiosim_msi_deliver(struct vfiosim_dev *sdev, u32 vector)
+{
+	if (vfiosim_vector_held(sdev, vector)) {
+		sdev->pending |= BIT(vector);
+		return;
+	}
+	sdev->pending &= ~BIT(vector);
+	if (!vfiosim_signal(sdev, sdev->irq_mode, vector))
+		sdev->dropped++;
+}
+
+/* A mask went away: release whatever it held back. */
+static void vfiosim_irq_unmasked(struct vfiosim_dev *sdev)
+{
+	unsigned long pending = sdev->pending;
+	unsigned int vector;
+
+	if (sdev->irq_mode == VFIO_PCI_INTX_IRQ_INDEX) {
+		vfiosim_intx_update(sdev);
+		return;
+	}
+	if (sdev->irq_mode != VFIO_PCI_MSI_IRQ_INDEX &&
+	    sdev->irq_mode != VFIO_PCI_MSIX_IRQ_INDEX)
+		return;
+	for_each_set_bit(vector, &pending, VFIOSIM_MAX_VECTORS)
+		if (!vfiosim_vector_held(sdev, vector))
+			vfiosim_msi_deliver(sdev, vector);
+}
+
+static void vfiosim_doorbell(struct vfiosim_dev *sdev, u32 vector)
+{
+	sdev->doorbell_count++;
+	if (sdev->irq_mode == VFIOSIM_IRQ_MODE_NONE ||
+	    vector >= vfiosim_mode_vectors(sdev, sdev->irq_mode)) {
+		sdev->dropped++;
+		return;
+	}
+	sdev->irq_status |= BIT(vector);
+	if (sdev->irq_mode == VFIO_PCI_INTX_IRQ_INDEX)
+		vfiosim_intx_update(sdev);
+	else
+		vfiosim_msi_deliver(sdev, vector);
+}
+
+static void vfiosim_put_triggers(struct vfiosim_dev *sdev, int index)
+{
+	unsigned int v;
+
+	for (v = 0; v < VFIOSIM_MAX_VECTORS; v++) {
+		if (sdev->trigger[index][v]) {
+			eventfd_ctx_put(sdev->trigger[index][v]);
+			sdev->trigger[index][v] = NULL;
+		}
+	}
+}
+
+static void vfiosim_disable_mode(struct vfiosim_dev *sdev)
+{
+	if (sdev->irq_mode != VFIOSIM_IRQ_MODE_NONE)
+		vfiosim_put_triggers(sdev, sdev->irq_mode);
+	sdev->irq_mode = VFIOSIM_IRQ_MODE_NONE;
+	sdev->intx_masked = false;
+	sdev->pending = 0;
+}
+
+/*
+ * Resolve every fd of a block before touching the device, so a bad fd in
+ * the middle leaves the previous triggers in place.
+ */
+static int vfiosim_set_eventfds(struct vfiosim_dev *sdev, int index,
+				u32 start, u32 count, const s32 *fds)
+{
+	struct eventfd_ctx *ctx[VFIOSIM_MAX_VECTORS] = {};
+	u32 i;
+
+	for (i = 0; i < count; i++) {
+		if (fds[i] == -1)
+			continue;
+		ctx[i] = eventfd_ctx_fdget(fds[i]);
+		if (IS_ERR(ctx[i])) {
+			int ret = PTR_ERR(ctx[i]);
+
+			while (i--)
+				if (ctx[i])
+					eventfd_ctx_put(ctx[i]);
+			return ret;
+		}
+	}
+	for (i = 0; i < count; i++) {
+		struct eventfd_ctx **slot = &sdev->trigger[index][start + i];
+
+		if (*slot)
+			eventfd_ctx_put(*slot);
+		*slot = ctx[i];
+	}
+	return 0;
+}
+
+static bool vfiosim_data_bit(u32 flags, const void *data, u32 i)
+{
+	if ((flags & VFIO_IRQ_SET_DATA_TYPE_MASK) == VFIO_IRQ_SET_DATA_BOOL)
+		return ((const u8 *)data)[i];
+	return true;
+}
+
+/* Interrupts of the mode lines (INTx, MSI, MSI-X): only one at a time. */
+static int vfiosim_set_mode_trigger(struct vfiosim_dev *sdev,
+				    const struct vfio_irq_set *hdr,
+				    const void *data)
+{
+	u32 data_type = hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+	int index = hdr->index;
+	u32 i;
+	int ret;
+
+	if (data_type == VFIO_IRQ_SET_DATA_NONE && !hdr->count) {
+		if (sdev->irq_mode != index)
+			return -EINVAL;
+		vfiosim_disable_mode(sdev);
+		return 0;
+	}
+	if (!hdr->count)
+		return -EINVAL;
+	if (sdev->irq_mode != VFIOSIM_IRQ_MODE_NONE && sdev->irq_mode != index)
+		return -EINVAL;
+
+	if (data_type == VFIO_IRQ_SET_DATA_EVENTFD) {
+		ret = vfiosim_set_eventfds(sdev, index, hdr->start, hdr->count,
+					   data);
+		if (ret)
+			return ret;
+		/* fd -1 for the only INTx vector is how INTx is disabled */
+		if (index == VFIO_PCI_INTX_IRQ_INDEX &&
+		    !sdev->trigger[index][0]) {
+			vfiosim_disable_mode(sdev);
+			return 0;
+		}
+		if (sdev->irq_mode == VFIOSIM_IRQ_MODE_NONE) {
+			sdev->irq_mode = index;
+			vfiosim_irq_unmasked(sdev);
+		}
+		return 0;
+	}
+
+	/* DATA_NONE / DATA_BOOL: loopback injection of the vectors named */
+	if (sdev->irq_mode != index)
+		return -EINVAL;
+	for (i = 0; i < hdr->count; i++) {
+		u32 vector = hdr->start + i;
+
+		if (!vfiosim_data_bit(hdr->flags, data, i))
+			continue;
+		if (index == VFIO_PCI_INTX_IRQ_INDEX) {
+			if (!sdev->intx_masked &&
+			    vfiosim_signal(sdev, index, 0))
+				sdev->intx_masked = true;
+		} else {
+			vfiosim_msi_deliver(sdev, vector);
+		}
+	}
+	return 0;
+}
+
+static int vfiosim_set_mask(struct vfiosim_dev *sdev,
+			    const struct vfio_irq_set *hdr, const void *data)
+{
+	bool mask = (hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) ==
+		    VFIO_IRQ_SET_ACTION_MASK;
+	u32 bits = 0;
+	u32 i;
+
+	if ((hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK) ==
+	    VFIO_IRQ_SET_DATA_EVENTFD)
+		return -ENOTTY;	/* no irqfd-style unmask */
+	if (!hdr->count)
+		return -EINVAL;
+	for (i = 0; i < hdr->count; i++)
+		if (vfiosim_data_bit(hdr->flags, data, i))
+			bits |= BIT(hdr->start + i);
+
+	if (hdr->index == VFIO_PCI_INTX_IRQ_INDEX) {
+		if (sdev->irq_mode != VFIO_PCI_INTX_IRQ_INDEX)
+			return -EINVAL;
+		if (!bits)
+			return 0;
+		sdev->intx_masked = mask;
+	} else {
+		if (mask)
+			sdev->msix_masked |= bits;
+		else
+			sdev->msix_masked &= ~bits;
+	}
+	if (!mask)
+		vfiosim_irq_unmasked(sdev);
+	return 0;
+}
+
+/* ERR and REQ: one vector each, trigger only, independent of the mode. */
+static int vfiosim_set_single_trigger(struct vfiosim_dev *sdev,
+				      const struct vfio_irq_set *hdr,
+				      const void *data)
+{
+	u32 data_type = hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+
+	if (data_type == VFIO_IRQ_SET_DATA_NONE && !hdr->count) {
+		vfiosim_put_triggers(sdev, hdr->index);
+		return 0;
+	}
+	if (hdr->count != 1)
+		return -EINVAL;
+	if (data_type == VFIO_IRQ_SET_DATA_EVENTFD)
+		return vfiosim_set_eventfds(sdev, hdr->index, 0, 1, data);
+	if (vfiosim_data_bit(hdr->flags, data, 0))
+		vfiosim_signal(sdev, hdr->index, 0);
+	return 0;
+}
+
+/*
+ * @hdr has passed vfio_set_irqs_validate_and_prepare(); @data holds
+ * hdr->count elements of the data type it names.
+ */
+int vfiosim_set_irqs(struct vfiosim_dev *sdev, const struct vfio_irq_set *hdr,
+		     const void *data)
+{
+	u32 action = hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+	int ret = -ENOTTY;
+
+	u32 nvec = vfiosim_mode_vectors(sdev, hdr->index);
+
+	if (hdr->count > nvec || hdr->start > nvec - hdr->count)
+		return -EINVAL;
+
+	mutex_lock(&sdev->lock);
+	switch (hdr->index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+	case VFIO_PCI_MSIX_IRQ_INDEX:
+		if (action == VFIO_IRQ_SET_ACTION_MASK ||
+		    action == VFIO_IRQ_SET_ACTION_UNMASK) {
+			ret = vfiosim_set_mask(sdev, hdr, data);
+			break;
+		}
+		fallthrough;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		if (action == VFIO_IRQ_SET_ACTION_TRIGGER)
+			ret = vfiosim_set_mode_trigger(sdev, hdr, data);
+		break;
+	case VFIO_PCI_ERR_IRQ_INDEX:
+	case VFIO_PCI_REQ_IRQ_INDEX:
+		if (action == VFIO_IRQ_SET_ACTION_TRIGGER)
+			ret = vfiosim_set_single_trigger(sdev, hdr, data);
+		break;
+	}
+	mutex_unlock(&sdev->lock);
+	return ret;
+}
+
+int vfiosim_get_irq_info(struct vfiosim_dev *sdev, struct vfio_irq_info *info)
+{
+	if (info->index >= VFIO_PCI_NUM_IRQS)
+		return -EINVAL;
+
+	info->count = vfiosim_mode_vectors(sdev, info->index);
+	info->flags = VFIO_IRQ_INFO_EVENTFD;
+	switch (info->index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		info->flags |= VFIO_IRQ_INFO_MASKABLE |
+			       VFIO_IRQ_INFO_AUTOMASKED;
+		break;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		info->flags |= VFIO_IRQ_INFO_NORESIZE;
+		break;
+	case VFIO_PCI_MSIX_IRQ_INDEX:
+		info->flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_NORESIZE;
+		break;
+	}
+	return 0;
+}
+
+/* Called while the device is being removed and someone still holds it. */
+void vfiosim_request(struct vfiosim_dev *sdev, unsigned int count)
+{
+	mutex_lock(&sdev->lock);
+	if (!vfiosim_signal(sdev, VFIO_PCI_REQ_IRQ_INDEX, 0) && !count)
+		dev_notice(sdev->vdev.dev,
+			   "no REQ eventfd: removal waits for the user to close the device\n");
+	mutex_unlock(&sdev->lock);
+}
+
+void vfiosim_release_irqs(struct vfiosim_dev *sdev)
+{
+	mutex_lock(&sdev->lock);
+	vfiosim_disable_mode(sdev);
+	vfiosim_put_triggers(sdev, VFIO_PCI_ERR_IRQ_INDEX);
+	vfiosim_put_triggers(sdev, VFIO_PCI_REQ_IRQ_INDEX);
+	mutex_unlock(&sdev->lock);
+}
+
+/* ---- region access --------------------------------------------------- */
+
+static u64 vfiosim_region_size(const struct vfiosim_dev *sdev, u32 index)
+{
+	switch (index) {
+	case VFIO_PCI_CONFIG_REGION_INDEX:
+		return VFIOSIM_CONFIG_SIZE;
+	case VFIO_PCI_BAR0_REGION_INDEX:
+		return VFIOSIM_BAR0_SIZE;
+	case VFIO_PCI_BAR2_REGION_INDEX:
+		return sdev->type->bar2_size;
+	default:
+		return 0;
+	}
+}
+
+u64 vfiosim_bar2_mmap_size(const struct vfiosim_dev *sdev)
+{
+	return sdev->type->bar2_size - VFIOSIM_BAR2_TRAPPED_SIZE;
+}
+
+static void vfiosim_config_write(struct vfiosim_dev *sdev, unsigned int off,
+				 const u8 *val, unsigned int len)
+{
+	const u8 *wmask = sdev->type->config_wmask;
+	unsigned int i;
+
+	for (i = 0; i < len; i++)
+		sdev->config[off + i] = (sdev->config[off + i] & ~wmask[off + i]) |
+					(val[i] & wmask[off + i]);
+	/* INTX_DISABLE may have changed */
+	if (off <= PCI_COMMAND + 1 && off + len > PCI_COMMAND)
+		vfiosim_intx_update(sdev);
+}
+
+static u32 vfiosim_bar0_read32(struct vfiosim_dev *sdev, u32 off)
+{
+	const struct vfiosim_type *type = sdev->type;
+
+	if (off >= VFIOSIM_REG_SCRATCH0 &&
+	    off < VFIOSIM_REG_SCRATCH(VFIOSIM_NUM_SCRATCH))
+		return sdev->scratch[(off - VFIOSIM_REG_SCRATCH0) / 4];
+	if (off >= VFIOSIM_MSIX_TABLE_OFFSET && off < VFIOSIM_MSIX_TABLE_END(type))
+		return sdev->msix_table[(off - VFIOSIM_MSIX_TABLE_OFFSET) / 4];
+
+	switch (off) {
+	case VFIOSIM_REG_ID:
+		return VFIOSIM_ID_MAGIC;
+	case VFIOSIM_REG_VERSION:
+		return VFIOSIM_MODEL_VERSION;
+	case VFIOSIM_REG_FEATURES:
+		return VFIOSIM_FEAT_INTX | VFIOSIM_FEAT_MSI | VFIOSIM_FEAT_MSIX |
+		       VFIOSIM_FEAT_BAR2_MMAP;
+	case VFIOSIM_REG_VECTORS:
+		return type->msi_vectors << 16 | type->msix_vectors;
+	case VFIOSIM_REG_IRQ_STATUS:
+		return sdev->irq_status;
+	case VFIOSIM_REG_IRQ_MASK:
+		return sdev->irq_mask;
+	case VFIOSIM_REG_COUNTER:
+		return sdev->counter++;
+	case VFIOSIM_REG_DOORBELL_COUNT:
+		return sdev->doorbell_count;
+	case VFIOSIM_REG_DROPPED:
+		return sdev->dropped;
+	case VFIOSIM_MSIX_PBA_OFFSET:
+		return sdev->irq_mode == VFIO_PCI_MSIX_IRQ_INDEX ?
+		       sdev->pending : 0;
+	default:
+		return 0;
+	}
+}
+
+/* @mask selects the bytes of the dword that the access wrote. */
+static void vfiosim_bar0_write32(struct vfiosim_dev *sdev, u32 off, u32 val,
+				 u32 mask)
+{
+	const struct vfiosim_type *type = sdev->type;
+	u32 *reg = NULL;
+
+	if (off >= VFIOSIM_REG_SCRATCH0 &&
+	    off < VFIOSIM_REG_SCRATCH(VFIOSIM_NUM_SCRATCH))
+		reg = &sdev->scratch[(off - VFIOSIM_REG_SCRATCH0) / 4];
+	else if (off >= VFIOSIM_MSIX_TABLE_OFFSET &&
+		 off < VFIOSIM_MSIX_TABLE_END(type))
+		reg = &sdev->msix_table[(off - VFIOSIM_MSIX_TABLE_OFFSET) / 4];
+	else if (off == VFIOSIM_REG_COUNTER)
+		reg = &sdev->counter;
+
+	if (reg) {
+		*reg = (*reg & ~mask) | (val & mask);
+		return;
+	}
+
+	switch (off) {
+	case VFIOSIM_REG_DOORBELL:
+		vfiosim_doorbell(sdev, val & mask);
+		break;
+	case VFIOSIM_REG_IRQ_STATUS:
+		sdev->irq_status &= ~(val & mask);
+		vfiosim_intx_update(sdev);
+		break;
+	case VFIOSIM_REG_IRQ_MASK:
+		sdev->irq_mask = (sdev->irq_mask & ~mask) | (val & mask);
+		vfiosim_irq_unmasked(sdev);
+		break;
+	case VFIOSIM_REG_ERR_TRIGGER:
+		vfiosim_signal(sdev, VFIO_PCI_ERR_IRQ_INDEX, 0);
+		break;
+	}
+}
+
+/* One naturally aligned access of 1, 2 or 4 bytes. */
+static void vfiosim_bar0_access(struct vfiosim_dev *sdev, u32 off, u8 *buf,
+				unsigned int len, bool write)
+{
+	unsigned int shift = (off & 3) * 8;
+	u32 mask = len == 4 ? ~0U : (BIT(len * 8) - 1) << shift;
+	u32 val;
+
+	if (write) {
+		if (len == 4)
+			val = get_unaligned_le32(buf);
+		else if (len == 2)
+			val = get_unaligned_le16(buf);
+		else
+			val = *buf;
+		vfiosim_bar0_write32(sdev, off & ~3, val << shift, mask);
+		return;
+	}
+	val = vfiosim_bar0_read32(sdev, off & ~3) >> shift;
+	if (len == 4)
+		put_unaligned_le32(val, buf);
+	else if (len == 2)
+		put_unaligned_le16(val, buf);
+	else
+		*buf = val;
+}
+
+static struct page *vfiosim_bar2_lookup(struct vfiosim_dev *sdev,
+					pgoff_t pgoff, bool alloc)
+{
+	struct page *page = xa_load(&sdev->bar2_pages, pgoff);
+	int ret;
+
+	lockdep_assert_held(&sdev->lock);
+	if (page || !alloc)
+		return page;
+
+	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!page)
+		return NULL;
+	ret = xa_err(xa_store(&sdev->bar2_pages, pgoff, page, GFP_KERNEL));
+	if (ret) {
+		__free_page(page);
+		return NULL;
+	}
+	return page;
+}
+
+/* The page backing BAR2 page @pgoff, allocated if needed (for mmap). */
+struct page *vfiosim_bar2_page(struct vfiosim_dev *sdev, pgoff_t pgoff)
+{
+	struct page *page;
+
+	mutex_lock(&sdev->lock);
+	page = vfiosim_bar2_lookup(sdev, pgoff, true);
+	mutex_unlock(&sdev->lock);
+	return page;
+}
+
+static int vfiosim_bar2_rw(struct vfiosim_dev *sdev, u64 offset, u8 *buf,
+			   size_t count, bool write)
+{
+	while (count) {
+		size_t in_page = offset_in_page(offset);
+		size_t len = min_t(size_t, count, PAGE_SIZE - in_page);
+		/* untouched pages read as zeroes without being allocated */
+		struct page *page = vfiosim_bar2_lookup(sdev,
+							offset >> PAGE_SHIFT,
+							write);
+
+		if (write && !page)
+			return -ENOMEM;
+		if (!page)
+			memset(buf, 0, len);
+		else if (write)
+			memcpy_to_page(page, in_page, buf, len);
+		else
+			memcpy_from_page(buf, page, in_page, len);
+		buf += len;
+		offset += len;
+		count -= len;
+	}
+	return 0;
+}
+
+/* The whole access must lie inside an implemented region. */
+int vfiosim_region_check(struct vfiosim_dev *sdev, u32 index, u64 offset,
+			 u64 count)
+{
+	u64 size = vfiosim_region_size(sdev, index);
+	u64 end;
+
+	if (!size || check_add_overflow(offset, count, &end) || end > size)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Read or write @count bytes at @offset of region @index; nothing is served
+ * past the region's end.  Config and BAR0 accesses are split into naturally
+ * aligned pieces of at most 4 bytes.
+ */
+int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
+		      void *buf, size_t count, bool write)
+{
+	u8 *p = buf;
+	int ret;
+
+	ret = vfiosim_region_check(sdev, index, offset, count);
+	if (ret)
+		return ret;
+
+	mutex_lock(&sdev->lock);
+	if (index == VFIO_PCI_BAR2_REGION_INDEX) {
+		ret = vfiosim_bar2_rw(sdev, offset, p, count, write);
+		goto out;
+	}
+	while (count) {
+		unsigned int len = 4 - (offset & 3);
+
+		while (len > count || (offset & (len - 1)))
+			len >>= 1;
+		if (index == VFIO_PCI_BAR0_REGION_INDEX)
+			vfiosim_bar0_access(sdev, offset, p, len, write);
+		else if (write)
+			vfiosim_config_write(sdev, offset, p, len);
+		else
+			memcpy(p, sdev->config + offset, len);
+		p += len;
+		offset += len;
+		count -= len;
+	}
+out:
+	mutex_unlock(&sdev->lock);
+	return ret;
+}
+
+/* ---- info, reset, lifetime ------------------------------------------- */
+
+void vfiosim_get_device_info(struct vfiosim_dev *sdev,
+			     struct vfio_device_info *info)
+{
+	info->flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+	info->num_regions = VFIO_PCI_NUM_REGIONS;
+	info->num_irqs = VFIO_PCI_NUM_IRQS;
+}
+
+int vfiosim_get_region_info(struct vfiosim_dev *sdev,
+			    struct vfio_region_info *info,
+			    struct vfio_info_cap *caps)
+{
+	struct vfio_region_info_cap_sparse_mmap *sparse;
+	size_t sparse_size = struct_size(sparse, areas, 1);
+	int ret;
+
+	if (info->index >= VFIO_PCI_NUM_REGIONS)
+		return -EINVAL;
+
+	info->offset = VFIOSIM_REGION_OFFSET(info->index);
+	info->size = vfiosim_region_size(sdev, info->index);
+	info->flags = 0;
+	if (!info->size)
+		return 0;
+	info->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+	if (info->index != VFIO_PCI_BAR2_REGION_INDEX)
+		return 0;
+
+	sparse = kzalloc(sparse_size, GFP_KERNEL);
+	if (!sparse)
+		return -ENOMEM;
+	sparse->header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
+	sparse->header.version = 1;
+	sparse->nr_areas = 1;
+	sparse->areas[0].offset = 0;
+	sparse->areas[0].size = vfiosim_bar2_mmap_size(sdev);
+	ret = vfio_info_add_capability(caps, &sparse->header, sparse_size);
+	kfree(sparse);
+	if (ret)
+		return ret;
+	info->flags |= VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS;
+	return 0;
+}
+
+static void vfiosim_reset_locked(struct vfiosim_dev *sdev)
+{
+	unsigned int v;
+
+	memcpy(sdev->config, sdev->type->config_reset, VFIOSIM_CONFIG_SIZE);
+	memset(sdev->scratch, 0, sizeof(sdev->scratch));
+	sdev->irq_status = 0;
+	sdev->irq_mask = 0;
+	sdev->counter = 0;
+	sdev->doorbell_count = 0;
+	sdev->dropped = 0;
+	memset(sdev->msix_table, 0, sizeof(sdev->msix_table));
+	for (v = 0; v < sdev->type->msix_vectors; v++)
+		sdev->msix_table[v * 4 + 3] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
+	sdev->intx_masked = false;
+	sdev->msix_masked = 0;
+	sdev->pending = 0;
+}
+
+void vfiosim_reset(struct vfiosim_dev *sdev)
+{
+	mutex_lock(&sdev->lock);
+	vfiosim_reset_locked(sdev);
+	mutex_unlock(&sdev->lock);
+}
+
+/* Precompute a type's config space images once, at module load. */
+void vfiosim_type_init(struct vfiosim_type *type)
+{
+	vfiosim_config_layout(type, type->config_reset, false);
+	vfiosim_config_layout(type, type->config_wmask, true);
+}
+
+void vfiosim_dev_init(struct vfiosim_dev *sdev, const struct vfiosim_type *type)
+{
+	sdev->type = type;
+	mutex_init(&sdev->lock);
+	xa_init(&sdev->bar2_pages);
+	sdev->irq_mode = VFIOSIM_IRQ_MODE_NONE;
+	vfiosim_reset_locked(sdev);
+}
+
+void vfiosim_dev_destroy(struct vfiosim_dev *sdev)
+{
+	struct page *page;
+	unsigned long index;
+
+	xa_for_each(&sdev->bar2_pages, index, page)
+		__free_page(page);
+	xa_destroy(&sdev->bar2_pages);
+	mutex_destroy(&sdev->lock);
+}

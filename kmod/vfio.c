@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vfiosim: the VFIO transport.
+ *
+ * Translates the VFIO device uapi (ioctls, read/write at region offsets,
+ * mmap) into core calls.  Argument checking uses the VFIO core's helpers;
+ * device behaviour is core.c's.
+ */
+
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "compat.h"
+#include "vfiosim.h"
+
+/* Region offsets carry the region index in their top bits. */
+#define VFIOSIM_OFFSET_MASK	(VFIOSIM_REGION_OFFSET(1) - 1)
+#define VFIOSIM_PGOFF_SHIFT	(VFIOSIM_REGION_SHIFT - PAGE_SHIFT)
+
+/* Bounce buffer for one chunk of a region access. */
+#define VFIOSIM_RW_CHUNK	PAGE_SIZE
+
+static int vfiosim_vfio_init(struct vfio_device *vdev)
+{
+	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
+	struct mdev_device *mdev = to_mdev_device(vdev->dev);
+
+	if (!vfiosim_claim_instance())
+		return -ENOSPC;
+	vfiosim_dev_init(sdev, container_of(mdev->type, struct vfiosim_type,
+					    mtype));
+	return 0;
+}
+
+static void vfiosim_vfio_release(struct vfio_device *vdev)
+{
+	vfiosim_dev_destroy(vdev_to_sdev(vdev));
+	vfiosim_release_instance();
+	vfiosim_vfio_release_done(vdev);
+}
+
+static int vfiosim_open_device(struct vfio_device *vdev)
+{
+	vfiosim_reset(vdev_to_sdev(vdev));
+	return 0;
+}
+
+/* The next user gets a quiet device: no eventfd of ours outlives us. */
+static void vfiosim_close_device(struct vfio_device *vdev)
+{
+	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
+
+	vfiosim_release_irqs(sdev);
+	vfiosim_reset(sdev);
+}
+
+static ssize_t vfiosim_rw(struct vfiosim_dev *sdev, char __user *ubuf,
+			  size_t count, loff_t *ppos, bool write)
+{
+	u32 index = *ppos >> VFIOSIM_REGION_SHIFT;
+	u64 offset = *ppos & VFIOSIM_OFFSET_MASK;
+	size_t done = 0;
+	u64 small;
+	void *buf;
+	int ret;
+
+	if (!count)
+		return 0;
+	/* Refuse an access that does not fit before touching anything. */
+	ret = vfiosim_region_check(sdev, index, offset, count);
+	if (ret)
+		return ret;
+
+	/* The hot path (a register access) stays off the allocator. */
+	if (count <= sizeof(small)) {
+		buf = &small;
+	} else {
+		buf = kmalloc(min_t(size_t, count, VFIOSIM_RW_CHUNK),
+			      GFP_KERNEL);
+		if (!buf)
+			return -ENOMEM;
+	}
+
+	while (done < count) {
+		size_t len = min_t(size_t, count - done, VFIOSIM_RW_CHUNK);
+
+		if (write && copy_from_user(buf, ubuf + done, len)) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = vfiosim_region_rw(sdev, index, offset + done, buf, len,
+					write);
+		if (ret)
+			break;
+		if (!write && copy_to_user(ubuf + done, buf, len)) {
+			ret = -EFAULT;
+			break;
+		}
+		done += len;
+	}
+	if (buf != &small)
+		kfree(buf);
+	if (ret && !done)
+		return ret;
+	*ppos += done;
+	return done;
+}
+
+static ssize_t vfiosim_read(struct vfio_device *vdev, char __user *buf,
+			    size_t count, loff_t *ppos)
+{
+	return vfiosim_rw(vdev_to_sdev(vdev), buf, count, ppos, false);
+}
+
+static ssize_t vfiosim_write(struct vfio_device *vdev, const char __user *buf,
+			     size_t count, loff_t *ppos)
+{
+	return vfiosim_rw(vdev_to_sdev(vdev), (char __user *)buf, count, ppos,
+			  true);
+}
+
+static long vfiosim_ioctl_device_info(struct vfiosim_dev *sdev,
+				      void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_device_info, num_irqs);
+	struct vfio_device_info info;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+	vfiosim_get_device_info(sdev, &info);
+	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static long vfiosim_ioctl_region_info(struct vfiosim_dev *sdev,
+				      void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
+	struct vfio_info_cap caps = {};
+	struct vfio_region_info info;
+	int ret;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+
+	ret = vfiosim_get_region_info(sdev, &info, &caps);
+	if (ret)
+		goto out;
+
+	info.cap_offset = 0;
+	if (caps.size) {
+		if (info.argsz < sizeof(info) + caps.size) {
+			/* Tell the caller how much room the caps need. */
+			info.argsz = sizeof(info) + caps.size;
+		} else {
+			vfio_info_cap_shift(&caps, sizeof(info));
+			if (copy_to_user(arg + sizeof(info), caps.buf,
+					 caps.size)) {
+				ret = -EFAULT;
+				goto out;
+			}
+			info.cap_offset = sizeof(info);
+		}
+	}
+	if (copy_to_user(arg, &info, minsz))
+		ret = -EFAULT;
+out:
+	kfree(caps.buf);
+	return ret;
+}
+
+static long vfiosim_ioctl_irq_info(struct vfiosim_dev *sdev, void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_irq_info, count);
+	struct vfio_irq_info info;
+	int ret;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+	ret = vfiosim_get_irq_info(sdev, &info);
+	if (ret)
+		return ret;
+	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static long vfiosim_ioctl_set_irqs(struct vfiosim_dev *sdev, void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_irq_set, count);
+	struct vfio_irq_info irq = {};
+	struct vfio_irq_set hdr;
+	size_t data_size = 0;
+	void *data = NULL;
+	int ret;
+
+	if (copy_from_user(&hdr, arg, minsz))
+		return -EFAULT;
+
+	irq.index = hdr.index;
+	if (vfiosim_get_irq_info(sdev, &irq))
+		return -EINVAL;
+	ret = vfio_set_irqs_validate_and_prepare(&hdr, irq.count,
+						 VFIO_PCI_NUM_IRQS, &data_size);
+	if (ret)
+		return ret;
+
+	if (data_size) {
+		data = memdup_user(arg + minsz, data_size);
+		if (IS_ERR(data))
+			return PTR_ERR(data);
+	}
+	ret = vfiosim_set_irqs(sdev, &hdr, data);
+	kfree(data);
+	return ret;
+}
+
+static long vfiosim_ioctl(struct vfio_device *vdev, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case VFIO_DEVICE_GET_INFO:
+		return vfiosim_ioctl_device_info(sdev, uarg);
+	case VFIO_DEVICE_GET_REGION_INFO:
+		return vfiosim_ioctl_region_info(sdev, uarg);
+	case VFIO_DEVICE_GET_IRQ_INFO:
+		return vfiosim_ioctl_irq_info(sdev, uarg);
+	case VFIO_DEVICE_SET_IRQS:
+		return vfiosim_ioctl_set_irqs(sdev, uarg);
+	case VFIO_DEVICE_RESET:
+		vfiosim_reset(sdev);
+		return 0;
+	}
+	return -ENOTTY;
+}
+
+/* No device-specific features yet; PROBE of any of them says so. */
+static int vfiosim_device_feature(struct vfio_device *vdev, u32 flags,
+				  void __user *arg, size_t argsz)
+{
+	return -ENOTTY;
+}
+
+static vm_fault_t vfiosim_bar2_fault(struct vm_fault *vmf)
+{
+	struct vfiosim_dev *sdev = vmf->vma->vm_private_data;
+	pgoff_t pgoff = vmf->pgoff & (VFIOSIM_OFFSET_MASK >> PAGE_SHIFT);
+	struct page *page;
+
+	if (pgoff >= vfiosim_bar2_mmap_size(sdev) >> PAGE_SHIFT)
+		return VM_FAULT_SIGBUS;
+	page = vfiosim_bar2_page(sdev, pgoff);
+	if (!page)
+		return VM_FAULT_OOM;
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct vfiosim_bar2_vm_ops = {
+	.fault = vfiosim_bar2_fault,
+};
+
+/* Only BAR2's sparse area can be mapped; its last page stays trapped. */
+static int vfiosim_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
+{
+	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
+	u64 index = vma->vm_pgoff >> VFIOSIM_PGOFF_SHIFT;
+	u64 pgoff = vma->vm_pgoff & ((1ULL << VFIOSIM_PGOFF_SHIFT) - 1);
+	u64 npages = vma_pages(vma);
+
+	if (index != VFIO_PCI_BAR2_REGION_INDEX)
+		return -EINVAL;
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (pgoff + npages > vfiosim_bar2_mmap_size(sdev) >> PAGE_SHIFT)
+		return -EINVAL;
+
+	vfiosim_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &vfiosim_bar2_vm_ops;
+	vma->vm_private_data = sdev;
+	return 0;
+}
+
+static void vfiosim_vfio_request(struct vfio_device *vdev, unsigned int count)
+{
+	vfiosim_request(vdev_to_sdev(vdev), count);
+}
+
+const struct vfio_device_ops vfiosim_vfio_ops = {
+	.name = VFIOSIM_NAME,
+	.init = vfiosim_vfio_init,
+	.release = vfiosim_vfio_release,
+	.open_device = vfiosim_open_device,
+	.close_device = vfiosim_close_device,
+	.read = vfiosim_read,
+	.write = vfiosim_write,
+	.ioctl = vfiosim_ioctl,
+	.mmap = vfiosim_mmap,
+	.request = vfiosim_vfio_request,
+	.device_feature = vfiosim_device_feature,
+	VFIOSIM_IOMMUFD_EMULATED_OPS
+};

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vfiosim: what the module's files share.
+ *
+ * main.c   module init/exit, the mdev parent and the types table
+ * core.c   the device model: config space, BAR0, BAR2, interrupts, reset
+ * vfio.c   vfio_device_ops: translates the VFIO uapi into core calls
+ *
+ * Transports translate and never decide: every device behaviour lives in
+ * core.c so that each way in (VFIO today, vfio-user over netlink next) sees
+ * the same device.
+ */
+#ifndef _VFIOSIM_H
+#define _VFIOSIM_H
+
+#include <linux/mdev.h>
+#include <linux/mutex.h>
+#include <linux/vfio.h>
+#include <linux/xarray.h>
+#include <uapi/linux/vfiosim.h>
+
+/* A personality: a row of data, not a fork of the code. */
+struct vfiosim_type {
+	struct mdev_type mtype;
+	const char *description;
+	u16 device_id;
+	u32 bar2_size;
+	u32 msi_vectors;
+	u32 msix_vectors;
+	/* filled by vfiosim_type_init() */
+	u8 config_reset[VFIOSIM_CONFIG_SIZE];
+	u8 config_wmask[VFIOSIM_CONFIG_SIZE];
+};
+
+/* No interrupt index has triggers set. */
+#define VFIOSIM_IRQ_MODE_NONE	(-1)
+
+struct vfiosim_dev {
+	struct vfio_device vdev;
+	const struct vfiosim_type *type;
+
+	/*
+	 * Lock order: mmap_lock (BAR2 page faults) -> lock.  Nothing that
+	 * can fault on user memory runs with lock held, so copies to and
+	 * from userspace happen outside it.
+	 *
+	 * lock protects every field below.
+	 */
+	struct mutex lock;
+
+	u8 config[VFIOSIM_CONFIG_SIZE];
+
+	u32 scratch[VFIOSIM_NUM_SCRATCH];
+	u32 irq_status;
+	u32 irq_mask;
+	u32 counter;
+	u32 doorbell_count;
+	u32 dropped;
+	u32 msix_table[VFIOSIM_MAX_VECTORS * 4];
+
+	int irq_mode;			/* VFIO_PCI_*_IRQ_INDEX or NONE */
+	bool intx_masked;		/* VFIO-level INTx mask */
+	u32 msix_masked;		/* VFIO-level MSI-X masks */
+	u32 pending;			/* MSI/MSI-X vectors held back */
+	struct eventfd_ctx *trigger[VFIO_PCI_NUM_IRQS][VFIOSIM_MAX_VECTORS];
+
+	/* BAR2 pages, allocated on first touch; index is page number. */
+	struct xarray bar2_pages;
+};
+
+static inline struct vfiosim_dev *vdev_to_sdev(struct vfio_device *vdev)
+{
+	return container_of(vdev, struct vfiosim_dev, vdev);
+}
+
+/* core.c */
+void vfiosim_type_init(struct vfiosim_type *type);
+void vfiosim_dev_init(struct vfiosim_dev *sdev,
+		      const struct vfiosim_type *type);
+void vfiosim_dev_destroy(struct vfiosim_dev *sdev);
+void vfiosim_get_device_info(struct vfiosim_dev *sdev,
+			     struct vfio_device_info *info);
+int vfiosim_get_region_info(struct vfiosim_dev *sdev,
+			    struct vfio_region_info *info,
+			    struct vfio_info_cap *caps);
+int vfiosim_get_irq_info(struct vfiosim_dev *sdev, struct vfio_irq_info *info);
+int vfiosim_set_irqs(struct vfiosim_dev *sdev, const struct vfio_irq_set *hdr,
+		     const void *data);
+int vfiosim_region_check(struct vfiosim_dev *sdev, u32 index, u64 offset,
+			 u64 count);
+int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
+		      void *buf, size_t count, bool write);
+void vfiosim_reset(struct vfiosim_dev *sdev);
+void vfiosim_release_irqs(struct vfiosim_dev *sdev);
+void vfiosim_request(struct vfiosim_dev *sdev, unsigned int count);
+u64 vfiosim_bar2_mmap_size(const struct vfiosim_dev *sdev);
+struct page *vfiosim_bar2_page(struct vfiosim_dev *sdev, pgoff_t pgoff);
+
+/* vfio.c */
+extern const struct vfio_device_ops vfiosim_vfio_ops;
+
+/* main.c */
+bool vfiosim_claim_instance(void);
+void vfiosim_release_instance(void);
+
+#endif /* _VFIOSIM_H */
