@@ -13,6 +13,11 @@
  * failure.  On failure vfiosim_dev_error() holds a message naming the
  * device, region or register involved.  The library has no global state;
  * a struct vfiosim_dev may be used by one thread at a time.
+ *
+ * Checked locally, the same on every backend: a NULL dev is -EINVAL, an op
+ * on a device that is not open -EBADF, a NULL buffer -EFAULT, a malformed
+ * spec or uuid -EINVAL, a backend not built yet -EPROTONOSUPPORT.  All
+ * else (region bounds, argsz, flags) is the kernel's (or server's) answer.
  */
 #ifndef VFIOSIM_LIB_H
 #define VFIOSIM_LIB_H
@@ -74,6 +79,7 @@ struct vfiosim_dev *vfiosim_dev_alloc(void);
 int vfiosim_dev_open(struct vfiosim_dev *dev, const char *spec);
 void vfiosim_dev_free(struct vfiosim_dev *dev);	/* closes if open */
 const char *vfiosim_dev_error(const struct vfiosim_dev *dev);
+/* "vfio", ... or "none" while not open. */
 const char *vfiosim_dev_backend(const struct vfiosim_dev *dev);
 
 /* The ops, through the backend the device was opened with. */
@@ -104,13 +110,28 @@ int vfiosim_write32(struct vfiosim_dev *dev, uint32_t index, uint64_t offset,
 /* Set (fd >= 0) or clear (fd == -1) the trigger of one vector. */
 int vfiosim_irq_set_eventfd(struct vfiosim_dev *dev, uint32_t index,
 			    uint32_t vector, int fd);
-/* Walk the capability chain of a region info returned by get_region_info. */
+/*
+ * Walk the capability chain of a region info returned by get_region_info.
+ * Everything is bounds-checked against info->argsz (which must describe
+ * the caller's buffer): offsets must lie past the fixed part, be aligned
+ * and strictly increase (so a looping chain ends).  For the sparse-mmap
+ * and type capabilities the whole body, areas[] included, is checked to
+ * fit; for other ids only the header.  NULL when absent or malformed.
+ */
 const struct vfio_info_cap_header *
 vfiosim_region_info_cap(const struct vfio_region_info *info, uint16_t id);
 
 /*
  * Device management through the mdev sysfs (needs the module loaded).
- * sysfs_root is normally "/sys"; tests may point it elsewhere.
+ * The sysfs root is $VFIOSIM_SYSFS_ROOT, read at each call, or "/sys";
+ * tests point it at a fake tree.  err/errlen (err may be NULL) receive a
+ * message on failure, e.g. "vfiosim module not loaded: /sys/class/
+ * mdev_bus/vfiosim not found" (-ENODEV).  UUIDs are accepted in either
+ * case and reported in lower case, as sysfs names devices.
+ *
+ * The list functions return entries sorted by name, fill at most max and
+ * set *count to the number that exist; if that exceeds max they return
+ * -ENOSPC.  mdev_list only reports devices whose parent is vfiosim.
  */
 struct vfiosim_type_info {
 	char id[64];		/* e.g. "vfiosim-full" */

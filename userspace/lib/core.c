@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libvfiosim core: device lifecycle, spec parsing and dispatch of each op
+ * to the backend the device was opened with.  Arguments that are cheap to
+ * check (NULL pointers, closed device) are checked here, once, so every
+ * backend answers them the same way.
+ */
+#include <ctype.h>
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vfiosim_int.h"
+
+/*
+ * Known backends.  A backend that is not built yet has ops == NULL; adding
+ * one means filling in its ops here and nothing else changes for callers.
+ */
+static const struct {
+	const char *prefix;
+	const struct vfiosim_io_ops *ops;
+} vfiosim_backends[] = {
+	{ "vfio",	&vfiosim_vfio_ops },
+	{ "netlink",	NULL },
+	{ "unix",	NULL },
+};
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+int vfiosim_fail_buf(char *buf, size_t len, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (buf && len) {
+		va_start(ap, fmt);
+		vsnprintf(buf, len, fmt, ap);
+		va_end(ap);
+	}
+	return -err;
+}
+
+int vfiosim_fail(struct vfiosim_dev *dev, int err, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	/* Messages may be cut at VFIOSIM_ERR_LEN; they never overflow. */
+	n = snprintf(dev->err, sizeof(dev->err), "%.*s: ",
+		     VFIOSIM_NAME_LEN, dev->name[0] ? dev->name : "vfiosim");
+	if (n < 0 || (size_t)n >= sizeof(dev->err))
+		return -err;
+	va_start(ap, fmt);
+	vsnprintf(dev->err + n, sizeof(dev->err) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -err;
+}
+
+bool vfiosim_uuid_valid(const char *s)
+{
+	size_t i;
+
+	if (!s)
+		return false;
+	for (i = 0; i < VFIOSIM_UUID_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!isxdigit((unsigned char)s[i])) {
+			return false;
+		}
+	}
+	return s[VFIOSIM_UUID_LEN] == '\0';
+}
+
+void vfiosim_uuid_normalize(const char *in, char out[37])
+{
+	size_t i;
+
+	for (i = 0; i < VFIOSIM_UUID_LEN; i++)
+		out[i] = (char)tolower((unsigned char)in[i]);
+	out[VFIOSIM_UUID_LEN] = '\0';
+}
+
+int vfiosim_spec_parse(const char *spec, const struct vfiosim_io_ops **ops,
+		       const char **target, char *err, size_t errlen)
+{
+	const char *colon;
+	size_t plen, i;
+
+	if (!spec || !*spec)
+		return vfiosim_fail_buf(err, errlen, EINVAL,
+					"empty device spec (expected vfio:<uuid>, netlink:<uuid> or unix:<path>)");
+	colon = strchr(spec, ':');
+	if (!colon)
+		return vfiosim_fail_buf(err, errlen, EINVAL,
+					"device spec '%s' has no backend prefix (expected vfio:<uuid>, netlink:<uuid> or unix:<path>)",
+					spec);
+	plen = (size_t)(colon - spec);
+	for (i = 0; i < ARRAY_SIZE(vfiosim_backends); i++) {
+		const char *p = vfiosim_backends[i].prefix;
+
+		if (strlen(p) != plen || strncmp(p, spec, plen))
+			continue;
+		if (!vfiosim_backends[i].ops)
+			return vfiosim_fail_buf(err, errlen, EPROTONOSUPPORT,
+						"%s: backend '%s' is not built yet",
+						spec, p);
+		if (!colon[1])
+			return vfiosim_fail_buf(err, errlen, EINVAL,
+						"device spec '%s' names no device",
+						spec);
+		*ops = vfiosim_backends[i].ops;
+		*target = colon + 1;
+		return 0;
+	}
+	return vfiosim_fail_buf(err, errlen, EINVAL,
+				"unknown backend '%.*s' in device spec '%s' (expected vfio, netlink or unix)",
+				(int)plen, spec, spec);
+}
+
+const char *vfiosim_region_name(uint32_t index)
+{
+	static const char *const names[] = {
+		"BAR0", "BAR1", "BAR2", "BAR3", "BAR4", "BAR5",
+		"ROM", "config", "VGA",
+	};
+
+	return index < ARRAY_SIZE(names) ? names[index] : "region";
+}
+
+void vfiosim_format_region_err(char *buf, size_t len, const char *what,
+			       uint32_t index, uint64_t offset, size_t count,
+			       uint64_t size, int err)
+{
+	/* Overflow-safe "offset + count > size". */
+	if (count > size || offset > size - count)
+		snprintf(buf, len,
+			 "%s region %u (%s): offset 0x%llx+%zu past end 0x%llx: %s",
+			 what, index, vfiosim_region_name(index),
+			 (unsigned long long)offset, count,
+			 (unsigned long long)size, strerror(err));
+	else
+		snprintf(buf, len,
+			 "%s region %u (%s) offset 0x%llx+%zu: %s",
+			 what, index, vfiosim_region_name(index),
+			 (unsigned long long)offset, count, strerror(err));
+}
+
+struct vfiosim_dev *vfiosim_dev_alloc(void)
+{
+	return calloc(1, sizeof(struct vfiosim_dev));
+}
+
+int vfiosim_dev_open(struct vfiosim_dev *dev, const char *spec)
+{
+	const struct vfiosim_io_ops *ops;
+	const char *target;
+	int ret;
+
+	if (!dev)
+		return -EINVAL;
+	if (dev->ops)
+		return vfiosim_fail(dev, EBUSY, "already open; close it first");
+	dev->name[0] = '\0';
+	ret = vfiosim_spec_parse(spec, &ops, &target, dev->err,
+				 sizeof(dev->err));
+	if (ret)
+		return ret;
+	snprintf(dev->name, sizeof(dev->name), "%s", spec);
+	dev->err[0] = '\0';
+	ret = ops->open(dev, target);
+	if (ret) {
+		if (!dev->err[0])
+			vfiosim_fail(dev, -ret, "open: %s", strerror(-ret));
+		return ret;
+	}
+	dev->ops = ops;
+	return 0;
+}
+
+void vfiosim_dev_free(struct vfiosim_dev *dev)
+{
+	if (!dev)
+		return;
+	if (dev->ops)
+		dev->ops->close(dev);
+	free(dev);
+}
+
+const char *vfiosim_dev_error(const struct vfiosim_dev *dev)
+{
+	return dev ? dev->err : "no device (NULL)";
+}
+
+const char *vfiosim_dev_backend(const struct vfiosim_dev *dev)
+{
+	return dev && dev->ops ? dev->ops->name : "none";
+}
+
+/* Common checks before an op: a device, opened, with the op implemented. */
+#define VFIOSIM_CHECK(dev, op)						\
+	do {								\
+		if (!(dev))						\
+			return -EINVAL;					\
+		if (!(dev)->ops)					\
+			return vfiosim_fail(dev, EBADF, "%s: device not open", #op); \
+		if (!(dev)->ops->op)					\
+			return vfiosim_fail(dev, EOPNOTSUPP,		\
+					    "%s: not supported by backend '%s'", \
+					    #op, (dev)->ops->name);	\
+	} while (0)
+
+#define VFIOSIM_CHECK_PTR(dev, op, ptr)					\
+	do {								\
+		if (!(ptr))						\
+			return vfiosim_fail(dev, EFAULT, "%s: %s is NULL", \
+					    #op, #ptr);			\
+	} while (0)
+
+int vfiosim_get_device_info(struct vfiosim_dev *dev,
+			    struct vfio_device_info *info)
+{
+	VFIOSIM_CHECK(dev, get_device_info);
+	VFIOSIM_CHECK_PTR(dev, get_device_info, info);
+	return dev->ops->get_device_info(dev, info);
+}
+
+int vfiosim_get_region_info(struct vfiosim_dev *dev,
+			    struct vfio_region_info *info)
+{
+	VFIOSIM_CHECK(dev, get_region_info);
+	VFIOSIM_CHECK_PTR(dev, get_region_info, info);
+	return dev->ops->get_region_info(dev, info);
+}
+
+int vfiosim_get_irq_info(struct vfiosim_dev *dev, struct vfio_irq_info *info)
+{
+	VFIOSIM_CHECK(dev, get_irq_info);
+	VFIOSIM_CHECK_PTR(dev, get_irq_info, info);
+	return dev->ops->get_irq_info(dev, info);
+}
+
+int vfiosim_set_irqs(struct vfiosim_dev *dev, struct vfio_irq_set *set)
+{
+	VFIOSIM_CHECK(dev, set_irqs);
+	VFIOSIM_CHECK_PTR(dev, set_irqs, set);
+	return dev->ops->set_irqs(dev, set);
+}
+
+ssize_t vfiosim_region_read(struct vfiosim_dev *dev, uint32_t index,
+			    uint64_t offset, void *buf, size_t count)
+{
+	VFIOSIM_CHECK(dev, region_read);
+	if (count)
+		VFIOSIM_CHECK_PTR(dev, region_read, buf);
+	return dev->ops->region_read(dev, index, offset, buf, count);
+}
+
+ssize_t vfiosim_region_write(struct vfiosim_dev *dev, uint32_t index,
+			     uint64_t offset, const void *buf, size_t count)
+{
+	VFIOSIM_CHECK(dev, region_write);
+	if (count)
+		VFIOSIM_CHECK_PTR(dev, region_write, buf);
+	return dev->ops->region_write(dev, index, offset, buf, count);
+}
+
+int vfiosim_region_mmap(struct vfiosim_dev *dev, uint32_t index,
+			uint64_t offset, size_t len, int prot, void **addr)
+{
+	VFIOSIM_CHECK(dev, region_mmap);
+	VFIOSIM_CHECK_PTR(dev, region_mmap, addr);
+	return dev->ops->region_mmap(dev, index, offset, len, prot, addr);
+}
+
+int vfiosim_device_feature(struct vfiosim_dev *dev,
+			   struct vfio_device_feature *feature)
+{
+	VFIOSIM_CHECK(dev, device_feature);
+	VFIOSIM_CHECK_PTR(dev, device_feature, feature);
+	return dev->ops->device_feature(dev, feature);
+}
+
+int vfiosim_reset(struct vfiosim_dev *dev)
+{
+	VFIOSIM_CHECK(dev, reset);
+	return dev->ops->reset(dev);
+}
+
+int vfiosim_dma_map(struct vfiosim_dev *dev, const struct vfiosim_dma_map *map)
+{
+	VFIOSIM_CHECK(dev, dma_map);
+	VFIOSIM_CHECK_PTR(dev, dma_map, map);
+	return dev->ops->dma_map(dev, map);
+}
+
+int vfiosim_dma_unmap(struct vfiosim_dev *dev, uint64_t iova, uint64_t size,
+		      uint32_t flags)
+{
+	VFIOSIM_CHECK(dev, dma_unmap);
+	return dev->ops->dma_unmap(dev, iova, size, flags);
+}
+
+/* Registers are little endian, as on PCI. */
+int vfiosim_read32(struct vfiosim_dev *dev, uint32_t index, uint64_t offset,
+		   uint32_t *val)
+{
+	uint32_t le;
+	ssize_t n;
+
+	if (dev && !val)
+		return vfiosim_fail(dev, EFAULT, "read32: val is NULL");
+	n = vfiosim_region_read(dev, index, offset, &le, sizeof(le));
+	if (n < 0)
+		return (int)n;
+	if (n != sizeof(le))
+		return vfiosim_fail(dev, EIO,
+				    "read32 region %u (%s) offset 0x%llx: short read (%zd of 4 bytes)",
+				    index, vfiosim_region_name(index),
+				    (unsigned long long)offset, n);
+	*val = le32toh(le);
+	return 0;
+}
+
+int vfiosim_write32(struct vfiosim_dev *dev, uint32_t index, uint64_t offset,
+		    uint32_t val)
+{
+	uint32_t le = htole32(val);
+	ssize_t n;
+
+	n = vfiosim_region_write(dev, index, offset, &le, sizeof(le));
+	if (n < 0)
+		return (int)n;
+	if (n != sizeof(le))
+		return vfiosim_fail(dev, EIO,
+				    "write32 region %u (%s) offset 0x%llx: short write (%zd of 4 bytes)",
+				    index, vfiosim_region_name(index),
+				    (unsigned long long)offset, n);
+	return 0;
+}
+
+int vfiosim_irq_set_eventfd(struct vfiosim_dev *dev, uint32_t index,
+			    uint32_t vector, int fd)
+{
+	/* vfio_irq_set followed by one __s32, suitably aligned. */
+	union {
+		struct vfio_irq_set set;
+		unsigned char raw[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
+	} u;
+	int32_t efd = fd;
+
+	if (dev && fd < -1)
+		return vfiosim_fail(dev, EBADF,
+				    "irq index %u vector %u: bad eventfd %d",
+				    index, vector, fd);
+	memset(&u, 0, sizeof(u));
+	u.set.argsz = sizeof(u.raw);
+	u.set.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	u.set.index = index;
+	u.set.start = vector;
+	u.set.count = 1;
+	memcpy(u.raw + sizeof(struct vfio_irq_set), &efd, sizeof(efd));
+	return vfiosim_set_irqs(dev, &u.set);
+}
+
+/*
+ * Bytes a capability with this id needs beyond its header, when the id has
+ * a fixed layout we know; 0 otherwise.  Returns false if the body cannot
+ * fit in avail bytes.
+ */
+static bool cap_body_fits(const struct vfio_info_cap_header *hdr,
+			  uint32_t avail)
+{
+	const struct vfio_region_info_cap_sparse_mmap *sparse;
+	uint64_t need;
+
+	switch (hdr->id) {
+	case VFIO_REGION_INFO_CAP_SPARSE_MMAP:
+		if (avail < sizeof(*sparse))
+			return false;
+		sparse = (const void *)hdr;
+		need = sizeof(*sparse) + (uint64_t)sparse->nr_areas *
+			sizeof(struct vfio_region_sparse_mmap_area);
+		return need <= avail;
+	case VFIO_REGION_INFO_CAP_TYPE:
+		return sizeof(struct vfio_region_info_cap_type) <= avail;
+	default:
+		return sizeof(*hdr) <= avail;
+	}
+}
+
+const struct vfio_info_cap_header *
+vfiosim_region_info_cap(const struct vfio_region_info *info, uint16_t id)
+{
+	const unsigned char *base = (const unsigned char *)info;
+	const struct vfio_info_cap_header *hdr;
+	uint32_t off, end;
+
+	if (!info || info->argsz < sizeof(*info) ||
+	    !(info->flags & VFIO_REGION_INFO_FLAG_CAPS))
+		return NULL;
+	end = info->argsz;
+	/*
+	 * Offsets must grow strictly: the kernel appends capabilities, and
+	 * it is what makes a looping chain end.  They must also leave the
+	 * fixed part alone, keep the header aligned and fit in argsz.
+	 */
+	for (off = info->cap_offset; off; off = hdr->next) {
+		if (off < sizeof(*info) || off % _Alignof(struct vfio_info_cap_header) ||
+		    off > end || end - off < sizeof(*hdr))
+			return NULL;
+		hdr = (const void *)(base + off);
+		if (hdr->id == id)
+			return cap_body_fits(hdr, end - off) ? hdr : NULL;
+		if (hdr->next && hdr->next <= off)
+			return NULL;
+	}
+	return NULL;
+}

@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Host tests of vfiosimctl: run the binary (argv[1]) against fake sysfs
+ * trees and check its exit status, stdout and stderr.  JSON output is
+ * checked by a strict little validator as well as by content.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fakesys.h"
+#include "tap.h"
+
+#define OUT_MAX	16384
+
+struct run {
+	int status;		/* exit status, or 128 + signal */
+	char out[OUT_MAX];
+	char err[OUT_MAX];
+};
+
+/* Run ctl with args (NULL terminated) and VFIOSIM_SYSFS_ROOT=root. */
+static int run(const char *ctl, const char *root, const char *tmp,
+	       struct run *r, const char *const *args)
+{
+	char out_path[PATH_MAX], err_path[PATH_MAX];
+	const char *argv[32];
+	int st, i, fd_out, fd_err;
+	pid_t pid;
+
+	snprintf(out_path, sizeof(out_path), "%s/stdout", tmp);
+	snprintf(err_path, sizeof(err_path), "%s/stderr", tmp);
+	argv[0] = ctl;
+	for (i = 0; args[i] && i < 30; i++)
+		argv[i + 1] = args[i];
+	argv[i + 1] = NULL;
+
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		fd_out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		fd_err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd_out < 0 || fd_err < 0)
+			_exit(126);
+		dup2(fd_out, 1);
+		dup2(fd_err, 2);
+		if (root)
+			setenv("VFIOSIM_SYSFS_ROOT", root, 1);
+		else
+			unsetenv("VFIOSIM_SYSFS_ROOT");
+		execv(ctl, (char *const *)argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	fakesys_read(out_path, r->out, sizeof(r->out));
+	fakesys_read(err_path, r->err, sizeof(r->err));
+	return 0;
+}
+
+/* ---- a strict JSON validator (RFC 8259) ---- */
+
+static void ws(const char **p)
+{
+	while (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r')
+		(*p)++;
+}
+
+static bool value(const char **p, int depth);
+
+static bool string(const char **p)
+{
+	const unsigned char *s = (const unsigned char *)*p;
+	int i;
+
+	if (*s++ != '"')
+		return false;
+	while (*s != '"') {
+		if (*s < 0x20)
+			return false;
+		if (*s == '\\') {
+			s++;
+			if (*s == 'u') {
+				for (i = 1; i <= 4; i++)
+					if (!isxdigit(s[i]))
+						return false;
+				s += 4;
+			} else if (!strchr("\"\\/bfnrt", *s) || !*s) {
+				return false;
+			}
+		}
+		s++;
+	}
+	*p = (const char *)s + 1;
+	return true;
+}
+
+static bool number(const char **p)
+{
+	const char *s = *p;
+
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (isdigit((unsigned char)*s))
+		while (isdigit((unsigned char)*s))
+			s++;
+	else
+		return false;
+	if (*s == '.') {
+		if (!isdigit((unsigned char)*++s))
+			return false;
+		while (isdigit((unsigned char)*s))
+			s++;
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (!isdigit((unsigned char)*s))
+			return false;
+		while (isdigit((unsigned char)*s))
+			s++;
+	}
+	*p = s;
+	return true;
+}
+
+static bool members(const char **p, int depth, char close, bool keyed)
+{
+	(*p)++;
+	ws(p);
+	if (**p == close) {
+		(*p)++;
+		return true;
+	}
+	for (;;) {
+		if (keyed) {
+			if (!string(p))
+				return false;
+			ws(p);
+			if (*(*p)++ != ':')
+				return false;
+		}
+		if (!value(p, depth + 1))
+			return false;
+		ws(p);
+		if (**p == close) {
+			(*p)++;
+			return true;
+		}
+		if (*(*p)++ != ',')
+			return false;
+		ws(p);
+	}
+}
+
+static bool value(const char **p, int depth)
+{
+	bool ok;
+
+	if (depth > 64)
+		return false;
+	ws(p);
+	switch (**p) {
+	case '{': ok = members(p, depth, '}', true); break;
+	case '[': ok = members(p, depth, ']', false); break;
+	case '"': ok = string(p); break;
+	case 't': ok = !strncmp(*p, "true", 4); *p += ok ? 4 : 0; break;
+	case 'f': ok = !strncmp(*p, "false", 5); *p += ok ? 5 : 0; break;
+	case 'n': ok = !strncmp(*p, "null", 4); *p += ok ? 4 : 0; break;
+	default: ok = number(p); break;
+	}
+	ws(p);
+	return ok;
+}
+
+static bool json_valid(const char *text)
+{
+	const char *p = text;
+
+	return value(&p, 0) && *p == '\0';
+}
+
+/* ---- the tests ---- */
+
+struct env {
+	const char *ctl;
+	const char *tmp;
+	struct fakesys full, empty, nomod;
+};
+
+#define ARGS(...)	((const char *const[]){ __VA_ARGS__, NULL })
+
+static void check_run(struct tap *t, const struct env *e, const char *root,
+		      const char *const *args, int want, struct run *r,
+		      const char *name)
+{
+	if (run(e->ctl, root, e->tmp, r, args)) {
+		tap_ok(t, false, "%s: could not run", name);
+		return;
+	}
+	if (!tap_ok(t, r->status == want, "%s: exit %d", name, want))
+		printf("#   got exit %d\n#   stdout: %s\n#   stderr: %s\n",
+		       r->status, r->out, r->err);
+}
+
+static void test_help(struct tap *t, const struct env *e, struct run *r)
+{
+	const char *const *const cases[] = {
+		ARGS("help"), ARGS("--help"), ARGS("-h"), ARGS("help", "dev"),
+		ARGS("types", "help"), ARGS("dev", "help"),
+		ARGS("dev", "--help"), ARGS("region", "help"),
+		ARGS("irq", "--help"),
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "help: %s %s", cases[i][0],
+			 cases[i][1] ? cases[i][1] : "");
+		check_run(t, e, NULL, cases[i], 0, r, name);
+		tap_ok(t, strstr(r->out, "SYNOPSIS") &&
+		       strstr(r->out, "EXIT STATUS") &&
+		       strstr(r->out, "EXAMPLES") && !r->err[0],
+		       "%s: man-page sections on stdout", name);
+	}
+	check_run(t, e, NULL, ARGS("dev", "help"), 0, r, "help: dev text");
+	tap_has(t, r->out, "dev add TYPE [UUID]", "help: dev lists add");
+	check_run(t, e, NULL, ARGS("irq", "help"), 0, r, "help: irq text");
+	tap_has(t, r->out, "--mode intx|msi|msix", "help: irq lists --mode");
+}
+
+static void test_usage(struct tap *t, const struct env *e, struct run *r)
+{
+	const struct {
+		const char *const *args;
+		const char *msg;
+	} cases[] = {
+		{ ARGS("frob"), "unknown object 'frob'" },
+		{ ARGS("-x", "types"), "unknown option '-x'" },
+		{ ARGS("--frob"), "unknown option '--frob'" },
+		{ ARGS("dev"), "dev: missing command" },
+		{ ARGS("dev", "frob"), "dev: unknown command 'frob'" },
+		{ ARGS("dev", "show"), "dev show: missing UUID" },
+		{ ARGS("dev", "add"), "dev add: missing TYPE" },
+		{ ARGS("dev", "del", "a", "b"), "dev del: too many arguments" },
+		{ ARGS("types", "frob"), "types: unknown command 'frob'" },
+		{ ARGS("region", "read", FAKE_UUID_FULL), "missing arguments" },
+		{ ARGS("region", "read", FAKE_UUID_FULL, "bar9", "0"),
+		  "unknown region 'bar9'" },
+		{ ARGS("region", "read", FAKE_UUID_FULL, "bar0", "zz"),
+		  "bad offset 'zz'" },
+		{ ARGS("region", "read", FAKE_UUID_FULL, "bar0", "0", "3"),
+		  "bad width '3'" },
+		{ ARGS("region", "write", FAKE_UUID_FULL, "bar0", "0", "0x100",
+		       "1"), "value 0x100 does not fit in 1 byte" },
+		{ ARGS("region", "write", FAKE_UUID_FULL, "bar0", "0", "-1"),
+		  "bad value '-1'" },
+		{ ARGS("irq", FAKE_UUID_FULL, "--mode", "nmi"),
+		  "bad mode 'nmi'" },
+		{ ARGS("irq", FAKE_UUID_FULL, "--vector=32"),
+		  "bad vector '32'" },
+		{ ARGS("irq", FAKE_UUID_FULL, "--count", "0"), "bad count '0'" },
+		{ ARGS("irq", FAKE_UUID_FULL, "--mode"),
+		  "unknown argument '--mode'" },
+		{ ARGS("irq"), "irq: missing DEV" },
+	};
+	size_t i;
+
+	check_run(t, e, e->full.root, ARGS("-j"), 2, r, "usage: no object");
+	tap_has(t, r->err, "missing OBJECT", "usage: no object message");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char name[128];
+
+		snprintf(name, sizeof(name), "usage: %s", cases[i].msg);
+		check_run(t, e, e->full.root, cases[i].args, 2, r, name);
+		tap_has(t, r->err, cases[i].msg, "usage: stderr names it");
+		tap_has(t, r->err, "Try 'vfiosimctl", "usage: points at help");
+	}
+}
+
+static void test_failures(struct tap *t, const struct env *e, struct run *r)
+{
+	check_run(t, e, e->nomod.root, ARGS("types"), 1, r, "fail: no module");
+	tap_has(t, r->err, "vfiosimctl: types: vfiosim module not loaded: ",
+		"fail: no module message");
+	tap_str(t, r->out, "", "fail: nothing on stdout");
+	check_run(t, e, e->nomod.root, ARGS("-j", "dev", "list"), 1, r,
+		  "fail: no module, json");
+	tap_str(t, r->out, "", "fail: no half-written JSON");
+	check_run(t, e, e->full.root, ARGS("dev", "show", "nope"), 1, r,
+		  "fail: bad uuid");
+	tap_has(t, r->err, "dev show: invalid uuid 'nope'",
+		"fail: bad uuid message");
+	check_run(t, e, e->full.root, ARGS("dev", "show", FAKE_UUID_MTTY), 1,
+		  r, "fail: not ours");
+	tap_has(t, r->err, "is not a vfiosim device", "fail: not ours message");
+	check_run(t, e, e->full.root, ARGS("dev", "add", "vfiosim-huge"), 1,
+		  r, "fail: unknown type");
+	tap_has(t, r->err, "no vfiosim type 'vfiosim-huge'",
+		"fail: unknown type message");
+	check_run(t, e, e->full.root,
+		  ARGS("region", "read", "netlink:" FAKE_UUID_FULL, "bar0",
+		       "0"), 1, r, "fail: netlink");
+	tap_has(t, r->err, "backend 'netlink' is not built yet",
+		"fail: netlink message");
+	/* Reaching /dev/vfio needs a host without that group. */
+	if (!access("/dev/vfio/98765", F_OK)) {
+		tap_skip(t, "fail: bare uuid opens vfio:", "/dev/vfio/98765 exists");
+		return;
+	}
+	check_run(t, e, e->full.root,
+		  ARGS("region", "read", FAKE_UUID_FULL, "bar0", "0"), 1, r,
+		  "fail: bare uuid means vfio:, no /dev/vfio here");
+	tap_has(t, r->err, "vfio:" FAKE_UUID_FULL ": open /dev/vfio/98765",
+		"fail: open message names device and file");
+	check_run(t, e, e->full.root, ARGS("irq", FAKE_UUID_FULL), 1, r,
+		  "fail: irq without /dev/vfio");
+	tap_has(t, r->err, "vfiosimctl: irq: vfio:" FAKE_UUID_FULL,
+		"fail: irq message");
+}
+
+static void test_json(struct tap *t, const struct env *e, struct run *r)
+{
+	char path[PATH_MAX], buf[128];
+
+	check_run(t, e, e->full.root, ARGS("-j", "types"), 0, r, "json: types");
+	tap_ok(t, json_valid(r->out), "json: types is valid JSON");
+	tap_str(t, r->out,
+		"{\"types\":[{\"id\":\"vfiosim-full\",\"name\":\"vfiosim full\","
+		"\"device_api\":\"vfio-pci\",\"available_instances\":4,"
+		"\"description\":\"16 MiB \\\"BAR2\\\"\\t\\\\ 32 vectors\\u0001 "
+		"caf\xc3\xa9 \\ufffd\"},"
+		"{\"id\":\"vfiosim-small\",\"name\":\"vfiosim small\","
+		"\"device_api\":\"vfio-pci\",\"available_instances\":16,"
+		"\"description\":\"64 KiB BAR2, 4 vectors\"}]}\n",
+		"json: types exact, with escapes");
+
+	check_run(t, e, e->full.root, ARGS("-p", "types"), 0, r,
+		  "json: pretty types");
+	tap_ok(t, json_valid(r->out), "json: pretty is valid JSON");
+	tap_has(t, r->out, "{\n  \"types\": [\n    {\n      \"id\": \"vfiosim-full\",",
+		"json: pretty indents");
+	check_run(t, e, e->full.root, ARGS("-jp", "types"), 0, r,
+		  "json: -jp cluster");
+	tap_has(t, r->out, "\n  \"types\": [", "json: -jp is pretty");
+
+	check_run(t, e, e->full.root, ARGS("-j", "dev", "list"), 0, r,
+		  "json: dev list");
+	tap_ok(t, json_valid(r->out), "json: dev list is valid JSON");
+	tap_str(t, r->out,
+		"{\"devices\":[{\"uuid\":\"" FAKE_UUID_FULL "\","
+		"\"type\":\"vfiosim-full\",\"iommu_group\":98765},"
+		"{\"uuid\":\"" FAKE_UUID_SMALL "\",\"type\":\"vfiosim-small\","
+		"\"iommu_group\":null}]}\n", "json: dev list exact");
+	check_run(t, e, e->empty.root, ARGS("-p", "dev", "list"), 0, r,
+		  "json: empty dev list");
+	tap_str(t, r->out, "{\n  \"devices\": []\n}\n",
+		"json: empty list is []");
+
+	check_run(t, e, e->full.root, ARGS("--json", "dev", "show",
+		  FAKE_UUID_FULL), 0, r, "json: dev show");
+	tap_str(t, r->out, "{\"device\":{\"uuid\":\"" FAKE_UUID_FULL
+		"\",\"type\":\"vfiosim-full\",\"iommu_group\":98765}}\n",
+		"json: dev show exact");
+	tap_ok(t, json_valid(r->out), "json: dev show is valid JSON");
+
+	check_run(t, e, e->full.root, ARGS("-j", "dev", "add", "vfiosim-full",
+		  "8D5E4B4E-6C1A-4C8E-9B1A-2F4E6D8C0A1B"), 0, r,
+		  "json: dev add");
+	tap_str(t, r->out,
+		"{\"uuid\":\"8d5e4b4e-6c1a-4c8e-9b1a-2f4e6d8c0a1b\","
+		"\"type\":\"vfiosim-full\"}\n", "json: dev add exact");
+	fakesys_path(&e->full,
+		     "class/mdev_bus/vfiosim/mdev_supported_types/vfiosim-full/create",
+		     path, sizeof(path));
+	fakesys_read(path, buf, sizeof(buf));
+	tap_str(t, buf, "8d5e4b4e-6c1a-4c8e-9b1a-2f4e6d8c0a1b",
+		"json: dev add wrote create");
+}
+
+static void test_text(struct tap *t, const struct env *e, struct run *r)
+{
+	char path[PATH_MAX], buf[128], uuid[64];
+	size_t len;
+
+	check_run(t, e, e->full.root, ARGS("types"), 0, r, "text: types");
+	tap_has(t, r->out,
+		"vfiosim-small: name vfiosim small device_api vfio-pci available_instances 16\n"
+		"    64 KiB BAR2, 4 vectors\n", "text: types lines");
+	check_run(t, e, e->full.root, ARGS("dev", "list"), 0, r,
+		  "text: dev list");
+	tap_str(t, r->out,
+		FAKE_UUID_FULL ": type vfiosim-full iommu_group 98765\n"
+		FAKE_UUID_SMALL ": type vfiosim-small iommu_group none\n",
+		"text: dev list lines");
+	tap_lacks(t, r->out, FAKE_UUID_MTTY, "text: dev list leaves out mtty");
+	check_run(t, e, e->full.root, ARGS("dev", "show", FAKE_UUID_FULL), 0,
+		  r, "text: dev show");
+	tap_str(t, r->out,
+		FAKE_UUID_FULL ": type vfiosim-full iommu_group 98765\n",
+		"text: dev show line");
+
+	check_run(t, e, e->full.root, ARGS("dev", "add", "vfiosim-small"), 0,
+		  r, "text: dev add, generated uuid");
+	len = strlen(r->out);
+	snprintf(uuid, sizeof(uuid), "%.*s", len ? (int)len - 1 : 0, r->out);
+	tap_ok(t, len == 37 && r->out[36] == '\n' && uuid[14] == '4',
+	       "text: dev add prints a v4 uuid");
+	fakesys_path(&e->full,
+		     "class/mdev_bus/vfiosim/mdev_supported_types/vfiosim-small/create",
+		     path, sizeof(path));
+	fakesys_read(path, buf, sizeof(buf));
+	tap_str(t, buf, uuid, "text: dev add wrote that uuid");
+
+	check_run(t, e, e->full.root, ARGS("dev", "del", FAKE_UUID_SMALL), 0,
+		  r, "text: dev del");
+	tap_str(t, r->out, "", "text: dev del is quiet");
+	fakesys_path(&e->full, "bus/mdev/devices/" FAKE_UUID_SMALL "/remove",
+		     path, sizeof(path));
+	fakesys_read(path, buf, sizeof(buf));
+	tap_str(t, buf, "1", "text: dev del wrote remove");
+}
+
+int main(int argc, char **argv)
+{
+	struct env e = { 0 };
+	struct tap t = { 0 };
+	char tmp[] = "/tmp/vfiosimctl-test.XXXXXX";
+	struct run *r;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s PATH-TO-VFIOSIMCTL\n", argv[0]);
+		return 2;
+	}
+	/* A walker or loop that never ends must fail, not hang. */
+	alarm(60);
+	e.ctl = argv[1];
+	r = calloc(1, sizeof(*r));
+	if (!r || !mkdtemp(tmp) || fakesys_create(&e.full, FAKESYS_FULL) ||
+	    fakesys_create(&e.empty, FAKESYS_NO_DEVICES) ||
+	    fakesys_create(&e.nomod, FAKESYS_NO_MODULE)) {
+		tap_ok(&t, false, "setup");
+		goto out;
+	}
+	e.tmp = tmp;
+	test_help(&t, &e, r);
+	test_usage(&t, &e, r);
+	test_failures(&t, &e, r);
+	test_json(&t, &e, r);
+	test_text(&t, &e, r);
+out:
+	fakesys_destroy(&e.full);
+	fakesys_destroy(&e.empty);
+	fakesys_destroy(&e.nomod);
+	if (e.tmp) {
+		char p[PATH_MAX];
+
+		snprintf(p, sizeof(p), "%s/stdout", tmp);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/stderr", tmp);
+		unlink(p);
+		rmdir(tmp);
+	}
+	free(r);
+	return tap_done(&t);
+}

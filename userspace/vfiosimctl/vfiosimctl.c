@@ -1,0 +1,1092 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * vfiosimctl: manage vfiosim devices and poke at them, in the style of
+ * iproute2/devlink: vfiosimctl [OPTIONS] OBJECT COMMAND [ARGS].
+ *
+ * Exit status: 0 success, 1 the operation failed, 2 bad command line.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/vfiosim.h>
+
+#include "vfiosim.h"
+
+#define EXIT_OK		0
+#define EXIT_FAIL	1
+#define EXIT_USAGE	2
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define MAX_TYPES	16
+#define MAX_DEVS	256
+#define MAX_RINGS	100000
+#define IRQ_TIMEOUT_MS	1000
+
+/* ------------------------------------------------------------------ */
+/* A tiny streaming JSON writer.                                       */
+
+#define JW_MAX_DEPTH	16
+
+struct jw {
+	FILE *f;
+	bool pretty;
+	int depth;
+	bool has_items[JW_MAX_DEPTH];
+};
+
+static void jw_indent(struct jw *w)
+{
+	int i;
+
+	if (!w->pretty)
+		return;
+	fputc('\n', w->f);
+	for (i = 0; i < w->depth; i++)
+		fputs("  ", w->f);
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and beyond U+10FFFF are not UTF-8. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+static void jw_quote(struct jw *w, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t len;
+
+	fputc('"', w->f);
+	while (*s) {
+		switch (*s) {
+		case '"':  fputs("\\\"", w->f); break;
+		case '\\': fputs("\\\\", w->f); break;
+		case '\b': fputs("\\b", w->f); break;
+		case '\f': fputs("\\f", w->f); break;
+		case '\n': fputs("\\n", w->f); break;
+		case '\r': fputs("\\r", w->f); break;
+		case '\t': fputs("\\t", w->f); break;
+		default:
+			if (*s < 0x20 || *s == 0x7f) {
+				fprintf(w->f, "\\u%04x", *s);
+			} else if ((len = utf8_len(s)) == 0) {
+				/* sysfs text need not be UTF-8; JSON must. */
+				fputs("\\ufffd", w->f);
+			} else {
+				fwrite(s, 1, len, w->f);
+				s += len;
+				continue;
+			}
+		}
+		s++;
+	}
+	fputc('"', w->f);
+}
+
+/* Separator, indentation and "key": before a value. */
+static void jw_member(struct jw *w, const char *key)
+{
+	if (w->depth > 0) {
+		if (w->has_items[w->depth])
+			fputc(',', w->f);
+		w->has_items[w->depth] = true;
+		jw_indent(w);
+	}
+	if (key) {
+		jw_quote(w, key);
+		fputs(w->pretty ? ": " : ":", w->f);
+	}
+}
+
+static void jw_open(struct jw *w, const char *key, char c)
+{
+	jw_member(w, key);
+	fputc(c, w->f);
+	if (w->depth + 1 < JW_MAX_DEPTH)
+		w->depth++;
+	w->has_items[w->depth] = false;
+}
+
+static void jw_close(struct jw *w, char c)
+{
+	bool items = w->has_items[w->depth];
+
+	w->depth--;
+	if (items)
+		jw_indent(w);
+	fputc(c, w->f);
+	if (w->depth == 0)
+		fputc('\n', w->f);
+}
+
+static void jw_obj_open(struct jw *w, const char *key) { jw_open(w, key, '{'); }
+static void jw_obj_close(struct jw *w) { jw_close(w, '}'); }
+static void jw_arr_open(struct jw *w, const char *key) { jw_open(w, key, '['); }
+static void jw_arr_close(struct jw *w) { jw_close(w, ']'); }
+
+static void jw_str(struct jw *w, const char *key, const char *val)
+{
+	jw_member(w, key);
+	jw_quote(w, val);
+}
+
+static void jw_u64(struct jw *w, const char *key, uint64_t val)
+{
+	jw_member(w, key);
+	fprintf(w->f, "%llu", (unsigned long long)val);
+}
+
+static void jw_null(struct jw *w, const char *key)
+{
+	jw_member(w, key);
+	fputs("null", w->f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Help.                                                               */
+
+static const char help_main[] =
+"NAME\n"
+"    vfiosimctl - manage and exercise vfiosim synthetic VFIO devices\n"
+"\n"
+"SYNOPSIS\n"
+"    vfiosimctl [OPTIONS] OBJECT COMMAND [ARGS]\n"
+"    vfiosimctl [OPTIONS] OBJECT help\n"
+"\n"
+"    OBJECT := { types | dev | region | irq | help }\n"
+"    OPTIONS := { -j | --json } | { -p | --pretty } | { -h | --help }\n"
+"\n"
+"DESCRIPTION\n"
+"    vfiosimctl creates and removes vfiosim mediated devices through the\n"
+"    mdev sysfs interface and drives them through libvfiosim: it reads\n"
+"    and writes device regions and measures interrupt latency.  The\n"
+"    vfiosim module must be loaded.\n"
+"\n"
+"    A device string DEV is vfio:<uuid>, or a bare <uuid> meaning\n"
+"    vfio:<uuid>.  (netlink:<uuid> and unix:<path> are reserved for\n"
+"    backends that are not built yet.)\n"
+"\n"
+"OBJECTS\n"
+"    types     the device types (personalities) the module offers\n"
+"    dev       create, remove, list and show devices\n"
+"    region    read and write device regions (BARs, config space)\n"
+"    irq       ring the doorbell and time the interrupt\n"
+"    Run 'vfiosimctl OBJECT help' for the commands of each.\n"
+"\n"
+"OPTIONS\n"
+"    -j, --json     print JSON instead of text\n"
+"    -p, --pretty   print indented JSON (implies -j)\n"
+"    -h, --help     print this help\n"
+"\n"
+"ENVIRONMENT\n"
+"    VFIOSIM_SYSFS_ROOT   where sysfs is mounted (default /sys)\n"
+"\n"
+"EXAMPLES\n"
+"    vfiosimctl types\n"
+"    vfiosimctl dev add vfiosim-full\n"
+"    vfiosimctl -j dev list\n"
+"    vfiosimctl region read 8d5e4b4e-6c1a-4c8e-9b1a-2f4e6d8c0a1b bar0 0\n"
+"    vfiosimctl irq vfio:8d5e4b4e-6c1a-4c8e-9b1a-2f4e6d8c0a1b --mode msix\n"
+"\n"
+"EXIT STATUS\n"
+"    0  success\n"
+"    1  the operation failed (device, sysfs or kernel error)\n"
+"    2  the command line could not be understood\n";
+
+static const char help_types[] =
+"NAME\n"
+"    vfiosimctl types - list the vfiosim device types\n"
+"\n"
+"SYNOPSIS\n"
+"    vfiosimctl [-j] [-p] types [show]\n"
+"\n"
+"DESCRIPTION\n"
+"    Lists each type under\n"
+"    /sys/class/mdev_bus/vfiosim/mdev_supported_types: its id (what\n"
+"    'dev add' takes), name, device API, how many more instances can be\n"
+"    created, and description.\n"
+"\n"
+"EXAMPLES\n"
+"    vfiosimctl types\n"
+"    vfiosimctl -p types\n"
+"\n"
+"EXIT STATUS\n"
+"    0 success, 1 the module is not loaded or sysfs could not be read,\n"
+"    2 bad command line.\n";
+
+static const char help_dev[] =
+"NAME\n"
+"    vfiosimctl dev - create, remove, list and show vfiosim devices\n"
+"\n"
+"SYNOPSIS\n"
+"    vfiosimctl [-j] [-p] dev list\n"
+"    vfiosimctl [-j] [-p] dev show UUID\n"
+"    vfiosimctl [-j] [-p] dev add TYPE [UUID]\n"
+"    vfiosimctl dev del UUID\n"
+"\n"
+"DESCRIPTION\n"
+"    Devices are mediated devices (mdevs) whose parent is vfiosim.\n"
+"\n"
+"COMMANDS\n"
+"    list            list every vfiosim device: uuid, type, IOMMU group\n"
+"                    (devices of other mdev parents are left out)\n"
+"    show UUID       show one device\n"
+"    add TYPE [UUID] create a device of TYPE (see 'vfiosimctl types'),\n"
+"                    with UUID or a fresh random one; prints the uuid\n"
+"    del UUID        remove a device; it must not be in use\n"
+"\n"
+"EXAMPLES\n"
+"    uuid=$(vfiosimctl dev add vfiosim-small)\n"
+"    vfiosimctl dev show $uuid\n"
+"    vfiosimctl dev del $uuid\n"
+"\n"
+"EXIT STATUS\n"
+"    0 success, 1 the operation failed (no such device or type, bad\n"
+"    uuid, module not loaded, kernel refused), 2 bad command line.\n";
+
+static const char help_region[] =
+"NAME\n"
+"    vfiosimctl region - read and write vfiosim device regions\n"
+"\n"
+"SYNOPSIS\n"
+"    vfiosimctl [-j] [-p] region read DEV REGION OFFSET [WIDTH]\n"
+"    vfiosimctl region write DEV REGION OFFSET VALUE [WIDTH]\n"
+"\n"
+"DESCRIPTION\n"
+"    Accesses a region through the device's VFIO file descriptor, as a\n"
+"    VMM would.  The kernel checks bounds and alignment; its answer is\n"
+"    reported as is.  Values are little endian, as on PCI.\n"
+"\n"
+"    DEV      vfio:<uuid> or a bare uuid\n"
+"    REGION   a VFIO region index, or bar0..bar5, rom, config, vga\n"
+"    OFFSET   byte offset within the region (decimal, 0x hex, 0 octal)\n"
+"    VALUE    the value to write; must fit in WIDTH bytes\n"
+"    WIDTH    1, 2, 4 or 8 bytes; default 4\n"
+"\n"
+"COMMANDS\n"
+"    read     print the value at OFFSET in hex\n"
+"    write    write VALUE at OFFSET; prints nothing\n"
+"\n"
+"EXAMPLES\n"
+"    vfiosimctl region read $uuid bar0 0          # ID register\n"
+"    vfiosimctl region write $uuid bar0 0x10 0xcafe\n"
+"    vfiosimctl region read $uuid config 0 2      # vendor id\n"
+"\n"
+"EXIT STATUS\n"
+"    0 success, 1 the device could not be opened or the access failed,\n"
+"    2 bad command line.\n";
+
+static const char help_irq[] =
+"NAME\n"
+"    vfiosimctl irq - ring the doorbell and time the interrupt\n"
+"\n"
+"SYNOPSIS\n"
+"    vfiosimctl [-j] [-p] irq DEV [--mode intx|msi|msix] [--vector N]\n"
+"                                 [--count K]\n"
+"\n"
+"DESCRIPTION\n"
+"    Sets an eventfd trigger on the vector, then K times writes N to the\n"
+"    BAR0 DOORBELL register and waits (up to 1 s) for the eventfd.  Each\n"
+"    latency, from before the doorbell write to the eventfd becoming\n"
+"    readable, is printed in nanoseconds, followed by the median.  After\n"
+"    each ring IRQ_STATUS bit N is cleared and, for INTx, the line is\n"
+"    unmasked with VFIO_IRQ_SET_ACTION_UNMASK.  The trigger is removed\n"
+"    on exit.  For INTx the trigger is the single INTx vector and N only\n"
+"    picks the doorbell bit.\n"
+"\n"
+"OPTIONS\n"
+"    --mode M     intx, msi (default) or msix\n"
+"    --vector N   vector / doorbell bit, 0..31; default 0\n"
+"    --count K    number of rings, 1..100000; default 1\n"
+"\n"
+"EXAMPLES\n"
+"    vfiosimctl irq $uuid\n"
+"    vfiosimctl -j irq $uuid --mode msix --vector 3 --count 1000\n"
+"\n"
+"EXIT STATUS\n"
+"    0 every ring was delivered, 1 the device failed or an interrupt\n"
+"    did not arrive within 1 s, 2 bad command line.\n";
+
+/* ------------------------------------------------------------------ */
+/* Common plumbing.                                                    */
+
+struct ctl {
+	bool json;
+	struct jw jw;
+};
+
+__attribute__((format(printf, 2, 3)))
+static int fail(const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "vfiosimctl: %s: ", what);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_FAIL;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int usage(const char *object, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "vfiosimctl: %s%s", what ? what : "", what ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'vfiosimctl %s%shelp'.\n", object ? object : "",
+		object ? " " : "");
+	return EXIT_USAGE;
+}
+
+static bool is_help(const char *arg)
+{
+	return !strcmp(arg, "help") || !strcmp(arg, "-h") ||
+	       !strcmp(arg, "--help");
+}
+
+static int print_help(const char *text)
+{
+	fputs(text, stdout);
+	return EXIT_OK;
+}
+
+/* Whole-string unsigned number, decimal, 0x hex or 0 octal. */
+static bool parse_u64(const char *s, uint64_t *val)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || *s == '-' || isspace((unsigned char)*s))
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end)
+		return false;
+	*val = v;
+	return true;
+}
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/* DEV as given, or vfio:DEV when it names no backend. */
+static void dev_spec(const char *arg, char *spec, size_t len)
+{
+	snprintf(spec, len, "%s%s", strchr(arg, ':') ? "" : "vfio:", arg);
+}
+
+static struct vfiosim_dev *open_dev(const char *what, const char *arg,
+				    int *ret)
+{
+	struct vfiosim_dev *dev;
+	char spec[512];
+	int err;
+
+	dev_spec(arg, spec, sizeof(spec));
+	dev = vfiosim_dev_alloc();
+	if (!dev) {
+		*ret = fail(what, "out of memory");
+		return NULL;
+	}
+	err = vfiosim_dev_open(dev, spec);
+	if (err) {
+		*ret = fail(what, "%s", vfiosim_dev_error(dev));
+		vfiosim_dev_free(dev);
+		return NULL;
+	}
+	return dev;
+}
+
+/* ------------------------------------------------------------------ */
+/* types                                                               */
+
+static int cmd_types(struct ctl *ctl, int argc, char **argv)
+{
+	struct vfiosim_type_info types[MAX_TYPES];
+	char err[512];
+	size_t n, i;
+
+	if (argc > 0 && is_help(argv[0]))
+		return print_help(help_types);
+	if (argc > 0 && strcmp(argv[0], "show") && strcmp(argv[0], "list"))
+		return usage("types", "types", "unknown command '%s'", argv[0]);
+	if (argc > 1)
+		return usage("types", "types", "unexpected argument '%s'",
+			     argv[1]);
+	if (vfiosim_types_list(types, ARRAY_SIZE(types), &n, err, sizeof(err)))
+		return fail("types", "%s", err);
+
+	if (ctl->json) {
+		jw_obj_open(&ctl->jw, NULL);
+		jw_arr_open(&ctl->jw, "types");
+		for (i = 0; i < n; i++) {
+			jw_obj_open(&ctl->jw, NULL);
+			jw_str(&ctl->jw, "id", types[i].id);
+			jw_str(&ctl->jw, "name", types[i].name);
+			jw_str(&ctl->jw, "device_api", types[i].device_api);
+			jw_u64(&ctl->jw, "available_instances",
+			       types[i].available);
+			jw_str(&ctl->jw, "description", types[i].description);
+			jw_obj_close(&ctl->jw);
+		}
+		jw_arr_close(&ctl->jw);
+		jw_obj_close(&ctl->jw);
+		return EXIT_OK;
+	}
+	for (i = 0; i < n; i++) {
+		printf("%s: name %s device_api %s available_instances %u\n",
+		       types[i].id, types[i].name[0] ? types[i].name : "-",
+		       types[i].device_api, types[i].available);
+		if (types[i].description[0])
+			printf("    %s\n", types[i].description);
+	}
+	return EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* dev                                                                 */
+
+static void print_mdev(struct ctl *ctl, const struct vfiosim_mdev_info *d)
+{
+	if (ctl->json) {
+		jw_obj_open(&ctl->jw, NULL);
+		jw_str(&ctl->jw, "uuid", d->uuid);
+		jw_str(&ctl->jw, "type", d->type);
+		if (d->iommu_group >= 0)
+			jw_u64(&ctl->jw, "iommu_group",
+			       (uint64_t)d->iommu_group);
+		else
+			jw_null(&ctl->jw, "iommu_group");
+		jw_obj_close(&ctl->jw);
+		return;
+	}
+	printf("%s: type %s iommu_group ", d->uuid, d->type);
+	if (d->iommu_group >= 0)
+		printf("%d\n", d->iommu_group);
+	else
+		printf("none\n");
+}
+
+static int dev_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct vfiosim_mdev_info *devs;
+	char err[512];
+	size_t n, i;
+	int ret = EXIT_OK;
+
+	if (argc > 0)
+		return usage("dev", "dev list", "unexpected argument '%s'",
+			     argv[0]);
+	devs = calloc(MAX_DEVS, sizeof(*devs));
+	if (!devs)
+		return fail("dev list", "out of memory");
+	if (vfiosim_mdev_list(devs, MAX_DEVS, &n, err, sizeof(err))) {
+		ret = fail("dev list", "%s", err);
+		goto out;
+	}
+	if (ctl->json) {
+		jw_obj_open(&ctl->jw, NULL);
+		jw_arr_open(&ctl->jw, "devices");
+	}
+	for (i = 0; i < n; i++)
+		print_mdev(ctl, &devs[i]);
+	if (ctl->json) {
+		jw_arr_close(&ctl->jw);
+		jw_obj_close(&ctl->jw);
+	}
+out:
+	free(devs);
+	return ret;
+}
+
+static int dev_show(struct ctl *ctl, int argc, char **argv)
+{
+	struct vfiosim_mdev_info info;
+	char err[512];
+
+	if (argc != 1)
+		return usage("dev", "dev show", argc ? "too many arguments" :
+			     "missing UUID");
+	if (vfiosim_mdev_get(argv[0], &info, err, sizeof(err)))
+		return fail("dev show", "%s", err);
+	if (ctl->json) {
+		/* {"device": {...}}: one key, like list's "devices". */
+		jw_obj_open(&ctl->jw, NULL);
+		jw_obj_open(&ctl->jw, "device");
+		jw_str(&ctl->jw, "uuid", info.uuid);
+		jw_str(&ctl->jw, "type", info.type);
+		if (info.iommu_group >= 0)
+			jw_u64(&ctl->jw, "iommu_group",
+			       (uint64_t)info.iommu_group);
+		else
+			jw_null(&ctl->jw, "iommu_group");
+		jw_obj_close(&ctl->jw);
+		jw_obj_close(&ctl->jw);
+		return EXIT_OK;
+	}
+	print_mdev(ctl, &info);
+	return EXIT_OK;
+}
+
+static int dev_add(struct ctl *ctl, int argc, char **argv)
+{
+	char uuid[64], err[512];
+	int ret;
+
+	if (argc < 1 || argc > 2)
+		return usage("dev", "dev add", argc ? "too many arguments" :
+			     "missing TYPE");
+	if (argc == 2) {
+		snprintf(uuid, sizeof(uuid), "%s", argv[1]);
+		lower(uuid);
+	} else {
+		ret = vfiosim_uuid_generate(uuid);
+		if (ret)
+			return fail("dev add", "generating a uuid: %s",
+				    strerror(-ret));
+	}
+	if (vfiosim_mdev_create(argv[0], argc == 2 ? argv[1] : uuid, err,
+				sizeof(err)))
+		return fail("dev add", "%s", err);
+	if (ctl->json) {
+		jw_obj_open(&ctl->jw, NULL);
+		jw_str(&ctl->jw, "uuid", uuid);
+		jw_str(&ctl->jw, "type", argv[0]);
+		jw_obj_close(&ctl->jw);
+	} else {
+		printf("%s\n", uuid);
+	}
+	return EXIT_OK;
+}
+
+static int dev_del(struct ctl *ctl, int argc, char **argv)
+{
+	char err[512];
+
+	(void)ctl;
+	if (argc != 1)
+		return usage("dev", "dev del", argc ? "too many arguments" :
+			     "missing UUID");
+	if (vfiosim_mdev_remove(argv[0], err, sizeof(err)))
+		return fail("dev del", "%s", err);
+	return EXIT_OK;
+}
+
+static int cmd_dev(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc < 1)
+		return usage("dev", "dev", "missing command");
+	if (is_help(argv[0]))
+		return print_help(help_dev);
+	if (!strcmp(argv[0], "list") || !strcmp(argv[0], "ls"))
+		return dev_list(ctl, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "show"))
+		return dev_show(ctl, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "add"))
+		return dev_add(ctl, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "del"))
+		return dev_del(ctl, argc - 1, argv + 1);
+	return usage("dev", "dev", "unknown command '%s'", argv[0]);
+}
+
+/* ------------------------------------------------------------------ */
+/* region                                                              */
+
+static const char *const region_names[] = {
+	"bar0", "bar1", "bar2", "bar3", "bar4", "bar5", "rom", "config", "vga",
+};
+
+static bool parse_region(const char *s, uint32_t *index)
+{
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(region_names); i++) {
+		if (!strcasecmp(s, region_names[i])) {
+			*index = (uint32_t)i;
+			return true;
+		}
+	}
+	if (!parse_u64(s, &v) || v > UINT32_MAX)
+		return false;
+	*index = (uint32_t)v;
+	return true;
+}
+
+static const char *region_label(uint32_t index)
+{
+	return index < ARRAY_SIZE(region_names) ? region_names[index] : "";
+}
+
+static bool parse_width(const char *s, size_t *width)
+{
+	uint64_t v;
+
+	if (!parse_u64(s, &v) || (v != 1 && v != 2 && v != 4 && v != 8))
+		return false;
+	*width = (size_t)v;
+	return true;
+}
+
+static int region_rw(struct ctl *ctl, bool write, int argc, char **argv)
+{
+	const char *what = write ? "region write" : "region read";
+	int nargs = write ? 4 : 3;
+	unsigned char buf[8];
+	struct vfiosim_dev *dev;
+	uint64_t offset, value = 0;
+	uint32_t index;
+	size_t width = 4, i;
+	ssize_t n;
+	int ret = EXIT_OK;
+
+	if (argc < nargs || argc > nargs + 1)
+		return usage("region", what, argc < nargs ?
+			     "missing arguments" : "too many arguments");
+	if (!parse_region(argv[1], &index))
+		return usage("region", what,
+			     "unknown region '%s' (an index, or bar0..bar5, rom, config, vga)",
+			     argv[1]);
+	if (!parse_u64(argv[2], &offset))
+		return usage("region", what, "bad offset '%s'", argv[2]);
+	if (argc > nargs && !parse_width(argv[nargs], &width))
+		return usage("region", what, "bad width '%s' (1, 2, 4 or 8)",
+			     argv[nargs]);
+	if (write) {
+		if (!parse_u64(argv[3], &value))
+			return usage("region", what, "bad value '%s'", argv[3]);
+		if (width < 8 && value >> (8 * width))
+			return usage("region", what,
+				     "value %s does not fit in %zu byte%s",
+				     argv[3], width, width > 1 ? "s" : "");
+	}
+
+	dev = open_dev(what, argv[0], &ret);
+	if (!dev)
+		return ret;
+	if (write) {
+		for (i = 0; i < width; i++)
+			buf[i] = (unsigned char)(value >> (8 * i));
+		n = vfiosim_region_write(dev, index, offset, buf, width);
+	} else {
+		n = vfiosim_region_read(dev, index, offset, buf, width);
+	}
+	if (n < 0) {
+		ret = fail(what, "%s", vfiosim_dev_error(dev));
+		goto out;
+	}
+	if ((size_t)n != width) {
+		ret = fail(what, "%s: region %u offset 0x%llx: short access, %zd of %zu bytes",
+			   argv[0], index, (unsigned long long)offset, n,
+			   width);
+		goto out;
+	}
+	if (write)
+		goto out;
+
+	for (i = width; i > 0; i--)
+		value = value << 8 | buf[i - 1];
+	if (ctl->json) {
+		char hex[24];
+
+		snprintf(hex, sizeof(hex), "0x%0*llx", (int)(2 * width),
+			 (unsigned long long)value);
+		jw_obj_open(&ctl->jw, NULL);
+		jw_str(&ctl->jw, "dev", argv[0]);
+		jw_u64(&ctl->jw, "region", index);
+		jw_str(&ctl->jw, "region_name", region_label(index));
+		jw_u64(&ctl->jw, "offset", offset);
+		jw_u64(&ctl->jw, "width", width);
+		jw_u64(&ctl->jw, "value", value);
+		jw_str(&ctl->jw, "hex", hex);
+		jw_obj_close(&ctl->jw);
+	} else {
+		printf("0x%0*llx\n", (int)(2 * width),
+		       (unsigned long long)value);
+	}
+out:
+	vfiosim_dev_free(dev);
+	return ret;
+}
+
+static int cmd_region(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc < 1)
+		return usage("region", "region", "missing command");
+	if (is_help(argv[0]))
+		return print_help(help_region);
+	if (!strcmp(argv[0], "read"))
+		return region_rw(ctl, false, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "write"))
+		return region_rw(ctl, true, argc - 1, argv + 1);
+	return usage("region", "region", "unknown command '%s'", argv[0]);
+}
+
+/* ------------------------------------------------------------------ */
+/* irq                                                                 */
+
+static const struct {
+	const char *name;
+	uint32_t index;
+} irq_modes[] = {
+	{ "intx", VFIO_PCI_INTX_IRQ_INDEX },
+	{ "msi", VFIO_PCI_MSI_IRQ_INDEX },
+	{ "msix", VFIO_PCI_MSIX_IRQ_INDEX },
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t median(const uint64_t *v, size_t n)
+{
+	uint64_t *s = malloc(n * sizeof(*s));
+	uint64_t m;
+
+	if (!s)
+		return v[n / 2];
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_u64);
+	m = n % 2 ? s[n / 2] : s[n / 2 - 1] + (s[n / 2] - s[n / 2 - 1]) / 2;
+	free(s);
+	return m;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Option value from "--opt V" or "--opt=V". */
+static const char *opt_value(const char *opt, int *i, int argc, char **argv)
+{
+	size_t len = strlen(opt);
+
+	if (strncmp(argv[*i], opt, len))
+		return NULL;
+	if (argv[*i][len] == '=')
+		return argv[*i] + len + 1;
+	if (argv[*i][len] || *i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static int irq_unmask_intx(struct vfiosim_dev *dev)
+{
+	struct vfio_irq_set set = {
+		.argsz = sizeof(set),
+		.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
+		.index = VFIO_PCI_INTX_IRQ_INDEX,
+		.start = 0,
+		.count = 1,
+	};
+
+	return vfiosim_set_irqs(dev, &set);
+}
+
+static void irq_disable(struct vfiosim_dev *dev, uint32_t index)
+{
+	struct vfio_irq_set set = {
+		.argsz = sizeof(set),
+		.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = index,
+		.start = 0,
+		.count = 0,
+	};
+
+	vfiosim_set_irqs(dev, &set);
+}
+
+static void drain(int efd)
+{
+	uint64_t cnt;
+
+	while (read(efd, &cnt, sizeof(cnt)) == sizeof(cnt))
+		;
+}
+
+static int irq_ring(struct vfiosim_dev *dev, bool intx, uint32_t vector,
+		    int efd, const char *mode, uint64_t *lat)
+{
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	uint64_t t0, t1, cnt;
+	int n;
+
+	t0 = now_ns();
+	if (vfiosim_write32(dev, VFIO_PCI_BAR0_REGION_INDEX,
+			    VFIOSIM_REG_DOORBELL, vector))
+		return fail("irq", "doorbell: %s", vfiosim_dev_error(dev));
+	do {
+		n = poll(&pfd, 1, IRQ_TIMEOUT_MS);
+	} while (n < 0 && errno == EINTR);
+	t1 = now_ns();
+	if (n < 0)
+		return fail("irq", "poll eventfd: %s", strerror(errno));
+	if (n == 0)
+		return fail("irq",
+			    "%s vector %u: no interrupt within %d ms of the doorbell",
+			    mode, vector, IRQ_TIMEOUT_MS);
+	if (read(efd, &cnt, sizeof(cnt)) != sizeof(cnt))
+		return fail("irq", "read eventfd: %s", strerror(errno));
+	*lat = t1 - t0;
+
+	/* Deassert first: INTx unmask re-signals a still-asserted line. */
+	if (vfiosim_write32(dev, VFIO_PCI_BAR0_REGION_INDEX,
+			    VFIOSIM_REG_IRQ_STATUS, 1U << vector))
+		return fail("irq", "clear IRQ_STATUS: %s",
+			    vfiosim_dev_error(dev));
+	if (intx && irq_unmask_intx(dev))
+		return fail("irq", "INTx unmask: %s", vfiosim_dev_error(dev));
+	return EXIT_OK;
+}
+
+static int cmd_irq(struct ctl *ctl, int argc, char **argv)
+{
+	struct vfio_irq_info info = { .argsz = sizeof(info) };
+	const char *mode = "msi", *val;
+	uint64_t vector = 0, count = 1, *lat = NULL;
+	struct vfiosim_dev *dev;
+	uint32_t index = VFIO_PCI_MSI_IRQ_INDEX;
+	bool intx, found;
+	size_t m;
+	int i, efd = -1, ret = EXIT_OK;
+
+	if (argc < 1)
+		return usage("irq", "irq", "missing DEV");
+	if (is_help(argv[0]))
+		return print_help(help_irq);
+	for (i = 1; i < argc; i++) {
+		if ((val = opt_value("--mode", &i, argc, argv))) {
+			found = false;
+			for (m = 0; m < ARRAY_SIZE(irq_modes); m++) {
+				if (!strcmp(val, irq_modes[m].name)) {
+					mode = irq_modes[m].name;
+					index = irq_modes[m].index;
+					found = true;
+				}
+			}
+			if (!found)
+				return usage("irq", "irq",
+					     "bad mode '%s' (intx, msi or msix)",
+					     val);
+		} else if ((val = opt_value("--vector", &i, argc, argv))) {
+			if (!parse_u64(val, &vector) ||
+			    vector >= VFIOSIM_MAX_VECTORS)
+				return usage("irq", "irq",
+					     "bad vector '%s' (0..%d)", val,
+					     VFIOSIM_MAX_VECTORS - 1);
+		} else if ((val = opt_value("--count", &i, argc, argv))) {
+			if (!parse_u64(val, &count) || !count ||
+			    count > MAX_RINGS)
+				return usage("irq", "irq",
+					     "bad count '%s' (1..%d)", val,
+					     MAX_RINGS);
+		} else {
+			return usage("irq", "irq", "unknown argument '%s'",
+				     argv[i]);
+		}
+	}
+	intx = index == VFIO_PCI_INTX_IRQ_INDEX;
+
+	lat = calloc(count, sizeof(*lat));
+	if (!lat)
+		return fail("irq", "out of memory");
+	dev = open_dev("irq", argv[0], &ret);
+	if (!dev)
+		goto out_free;
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0) {
+		ret = fail("irq", "eventfd: %s", strerror(errno));
+		goto out_dev;
+	}
+	/* A vector the mode lacks would only show up as a timeout. */
+	info.index = index;
+	if (vfiosim_get_irq_info(dev, &info)) {
+		ret = fail("irq", "%s", vfiosim_dev_error(dev));
+		goto out_efd;
+	}
+	if (!intx && vector >= info.count) {
+		ret = fail("irq", "%s: %s has %u vectors, no vector %llu",
+			   argv[0], mode, info.count,
+			   (unsigned long long)vector);
+		goto out_efd;
+	}
+	/* INTx has one vector; the doorbell bit is what --vector picks. */
+	if (vfiosim_irq_set_eventfd(dev, index, intx ? 0 : (uint32_t)vector,
+				    efd)) {
+		ret = fail("irq", "%s", vfiosim_dev_error(dev));
+		goto out_efd;
+	}
+	/* Start clean: any status bit left set holds the INTx line up. */
+	if (vfiosim_write32(dev, VFIO_PCI_BAR0_REGION_INDEX,
+			    VFIOSIM_REG_IRQ_STATUS,
+			    intx ? 0xffffffffU : 1U << vector) ||
+	    (intx && irq_unmask_intx(dev))) {
+		ret = fail("irq", "%s", vfiosim_dev_error(dev));
+		goto out_irq;
+	}
+	drain(efd);
+
+	for (m = 0; m < count; m++) {
+		ret = irq_ring(dev, intx, (uint32_t)vector, efd, mode, &lat[m]);
+		if (ret)
+			goto out_irq;
+		if (!ctl->json)
+			printf("ring %zu: %llu ns\n", m + 1,
+			       (unsigned long long)lat[m]);
+	}
+	if (ctl->json) {
+		jw_obj_open(&ctl->jw, NULL);
+		jw_str(&ctl->jw, "dev", argv[0]);
+		jw_str(&ctl->jw, "mode", mode);
+		jw_u64(&ctl->jw, "vector", vector);
+		jw_u64(&ctl->jw, "count", count);
+		jw_arr_open(&ctl->jw, "latency_ns");
+		for (m = 0; m < count; m++)
+			jw_u64(&ctl->jw, NULL, lat[m]);
+		jw_arr_close(&ctl->jw);
+		jw_u64(&ctl->jw, "median_ns", median(lat, count));
+		jw_obj_close(&ctl->jw);
+	} else {
+		printf("median %llu ns (%llu ring%s, %s vector %llu)\n",
+		       (unsigned long long)median(lat, count),
+		       (unsigned long long)count, count > 1 ? "s" : "", mode,
+		       (unsigned long long)vector);
+	}
+out_irq:
+	irq_disable(dev, index);
+out_efd:
+	close(efd);
+out_dev:
+	vfiosim_dev_free(dev);
+out_free:
+	free(lat);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+
+static int cmd_help(int argc, char **argv)
+{
+	if (argc < 1)
+		return print_help(help_main);
+	if (!strcmp(argv[0], "types"))
+		return print_help(help_types);
+	if (!strcmp(argv[0], "dev"))
+		return print_help(help_dev);
+	if (!strcmp(argv[0], "region"))
+		return print_help(help_region);
+	if (!strcmp(argv[0], "irq"))
+		return print_help(help_irq);
+	return usage(NULL, "help", "unknown object '%s'", argv[0]);
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl ctl = { .jw = { .f = stdout } };
+	const char *obj, *c;
+	int i, ret;
+
+	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(a, "--json")) {
+			ctl.json = true;
+		} else if (!strcmp(a, "--pretty")) {
+			ctl.json = ctl.jw.pretty = true;
+		} else if (!strcmp(a, "--help")) {
+			return print_help(help_main);
+		} else if (a[1] == '-') {
+			return usage(NULL, "options", "unknown option '%s'", a);
+		} else {
+			/* Clusters like -jp. */
+			for (c = a + 1; *c; c++) {
+				if (*c == 'j')
+					ctl.json = true;
+				else if (*c == 'p')
+					ctl.json = ctl.jw.pretty = true;
+				else if (*c == 'h')
+					return print_help(help_main);
+				else
+					return usage(NULL, "options",
+						     "unknown option '-%c'", *c);
+			}
+		}
+	}
+	if (i >= argc)
+		return usage(NULL, NULL, "missing OBJECT");
+	obj = argv[i++];
+	argc -= i;
+	argv += i;
+
+	if (!strcmp(obj, "help"))
+		ret = cmd_help(argc, argv);
+	else if (!strcmp(obj, "types"))
+		ret = cmd_types(&ctl, argc, argv);
+	else if (!strcmp(obj, "dev"))
+		ret = cmd_dev(&ctl, argc, argv);
+	else if (!strcmp(obj, "region"))
+		ret = cmd_region(&ctl, argc, argv);
+	else if (!strcmp(obj, "irq"))
+		ret = cmd_irq(&ctl, argc, argv);
+	else
+		return usage(NULL, NULL, "unknown object '%s'", obj);
+
+	if (fflush(stdout) && ret == EXIT_OK)
+		return fail("output", "%s", strerror(errno));
+	return ret;
+}
