@@ -464,6 +464,7 @@ void vfiosim_release_irqs(struct vfiosim_dev *sdev)
 {
 	mutex_lock(&sdev->lock);
 	vfiosim_disable_mode(sdev);
+	sdev->msix_masked = 0;
 	vfiosim_put_triggers(sdev, VFIO_PCI_ERR_IRQ_INDEX);
 	vfiosim_put_triggers(sdev, VFIO_PCI_REQ_IRQ_INDEX);
 	mutex_unlock(&sdev->lock);

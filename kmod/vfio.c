@@ -40,19 +40,13 @@ static void vfiosim_vfio_release(struct vfio_device *vdev)
 	vfiosim_vfio_release_done(vdev);
 }
 
-static int vfiosim_open_device(struct vfio_device *vdev)
-{
-	vfiosim_reset(vdev_to_sdev(vdev));
-	return 0;
-}
-
-/* The next user gets a quiet device: no eventfd of ours outlives us. */
+/*
+ * No eventfd outlives the user that set it.  Registers keep their values,
+ * as a device's would between two drivers; VFIO_DEVICE_RESET clears them.
+ */
 static void vfiosim_close_device(struct vfio_device *vdev)
 {
-	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
-
-	vfiosim_release_irqs(sdev);
-	vfiosim_reset(sdev);
+	vfiosim_release_irqs(vdev_to_sdev(vdev));
 }
 
 static ssize_t vfiosim_rw(struct vfiosim_dev *sdev, char __user *ubuf,
@@ -298,7 +292,6 @@ const struct vfio_device_ops vfiosim_vfio_ops = {
 	.name = VFIOSIM_NAME,
 	.init = vfiosim_vfio_init,
 	.release = vfiosim_vfio_release,
-	.open_device = vfiosim_open_device,
 	.close_device = vfiosim_close_device,
 	.read = vfiosim_read,
 	.write = vfiosim_write,

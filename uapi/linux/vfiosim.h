@@ -126,6 +126,8 @@
  * Reset (VFIO_DEVICE_RESET) returns config space and every register to its
  * default and clears pending interrupts and masks; eventfds stay registered
  * and BAR2 contents are kept, as device memory survives a function reset.
+ * Closing the device drops its eventfds and interrupt state (mode, masks,
+ * pending); register values stay until the next reset.
  */
 
 #endif /* _UAPI_LINUX_VFIOSIM_H */

@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vfiosim top-level build.
+#
+#   make              module for each Debian kernel installed, libvfiosim,
+#                     vfiosimctl and the selftests
+#   make KDIR=<dir>   the module for one kernel build tree, e.g.
+#                     make KDIR=/lib/modules/$(uname -r)/build
+#   make check        everything, then host unit tests (ASan+UBSan),
+#                     checkpatch, and the selftest suite in a QEMU guest
+#                     of each kernel
+#   make demo         a guided tour in a QEMU guest
+#   make bench        benchmarks in a QEMU guest (6.12), against mtty
+#   make deps         install the Debian packages all of this needs
+
+TOP	:= $(CURDIR)
+BUILD	:= $(TOP)/build
+KVERS	?= $(shell $(TOP)/scripts/kernels.sh)
+
+.PHONY: all deps modules userspace userspace-asan selftests mtty check demo \
+	bench checkpatch clean
+
+all: modules userspace selftests
+
+deps:
+	@$(TOP)/scripts/install-deps.sh
+
+ifdef KDIR
+KREL := $(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null)
+modules:
+	$(TOP)/scripts/kbuild.sh $(KDIR) $(BUILD)/kmod/$(or $(KREL),custom)
+	@echo "built $(BUILD)/kmod/$(or $(KREL),custom)/vfiosim.ko"
+else
+modules:
+	@test -n "$(KVERS)" || { echo "no Debian kernel headers found: run 'make deps'"; exit 1; }
+	@set -e; for k in $(KVERS); do \
+		$(TOP)/scripts/kbuild.sh /usr/src/linux-headers-$$k $(BUILD)/kmod/$$k; \
+	done
+endif
+
+# The peer for benchmarks; its source only builds against 6.12 headers.
+mtty:
+	@set -e; for k in $(filter 6.12%,$(KVERS)); do \
+		$(TOP)/scripts/build-mtty.sh /usr/src/linux-headers-$$k $(BUILD)/mtty/$$k; \
+	done
+
+userspace:
+	$(MAKE) -C userspace
+
+userspace-asan:
+	$(MAKE) -C userspace SANITIZE=1 BUILD=build/asan
+
+selftests: userspace
+	$(MAKE) -C selftests/vfiosim
+
+checkpatch:
+	$(TOP)/scripts/checkpatch.sh
+
+check: deps
+	@$(TOP)/scripts/check.sh
+
+demo: deps modules userspace
+	@$(TOP)/scripts/demo.sh
+
+bench: deps modules userspace mtty
+	@$(TOP)/scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD)
+	$(MAKE) -C userspace clean
+	$(MAKE) -C selftests/vfiosim clean
