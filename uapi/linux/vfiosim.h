@@ -119,8 +119,10 @@
  *    (MSI-X) the vector is masked with VFIO_IRQ_SET_ACTION_MASK; it is then
  *    pending (shown in the PBA for MSI-X) and signalled when the last mask
  *    goes away.
- * A doorbell for a vector the mode does not have, or with no mode enabled,
- * counts in DROPPED and signals nothing.  The MSI-X table is plain storage:
+ * A doorbell for a vector the mode does not have (INTx has only vector 0),
+ * or with no mode enabled, counts in DROPPED, latches nothing and signals
+ * nothing.  IRQ_STATUS latches in every mode, so a bit 0 left set by an
+ * MSI doorbell asserts INTx as soon as INTx is enabled.  The MSI-X table is plain storage:
  * under VFIO the VMM emulates it, so its vector-control bits do not mask.
  *
  * Reset (VFIO_DEVICE_RESET) returns config space and every register to its
