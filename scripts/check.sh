@@ -29,10 +29,10 @@ result() {
 	fi
 }
 
-# Sub-suites print their own summary; keep it as a TAP comment so the
-# closing line of this script is the only bare one.
+# Sub-suites print their own TAP; nest it as comments so that this
+# script's lines, and its closing summary, are the only top-level ones.
 quote_summary() {
-	sed -u -E 's/^([0-9]+ passed, [0-9]+ failed)/# \1/'
+	sed -u 's/^/# /'
 }
 
 # Add a sub-suite's "N passed, N failed[, N skipped]" line to the totals.
@@ -49,6 +49,7 @@ add_counts() {
 }
 
 finish() {
+	echo "1..$n"
 	if [ "$skipped" -gt 0 ]; then
 		echo "$passed passed, $failed failed, $skipped skipped"
 	else
@@ -79,7 +80,7 @@ result $ok "module builds warning-free for $(echo $kvers)"
 echo "# building userspace and selftests with ASan + UBSan"
 make -C userspace SANITIZE=1 BUILD=build/asan >"$logs/userspace.log" 2>&1
 result $? "userspace builds (-Wall -Wextra -Werror, ASan, UBSan)"
-make -C selftests/vfiosim SANITIZE=1 OUTPUT="$build/selftests" \
+make -C selftests/vfiosim SANITIZE=1 \
 	LIBVFIOSIM="$top/userspace/build/asan/libvfiosim.a" \
 	>"$logs/selftests.log" 2>&1
 result $? "selftests build"
@@ -111,7 +112,6 @@ for k in $kvers; do
 	mkdir -p "$res"
 	scripts/vm/run --kernel "$k" --results "$res" --timeout 1200 -- \
 		env VFIOSIM_KO="$build/kmod/$k/vfiosim.ko" \
-		VFIOSIM_TESTS="$build/selftests" \
 		selftests/vfiosim/run_vm_suite.sh 2>&1 | quote_summary
 	vm_rc=${PIPESTATUS[0]}
 	if [ -f "$res/counts" ]; then
