@@ -61,20 +61,28 @@ static ssize_t vfiosim_rw(struct vfiosim_dev *sdev, char __user *ubuf,
 
 	if (!count)
 		return 0;
+
+	/* The hot path, a register access: one call, no allocation. */
+	if (count <= sizeof(small)) {
+		buf = &small;
+		if (write && copy_from_user(buf, ubuf, count))
+			return -EFAULT;
+		ret = vfiosim_region_rw(sdev, index, offset, buf, count, write);
+		if (ret)
+			return ret;
+		if (!write && copy_to_user(ubuf, buf, count))
+			return -EFAULT;
+		*ppos += count;
+		return count;
+	}
+
 	/* Refuse an access that does not fit before touching anything. */
 	ret = vfiosim_region_check(sdev, index, offset, count);
 	if (ret)
 		return ret;
-
-	/* The hot path (a register access) stays off the allocator. */
-	if (count <= sizeof(small)) {
-		buf = &small;
-	} else {
-		buf = kmalloc(min_t(size_t, count, VFIOSIM_RW_CHUNK),
-			      GFP_KERNEL);
-		if (!buf)
-			return -ENOMEM;
-	}
+	buf = kmalloc(min_t(size_t, count, VFIOSIM_RW_CHUNK), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
 
 	while (done < count) {
 		size_t len = min_t(size_t, count - done, VFIOSIM_RW_CHUNK);
@@ -93,8 +101,7 @@ static ssize_t vfiosim_rw(struct vfiosim_dev *sdev, char __user *ubuf,
 		}
 		done += len;
 	}
-	if (buf != &small)
-		kfree(buf);
+	kfree(buf);
 	if (ret && !done)
 		return ret;
 	*ppos += done;

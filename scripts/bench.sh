@@ -1,0 +1,179 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make bench: vfiosim-bench against mtty, then device create/remove time
+# and memory per device, all in a QEMU guest of the 6.12 kernel.
+#
+#   scripts/bench.sh            on the host: build the bench, boot the guest
+#   scripts/bench.sh --guest    in the guest (run by the above)
+#
+# Results land in build/bench/: bench.json and bench.txt (vfiosim-bench),
+# scale.json and scale.txt (create/remove), console.log, dmesg.txt.
+# Tunables (passed into the guest, as every VFIOSIM_* variable is):
+#   VFIOSIM_BENCH_ITERS   ops per benchmark (default 20000)
+#   VFIOSIM_BENCH_SCALE   device counts for create/remove (default "1 100 1000")
+# Needs the module, mtty and libvfiosim built: make modules mtty userspace.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+bench=$top/userspace/bench/build/vfiosim-bench
+
+say() {
+	echo "bench: $*"
+}
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+# Microseconds since the epoch, without forking (bash 5).
+now_us() {
+	local t=${EPOCHREALTIME/./}
+	echo "$t"
+}
+
+meminfo() {
+	awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo
+}
+
+# Settle caches so MemAvailable moves only with what the devices hold,
+# and give the serial console time to drain what we printed: under TCG
+# its output competes with the vCPU doing the work.
+settle() {
+	sync
+	echo 3 > /proc/sys/vm/drop_caches
+	sleep 1
+}
+
+# Synthetic but valid v4 UUIDs, easy to spot in sysfs, into variable $1.
+uuid_n() {
+	printf -v "$1" '%08x-5653-4000-8000-%012x' "$2" "$3"
+}
+
+guest_scale() {
+	local sizes=${VFIOSIM_BENCH_SCALE:-1 100 1000}
+	local create=/sys/class/mdev_bus/vfiosim/mdev_supported_types/vfiosim-full/create
+	local out=$VFIOSIM_RESULTS/scale.txt rows="" sep=""
+	local n i t0 t1 t2 t3 a0 a1 a2 s0 s1 c_ms r_ms kib slab back
+	local -a ids
+
+	printf '%-8s %14s %14s %17s %18s %20s\n' devices "create ms/dev" \
+		"remove ms/dev" "MemAvail KiB/dev" "Slab+Percpu KiB/dev" \
+		"not returned KiB/dev" > "$out"
+	for n in $sizes; do
+		say "creating, then removing, $n vfiosim-full devices"
+		# Names made up front: the timed loops must not fork.
+		ids=()
+		for ((i = 0; i < n; i++)); do
+			uuid_n "ids[i]" "$n" "$i"
+		done
+		settle
+		a0=$(meminfo MemAvailable)
+		s0=$(($(meminfo Slab) + $(meminfo Percpu)))
+		t0=$(now_us)
+		for ((i = 0; i < n; i++)); do
+			echo "${ids[i]}" > "$create"
+		done
+		t1=$(now_us)
+		settle
+		a1=$(meminfo MemAvailable)
+		s1=$(($(meminfo Slab) + $(meminfo Percpu)))
+		t2=$(now_us)
+		for ((i = 0; i < n; i++)); do
+			echo 1 > "/sys/bus/mdev/devices/${ids[i]}/remove"
+		done
+		t3=$(now_us)
+		settle
+		a2=$(meminfo MemAvailable)
+		c_ms=$(awk -v d=$((t1 - t0)) -v n="$n" 'BEGIN { printf "%.3f", d / n / 1000 }')
+		r_ms=$(awk -v d=$((t3 - t2)) -v n="$n" 'BEGIN { printf "%.3f", d / n / 1000 }')
+		kib=$(awk -v d=$((a0 - a1)) -v n="$n" 'BEGIN { printf "%.1f", d / n }')
+		slab=$(awk -v d=$((s1 - s0)) -v n="$n" 'BEGIN { printf "%.1f", d / n }')
+		back=$(awk -v d=$((a0 - a2)) -v n="$n" 'BEGIN { printf "%.1f", d / n }')
+		printf '%-8s %14s %14s %17s %18s %20s\n' "$n" "$c_ms" "$r_ms" \
+			"$kib" "$slab" "$back" >> "$out"
+		rows="$rows$sep    { \"devices\": $n, \"create_ms_per_dev\": $c_ms, \"remove_ms_per_dev\": $r_ms, \"memavailable_kib_per_dev\": $kib, \"slab_percpu_kib_per_dev\": $slab, \"not_returned_kib_per_dev\": $back }"
+		sep=$',\n'
+	done
+	printf '{\n  "type": "vfiosim-full",\n  "kernel": "%s",\n  "memory": "MemAvailable and Slab+Percpu deltas from /proc/meminfo, each read after sync and drop_caches",\n  "results": [\n%s\n  ]\n}\n' \
+		"$(uname -r)" "$rows" > "$VFIOSIM_RESULTS/scale.json"
+	echo
+	cat "$out"
+}
+
+guest() {
+	local kver=${VFIOSIM_KVER:-$(uname -r)}
+	local ko=$top/build/kmod/$kver/vfiosim.ko
+	local mtty=$top/build/mtty/$kver/mtty.ko
+	local dev peer mtype rc=0
+
+	[ -f "$ko" ] || die "$ko missing: make modules"
+	[ -f "$mtty" ] || die "$mtty missing: make mtty"
+	say "loading vfio, mdev, vfio_iommu_type1, vfiosim, mtty ($kver)"
+	modprobe vfio
+	modprobe mdev
+	modprobe vfio_iommu_type1
+	insmod "$ko"
+	insmod "$mtty"
+
+	# mtty's types are mtty-1 (one port) and mtty-2; any will do.
+	mtype=mtty-2
+	[ -d "/sys/class/mdev_bus/mtty/mdev_supported_types/$mtype" ] ||
+		mtype=$(ls /sys/class/mdev_bus/mtty/mdev_supported_types | head -n 1)
+	uuid_n dev 0 1
+	uuid_n peer 0 2
+	say "creating vfiosim-full $dev and $mtype $peer"
+	echo "$dev" > /sys/class/mdev_bus/vfiosim/mdev_supported_types/vfiosim-full/create
+	echo "$peer" > "/sys/class/mdev_bus/mtty/mdev_supported_types/$mtype/create"
+
+	say "running vfiosim-bench (${VFIOSIM_BENCH_ITERS:-20000} ops each, output at the end)"
+	# Quiet console while measuring (see settle); the table comes after.
+	sleep 1
+	"$bench" --dev "vfio:$dev" --peer "vfio:$peer" \
+		--iters "${VFIOSIM_BENCH_ITERS:-20000}" \
+		--json "$VFIOSIM_RESULTS/bench.json" \
+		> /tmp/bench.txt 2>&1 || rc=1
+	cp /tmp/bench.txt "$VFIOSIM_RESULTS/bench.txt"
+	cat /tmp/bench.txt
+
+	say "removing the benchmark devices"
+	echo 1 > "/sys/bus/mdev/devices/$dev/remove"
+	echo 1 > "/sys/bus/mdev/devices/$peer/remove"
+
+	guest_scale || rc=1
+
+	say "unloading"
+	rmmod mtty
+	rmmod vfiosim
+	return $rc
+}
+
+host() {
+	local results=$top/build/bench rc=0
+
+	[ -f "$top/userspace/build/libvfiosim.a" ] ||
+		die "libvfiosim missing: make -C $top userspace"
+	say "building vfiosim-bench"
+	make -s -C "$top/userspace/bench"
+	mkdir -p "$results"
+	rm -f "$results"/bench.json "$results"/scale.json
+	say "booting a 6.12 guest (results in ${results#"$top"/})"
+	scripts/vm/run --kernel 6.12 --timeout 600 --results "$results" -- \
+		bash scripts/bench.sh --guest || rc=$?
+	[ "$rc" -eq 0 ] || die "guest run failed (status $rc), see $results/console.log"
+	say "done: $results/bench.json, $results/scale.json"
+}
+
+case ${1:-} in
+--guest)
+	guest
+	;;
+"")
+	host
+	;;
+*)
+	echo "usage: $0 [--guest]" >&2
+	exit 2
+	;;
+esac
