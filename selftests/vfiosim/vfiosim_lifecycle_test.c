@@ -3,6 +3,7 @@
  * Device lifetime against its user: removing an mdev that is still open
  * must ask the user to let go (the REQ interrupt) and wait until it does.
  */
+#include <grp.h>
 #include <poll.h>
 #include <sys/syscall.h>
 
@@ -98,6 +99,56 @@ TEST_F(vfiosim, remove_after_close)
 		TH_LOG("%s", err);
 	self->created = false;
 	EXPECT_FALSE(mdev_exists(self->uuid));
+}
+
+/* A device has one user at a time; a second open is refused, not shared. */
+TEST_F(vfiosim, second_open_is_busy)
+{
+	struct vfiosim_dev *other = vfiosim_dev_alloc();
+	char spec[128];
+
+	ASSERT_NE(NULL, other);
+	snprintf(spec, sizeof(spec), "%s:%s", variant->backend, self->uuid);
+	EXPECT_EQ(-EBUSY, vfiosim_dev_open(other, spec))
+		TH_LOG("%s", vfiosim_dev_error(other));
+	vfiosim_dev_free(other);
+	/* and the first user is undisturbed */
+	EXPECT_EQ(VFIOSIM_ID_MAGIC, reg32(self->dev, VFIOSIM_REG_ID));
+}
+
+/* An unprivileged caller reaches nothing: open fails with EACCES/EPERM. */
+TEST_F(vfiosim, unprivileged_open_refused)
+{
+	char spec[128];
+	int status;
+	pid_t pid;
+
+	/* release the device so that only privilege stands in the way */
+	vfiosim_dev_free(self->dev);
+	self->dev = NULL;
+	snprintf(spec, sizeof(spec), "%s:%s", variant->backend, self->uuid);
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct vfiosim_dev *dev;
+		int ret;
+
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(100);
+		dev = vfiosim_dev_alloc();
+		ret = dev ? vfiosim_dev_open(dev, spec) : -ENOMEM;
+		if (ret)
+			fprintf(stderr, "# as nobody: %s\n",
+				vfiosim_dev_error(dev));
+		vfiosim_dev_free(dev);
+		_exit(ret == -EACCES || ret == -EPERM ? 0 : 101);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
 TEST_HARNESS_MAIN
