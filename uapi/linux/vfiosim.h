@@ -132,4 +132,175 @@
  * pending); register values stay until the next reset.
  */
 
+/*
+ * Generic netlink family "vfiosim": vfio-user messages to the same devices.
+ *
+ * Every command needs CAP_NET_ADMIN (GENL_ADMIN_PERM); anyone else gets
+ * EPERM.  Netlink-level failures (bad attributes, unknown device, not the
+ * owner) are errnos with an extack message; failures of a vfio-user
+ * command are vfio-user error replies inside a successful netlink reply.
+ *
+ * DEV_OPEN binds a device to the sending socket; DEV_CLOSE or closing that
+ * socket unbinds it and releases every eventfd, DMA mapping and reference
+ * the session held.  A device open through VFIO answers DEV_OPEN with EBUSY
+ * and vice versa.
+ *
+ * VFIO_USER carries one complete vfio-user message (header and payload, as
+ * on a socket) in VFIOSIM_ATTR_MSG.  File descriptors travel as numbers in
+ * the sender's file table in VFIOSIM_ATTR_FDS (an array of __s32): the
+ * eventfds of DEVICE_SET_IRQS, the memory file of DMA_MAP.  The reply
+ * carries the vfio-user reply in VFIOSIM_ATTR_MSG, and an mmappable
+ * region's fd, newly installed in the caller's table, in VFIOSIM_ATTR_FDS.
+ * A command with VFIOSIM_USER_F_NO_REPLY gets no netlink reply at all.
+ */
+#define VFIOSIM_GENL_NAME		"vfiosim"
+#define VFIOSIM_GENL_VERSION		1
+#define VFIOSIM_GENL_MCGRP_EVENTS	"events"
+
+enum vfiosim_cmd {
+	VFIOSIM_CMD_UNSPEC,
+	VFIOSIM_CMD_DEV_GET,	/* doit: one device by UUID; dumpit: all */
+	VFIOSIM_CMD_DEV_OPEN,	/* bind the device to the sending socket */
+	VFIOSIM_CMD_DEV_CLOSE,	/* unbind it */
+	VFIOSIM_CMD_VFIO_USER,	/* one vfio-user message, answered by one */
+	VFIOSIM_CMD_PING,	/* empty round trip: the floor of this path */
+	VFIOSIM_CMD_EVENT,	/* multicast: a device lifecycle event */
+
+	__VFIOSIM_CMD_MAX,
+	VFIOSIM_CMD_MAX = __VFIOSIM_CMD_MAX - 1
+};
+
+enum vfiosim_attr {
+	VFIOSIM_ATTR_UNSPEC,
+	VFIOSIM_ATTR_DEV_UUID,		/* string, 36 characters */
+	VFIOSIM_ATTR_DEV_TYPE,		/* string, e.g. "vfiosim-full" */
+	VFIOSIM_ATTR_DEV_OWNER,		/* u32: enum vfiosim_owner */
+	VFIOSIM_ATTR_DEV_OWNER_PORTID,	/* u32: netlink port of the owner */
+	VFIOSIM_ATTR_DEV_COUNTERS,	/* nest: enum vfiosim_counter */
+	VFIOSIM_ATTR_MSG,		/* binary: a whole vfio-user message */
+	VFIOSIM_ATTR_FDS,		/* binary: __s32 fd numbers */
+	VFIOSIM_ATTR_EVENT,		/* u32: enum vfiosim_event */
+	VFIOSIM_ATTR_PAD,
+
+	__VFIOSIM_ATTR_MAX,
+	VFIOSIM_ATTR_MAX = __VFIOSIM_ATTR_MAX - 1
+};
+
+enum vfiosim_owner {
+	VFIOSIM_OWNER_NONE,
+	VFIOSIM_OWNER_VFIO,		/* a VFIO device fd is open */
+	VFIOSIM_OWNER_NETLINK,		/* bound to a netlink socket */
+};
+
+/* Nested in VFIOSIM_ATTR_DEV_COUNTERS, each a u64 since creation. */
+enum vfiosim_counter {
+	VFIOSIM_COUNTER_UNSPEC,
+	VFIOSIM_COUNTER_REGION_READS,
+	VFIOSIM_COUNTER_REGION_WRITES,
+	VFIOSIM_COUNTER_IRQS,		/* eventfd signals sent */
+	VFIOSIM_COUNTER_RESETS,
+	VFIOSIM_COUNTER_PAD,
+
+	__VFIOSIM_COUNTER_MAX,
+	VFIOSIM_COUNTER_MAX = __VFIOSIM_COUNTER_MAX - 1
+};
+
+enum vfiosim_event {
+	VFIOSIM_EVENT_UNSPEC,
+	VFIOSIM_EVENT_CREATED,
+	VFIOSIM_EVENT_REMOVED,
+	VFIOSIM_EVENT_OPENED,
+	VFIOSIM_EVENT_CLOSED,
+	VFIOSIM_EVENT_RESET,
+};
+
+/*
+ * vfio-user, as the public specification defines it (QEMU's
+ * docs/interop/vfio-user.rst), host endian.  Only what vfiosim speaks.
+ */
+struct vfiosim_user_header {
+	__u16 msg_id;
+	__u16 command;
+	__u32 msg_size;		/* header included */
+	__u32 flags;
+	__u32 error_no;
+};
+
+#define VFIOSIM_USER_F_TYPE_MASK	0xf
+#define VFIOSIM_USER_F_TYPE_COMMAND	0x0
+#define VFIOSIM_USER_F_TYPE_REPLY	0x1
+#define VFIOSIM_USER_F_NO_REPLY		0x10
+#define VFIOSIM_USER_F_ERROR		0x20
+
+enum vfiosim_user_command {
+	VFIOSIM_USER_VERSION = 1,
+	VFIOSIM_USER_DMA_MAP = 2,
+	VFIOSIM_USER_DMA_UNMAP = 3,
+	VFIOSIM_USER_DEVICE_GET_INFO = 4,
+	VFIOSIM_USER_DEVICE_GET_REGION_INFO = 5,
+	VFIOSIM_USER_DEVICE_GET_REGION_IO_FDS = 6,
+	VFIOSIM_USER_DEVICE_GET_IRQ_INFO = 7,
+	VFIOSIM_USER_DEVICE_SET_IRQS = 8,
+	VFIOSIM_USER_REGION_READ = 9,
+	VFIOSIM_USER_REGION_WRITE = 10,
+	VFIOSIM_USER_DMA_READ = 11,
+	VFIOSIM_USER_DMA_WRITE = 12,
+	VFIOSIM_USER_DEVICE_RESET = 13,
+	VFIOSIM_USER_REGION_WRITE_MULTI = 15,
+	VFIOSIM_USER_DEVICE_FEATURE = 16,
+	VFIOSIM_USER_MIG_DATA_READ = 17,
+	VFIOSIM_USER_MIG_DATA_WRITE = 18,
+};
+
+/* VERSION payload: then NUL-terminated JSON {"capabilities":{...}}. */
+struct vfiosim_user_version {
+	__u16 major;
+	__u16 minor;
+	char data[];
+};
+
+/* REGION_READ/REGION_WRITE request and reply. */
+struct vfiosim_user_region_access {
+	__u64 offset;
+	__u32 region;
+	__u32 count;
+	__u8 data[];
+};
+
+/* REGION_WRITE_MULTI: __u64 wr_cnt, then wr_cnt of these. */
+struct vfiosim_user_write_multi_entry {
+	__u64 offset;
+	__u32 region;
+	__u32 count;		/* 1..8 */
+	__u8 data[8];
+};
+
+#define VFIOSIM_USER_WRITE_MULTI_MAX	256
+
+struct vfiosim_user_dma_map {
+	__u32 argsz;
+	__u32 flags;		/* VFIO_DMA_MAP_FLAG_READ | _WRITE */
+	__u64 offset;		/* in the fd */
+	__u64 addr;		/* IOVA */
+	__u64 size;
+};
+
+struct vfiosim_user_dma_unmap {
+	__u32 argsz;
+	__u32 flags;		/* VFIO_DMA_UNMAP_FLAG_ALL or 0 */
+	__u64 addr;
+	__u64 size;
+};
+
+/*
+ * What the kernel side honours.  A netlink attribute holds at most 64 KiB,
+ * so one message moves at most VFIOSIM_USER_MAX_DATA_XFER bytes of data.
+ */
+#define VFIOSIM_USER_VERSION_MAJOR	0
+#define VFIOSIM_USER_VERSION_MINOR	1
+#define VFIOSIM_USER_MAX_DATA_XFER	32768
+#define VFIOSIM_USER_MAX_MSG_FDS	VFIOSIM_MAX_VECTORS
+#define VFIOSIM_USER_MAX_DMA_MAPS	1024
+#define VFIOSIM_USER_PGSIZES		4096
+
 #endif /* _UAPI_LINUX_VFIOSIM_H */
