@@ -10,6 +10,7 @@
 
 #include <linux/eventfd.h>
 #include <linux/highmem.h>
+#include <linux/mm.h>
 #include <linux/pci_regs.h>
 #include <linux/slab.h>
 
@@ -134,6 +135,7 @@ static bool vfiosim_signal(struct vfiosim_dev *sdev, int index, u32 vector)
 	if (!ctx)
 		return false;
 	vfiosim_eventfd_signal(ctx);
+	sdev->stat_irqs++;
 	return true;
 }
 
@@ -486,7 +488,7 @@ static u64 vfiosim_region_size(const struct vfiosim_dev *sdev, u32 index)
 	}
 }
 
-u64 vfiosim_bar2_mmap_size(const struct vfiosim_dev *sdev)
+static u64 vfiosim_bar2_mmap_size(const struct vfiosim_dev *sdev)
 {
 	return sdev->type->bar2_size - VFIOSIM_BAR2_TRAPPED_SIZE;
 }
@@ -631,7 +633,7 @@ static struct page *vfiosim_bar2_lookup(struct vfiosim_dev *sdev,
 }
 
 /* The page backing BAR2 page @pgoff, allocated if needed (for mmap). */
-struct page *vfiosim_bar2_page(struct vfiosim_dev *sdev, pgoff_t pgoff)
+static struct page *vfiosim_bar2_page(struct vfiosim_dev *sdev, pgoff_t pgoff)
 {
 	struct page *page;
 
@@ -639,6 +641,53 @@ struct page *vfiosim_bar2_page(struct vfiosim_dev *sdev, pgoff_t pgoff)
 	page = vfiosim_bar2_lookup(sdev, pgoff, true);
 	mutex_unlock(&sdev->lock);
 	return page;
+}
+
+/* Region offsets carry the region index in their top bits. */
+#define VFIOSIM_PGOFF_SHIFT	(VFIOSIM_REGION_SHIFT - PAGE_SHIFT)
+#define VFIOSIM_PGOFF_MASK	((1UL << VFIOSIM_PGOFF_SHIFT) - 1)
+
+static vm_fault_t vfiosim_bar2_fault(struct vm_fault *vmf)
+{
+	struct vfiosim_dev *sdev = vmf->vma->vm_private_data;
+	pgoff_t pgoff = vmf->pgoff & VFIOSIM_PGOFF_MASK;
+	struct page *page;
+
+	if (pgoff >= vfiosim_bar2_mmap_size(sdev) >> PAGE_SHIFT)
+		return VM_FAULT_SIGBUS;
+	page = vfiosim_bar2_page(sdev, pgoff);
+	if (!page)
+		return VM_FAULT_OOM;
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct vfiosim_bar2_vm_ops = {
+	.fault = vfiosim_bar2_fault,
+};
+
+/*
+ * Map part of a region; @vma->vm_pgoff is a region offset as reported in
+ * the region info.  Only BAR2's sparse area can be mapped: its last page
+ * stays trapped.
+ */
+int vfiosim_mmap(struct vfiosim_dev *sdev, struct vm_area_struct *vma)
+{
+	u64 index = vma->vm_pgoff >> VFIOSIM_PGOFF_SHIFT;
+	u64 pgoff = vma->vm_pgoff & VFIOSIM_PGOFF_MASK;
+
+	if (index != VFIO_PCI_BAR2_REGION_INDEX)
+		return -EINVAL;
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (pgoff + vma_pages(vma) > vfiosim_bar2_mmap_size(sdev) >> PAGE_SHIFT)
+		return -EINVAL;
+
+	vfiosim_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &vfiosim_bar2_vm_ops;
+	vma->vm_private_data = sdev;
+	return 0;
 }
 
 static int vfiosim_bar2_rw(struct vfiosim_dev *sdev, u64 offset, u8 *buf,
@@ -695,6 +744,10 @@ int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 		return ret;
 
 	mutex_lock(&sdev->lock);
+	if (write)
+		sdev->stat_writes++;
+	else
+		sdev->stat_reads++;
 	if (index == VFIO_PCI_BAR2_REGION_INDEX) {
 		ret = vfiosim_bar2_rw(sdev, offset, p, count, write);
 		goto out;
@@ -788,6 +841,38 @@ void vfiosim_reset(struct vfiosim_dev *sdev)
 {
 	mutex_lock(&sdev->lock);
 	vfiosim_reset_locked(sdev);
+	sdev->stat_resets++;
+	mutex_unlock(&sdev->lock);
+}
+
+/* No device-specific features yet: whatever is asked, PROBE says so. */
+int vfiosim_device_feature(struct vfiosim_dev *sdev, u32 flags)
+{
+	return -ENOTTY;
+}
+
+/* One user at a time: a VFIO file or one netlink socket. */
+int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner,
+		  u32 portid)
+{
+	int ret = 0;
+
+	mutex_lock(&sdev->lock);
+	if (sdev->owner != VFIOSIM_OWNER_NONE) {
+		ret = -EBUSY;
+	} else {
+		sdev->owner = owner;
+		sdev->owner_portid = portid;
+	}
+	mutex_unlock(&sdev->lock);
+	return ret;
+}
+
+void vfiosim_unclaim(struct vfiosim_dev *sdev)
+{
+	mutex_lock(&sdev->lock);
+	sdev->owner = VFIOSIM_OWNER_NONE;
+	sdev->owner_portid = 0;
 	mutex_unlock(&sdev->lock);
 }
 

@@ -40,6 +40,10 @@ static struct mdev_type *vfiosim_mdev_types[ARRAY_SIZE(vfiosim_types)];
 
 static atomic_t vfiosim_nr_devices = ATOMIC_INIT(0);
 
+/* The registry netlink looks devices up in; see the lock order in vfiosim.h */
+DEFINE_MUTEX(vfiosim_devices_lock);
+LIST_HEAD(vfiosim_devices);
+
 static struct class *vfiosim_class;
 static struct device vfiosim_parent_dev;
 static struct mdev_parent vfiosim_parent;
@@ -70,15 +74,25 @@ static int vfiosim_probe(struct mdev_device *mdev)
 		return ret;
 	}
 	dev_set_drvdata(&mdev->dev, sdev);
+
+	mutex_lock(&vfiosim_devices_lock);
+	list_add_tail(&sdev->node, &vfiosim_devices);
+	mutex_unlock(&vfiosim_devices_lock);
+	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_CREATED);
 	return 0;
 }
 
-/* Blocks, sending REQ through vfiosim_request(), until users let go. */
+/*
+ * A netlink owner is told (REQ) and unbound at once; a VFIO owner is asked
+ * through vfiosim_request() and waited for, as VFIO does.
+ */
 static void vfiosim_remove(struct mdev_device *mdev)
 {
 	struct vfiosim_dev *sdev = dev_get_drvdata(&mdev->dev);
 
+	vfiosim_netlink_remove(sdev);
 	vfio_unregister_group_dev(&sdev->vdev);
+	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_REMOVED);
 	vfio_put_device(&sdev->vdev);
 }
 
@@ -122,9 +136,12 @@ static int __init vfiosim_init(void)
 		vfiosim_mdev_types[i] = &vfiosim_types[i].mtype;
 	}
 
-	ret = mdev_register_driver(&vfiosim_driver);
+	ret = vfiosim_netlink_init();
 	if (ret)
 		return ret;
+	ret = mdev_register_driver(&vfiosim_driver);
+	if (ret)
+		goto err_netlink;
 
 	vfiosim_class = vfiosim_class_create(VFIOSIM_NAME);
 	if (IS_ERR(vfiosim_class)) {
@@ -156,6 +173,8 @@ err_put:
 	class_destroy(vfiosim_class);
 err_driver:
 	mdev_unregister_driver(&vfiosim_driver);
+err_netlink:
+	vfiosim_netlink_exit();
 	return ret;
 }
 
@@ -165,6 +184,7 @@ static void __exit vfiosim_exit(void)
 	device_unregister(&vfiosim_parent_dev);
 	class_destroy(vfiosim_class);
 	mdev_unregister_driver(&vfiosim_driver);
+	vfiosim_netlink_exit();
 }
 
 module_init(vfiosim_init);

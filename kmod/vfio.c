@@ -16,7 +16,6 @@
 
 /* Region offsets carry the region index in their top bits. */
 #define VFIOSIM_OFFSET_MASK	(VFIOSIM_REGION_OFFSET(1) - 1)
-#define VFIOSIM_PGOFF_SHIFT	(VFIOSIM_REGION_SHIFT - PAGE_SHIFT)
 
 /* Bounce buffer for one chunk of a region access. */
 #define VFIOSIM_RW_CHUNK	PAGE_SIZE
@@ -30,6 +29,8 @@ static int vfiosim_vfio_init(struct vfio_device *vdev)
 		return -ENOSPC;
 	vfiosim_dev_init(sdev, container_of(mdev->type, struct vfiosim_type,
 					    mtype));
+	guid_copy(&sdev->uuid, &mdev->uuid);
+	INIT_LIST_HEAD(&sdev->node);
 	return 0;
 }
 
@@ -40,13 +41,29 @@ static void vfiosim_vfio_release(struct vfio_device *vdev)
 	vfiosim_vfio_release_done(vdev);
 }
 
+/* A device held by a netlink socket answers EBUSY here. */
+static int vfiosim_open_device(struct vfio_device *vdev)
+{
+	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
+	int ret;
+
+	ret = vfiosim_claim(sdev, VFIOSIM_OWNER_VFIO, 0);
+	if (!ret)
+		vfiosim_netlink_event(sdev, VFIOSIM_EVENT_OPENED);
+	return ret;
+}
+
 /*
  * No eventfd outlives the user that set it.  Registers keep their values,
  * as a device's would between two drivers; VFIO_DEVICE_RESET clears them.
  */
 static void vfiosim_close_device(struct vfio_device *vdev)
 {
-	vfiosim_release_irqs(vdev_to_sdev(vdev));
+	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
+
+	vfiosim_release_irqs(sdev);
+	vfiosim_unclaim(sdev);
+	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_CLOSED);
 }
 
 static ssize_t vfiosim_rw(struct vfiosim_dev *sdev, char __user *ubuf,
@@ -237,57 +254,22 @@ static long vfiosim_ioctl(struct vfio_device *vdev, unsigned int cmd,
 		return vfiosim_ioctl_set_irqs(sdev, uarg);
 	case VFIO_DEVICE_RESET:
 		vfiosim_reset(sdev);
+		vfiosim_netlink_event(sdev, VFIOSIM_EVENT_RESET);
 		return 0;
 	}
 	return -ENOTTY;
 }
 
-/* No device-specific features yet; PROBE of any of them says so. */
-static int vfiosim_device_feature(struct vfio_device *vdev, u32 flags,
-				  void __user *arg, size_t argsz)
+static int vfiosim_vfio_device_feature(struct vfio_device *vdev, u32 flags,
+				       void __user *arg, size_t argsz)
 {
-	return -ENOTTY;
+	return vfiosim_device_feature(vdev_to_sdev(vdev), flags);
 }
 
-static vm_fault_t vfiosim_bar2_fault(struct vm_fault *vmf)
+static int vfiosim_vfio_mmap(struct vfio_device *vdev,
+			     struct vm_area_struct *vma)
 {
-	struct vfiosim_dev *sdev = vmf->vma->vm_private_data;
-	pgoff_t pgoff = vmf->pgoff & (VFIOSIM_OFFSET_MASK >> PAGE_SHIFT);
-	struct page *page;
-
-	if (pgoff >= vfiosim_bar2_mmap_size(sdev) >> PAGE_SHIFT)
-		return VM_FAULT_SIGBUS;
-	page = vfiosim_bar2_page(sdev, pgoff);
-	if (!page)
-		return VM_FAULT_OOM;
-	get_page(page);
-	vmf->page = page;
-	return 0;
-}
-
-static const struct vm_operations_struct vfiosim_bar2_vm_ops = {
-	.fault = vfiosim_bar2_fault,
-};
-
-/* Only BAR2's sparse area can be mapped; its last page stays trapped. */
-static int vfiosim_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
-{
-	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
-	u64 index = vma->vm_pgoff >> VFIOSIM_PGOFF_SHIFT;
-	u64 pgoff = vma->vm_pgoff & ((1ULL << VFIOSIM_PGOFF_SHIFT) - 1);
-	u64 npages = vma_pages(vma);
-
-	if (index != VFIO_PCI_BAR2_REGION_INDEX)
-		return -EINVAL;
-	if (!(vma->vm_flags & VM_SHARED))
-		return -EINVAL;
-	if (pgoff + npages > vfiosim_bar2_mmap_size(sdev) >> PAGE_SHIFT)
-		return -EINVAL;
-
-	vfiosim_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	vma->vm_ops = &vfiosim_bar2_vm_ops;
-	vma->vm_private_data = sdev;
-	return 0;
+	return vfiosim_mmap(vdev_to_sdev(vdev), vma);
 }
 
 static void vfiosim_vfio_request(struct vfio_device *vdev, unsigned int count)
@@ -299,12 +281,13 @@ const struct vfio_device_ops vfiosim_vfio_ops = {
 	.name = VFIOSIM_NAME,
 	.init = vfiosim_vfio_init,
 	.release = vfiosim_vfio_release,
+	.open_device = vfiosim_open_device,
 	.close_device = vfiosim_close_device,
 	.read = vfiosim_read,
 	.write = vfiosim_write,
 	.ioctl = vfiosim_ioctl,
-	.mmap = vfiosim_mmap,
+	.mmap = vfiosim_vfio_mmap,
 	.request = vfiosim_vfio_request,
-	.device_feature = vfiosim_device_feature,
+	.device_feature = vfiosim_vfio_device_feature,
 	VFIOSIM_IOMMUFD_EMULATED_OPS
 };

@@ -2,9 +2,10 @@
 /*
  * vfiosim: what the module's files share.
  *
- * main.c   module init/exit, the mdev parent and the types table
- * core.c   the device model: config space, BAR0, BAR2, interrupts, reset
- * vfio.c   vfio_device_ops: translates the VFIO uapi into core calls
+ * main.c     module init/exit, the mdev parent, types and device registry
+ * core.c     the device model: config space, BAR0, BAR2, interrupts, reset
+ * vfio.c     vfio_device_ops: translates the VFIO uapi into core calls
+ * netlink.c  the "vfiosim" genl family: vfio-user messages into core calls
  *
  * Transports translate and never decide: every device behaviour lives in
  * core.c so that each way in (VFIO today, vfio-user over netlink next) sees
@@ -35,18 +36,39 @@ struct vfiosim_type {
 /* No interrupt index has triggers set. */
 #define VFIOSIM_IRQ_MODE_NONE	(-1)
 
+struct vfiosim_session;
+
+/*
+ * Lock order:
+ *   vfiosim_devices_lock -> vfiosim_dev.lock
+ *   mmap_lock (BAR2 page faults) -> vfiosim_dev.lock
+ * Nothing that can fault on user memory runs under vfiosim_dev.lock, so
+ * copies to and from userspace happen outside it.
+ *
+ * vfiosim_devices_lock protects the registry (vfiosim_devices, each
+ * device's node) and every device's netlink session pointer.
+ */
+extern struct mutex vfiosim_devices_lock;
+extern struct list_head vfiosim_devices;
+
 struct vfiosim_dev {
 	struct vfio_device vdev;
 	const struct vfiosim_type *type;
+	guid_t uuid;
 
-	/*
-	 * Lock order: mmap_lock (BAR2 page faults) -> lock.  Nothing that
-	 * can fault on user memory runs with lock held, so copies to and
-	 * from userspace happen outside it.
-	 *
-	 * lock protects every field below.
-	 */
+	/* under vfiosim_devices_lock */
+	struct list_head node;
+	struct vfiosim_session *session;	/* netlink owner's state */
+
+	/* lock protects every field below. */
 	struct mutex lock;
+
+	enum vfiosim_owner owner;
+	u32 owner_portid;
+	u64 stat_reads;
+	u64 stat_writes;
+	u64 stat_irqs;
+	u64 stat_resets;
 
 	u8 config[VFIOSIM_CONFIG_SIZE];
 
@@ -93,8 +115,11 @@ int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 void vfiosim_reset(struct vfiosim_dev *sdev);
 void vfiosim_release_irqs(struct vfiosim_dev *sdev);
 void vfiosim_request(struct vfiosim_dev *sdev, unsigned int count);
-u64 vfiosim_bar2_mmap_size(const struct vfiosim_dev *sdev);
-struct page *vfiosim_bar2_page(struct vfiosim_dev *sdev, pgoff_t pgoff);
+int vfiosim_mmap(struct vfiosim_dev *sdev, struct vm_area_struct *vma);
+int vfiosim_device_feature(struct vfiosim_dev *sdev, u32 flags);
+int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner,
+		  u32 portid);
+void vfiosim_unclaim(struct vfiosim_dev *sdev);
 
 /* vfio.c */
 extern const struct vfio_device_ops vfiosim_vfio_ops;
@@ -102,5 +127,11 @@ extern const struct vfio_device_ops vfiosim_vfio_ops;
 /* main.c */
 bool vfiosim_claim_instance(void);
 void vfiosim_release_instance(void);
+
+/* netlink.c */
+int vfiosim_netlink_init(void);
+void vfiosim_netlink_exit(void);
+void vfiosim_netlink_event(struct vfiosim_dev *sdev, enum vfiosim_event event);
+void vfiosim_netlink_remove(struct vfiosim_dev *sdev);
 
 #endif /* _VFIOSIM_H */
