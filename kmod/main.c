@@ -83,8 +83,8 @@ static int vfiosim_probe(struct mdev_device *mdev)
 }
 
 /*
- * A netlink owner is told (REQ) and unbound at once; a VFIO owner is asked
- * through vfiosim_request() and waited for, as VFIO does.
+ * Blocks until the device's user lets go: a netlink owner and a VFIO owner
+ * alike are asked through REQ (vfiosim_request()) and waited for.
  */
 static void vfiosim_remove(struct mdev_device *mdev)
 {

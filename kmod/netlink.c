@@ -93,18 +93,32 @@ static void vfiosim_session_end(struct vfiosim_dev *sdev)
 	vfiosim_unclaim(sdev);
 	sdev->session = NULL;
 	kfree(session);
+	wake_up(&sdev->session_wq);
 	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_CLOSED);
 }
 
-/* The device is going away: ask the owner to let go, then let go for it. */
+/* Re-ask a netlink owner that ignores REQ this often, as VFIO does. */
+#define VFIOSIM_REQ_INTERVAL	(10 * HZ)
+
+/*
+ * The device is going away.  As on the VFIO path, a netlink owner is asked
+ * to let go (REQ) and waited for; the device keeps working meanwhile, but
+ * nobody new may bind it.
+ */
 void vfiosim_netlink_remove(struct vfiosim_dev *sdev)
 {
+	unsigned int count = 0;
+
 	mutex_lock(&vfiosim_devices_lock);
-	list_del_init(&sdev->node);
-	if (sdev->session) {
-		vfiosim_request(sdev, 0);
-		vfiosim_session_end(sdev);
+	sdev->removing = true;
+	while (sdev->session) {
+		vfiosim_request(sdev, count++);
+		mutex_unlock(&vfiosim_devices_lock);
+		wait_event_timeout(sdev->session_wq, !READ_ONCE(sdev->session),
+				   VFIOSIM_REQ_INTERVAL);
+		mutex_lock(&vfiosim_devices_lock);
 	}
+	list_del_init(&sdev->node);
 	mutex_unlock(&vfiosim_devices_lock);
 }
 
@@ -329,6 +343,11 @@ static int vfiosim_nl_dev_open(struct sk_buff *skb, struct genl_info *info)
 	sdev = vfiosim_nl_lookup(info);
 	if (IS_ERR(sdev)) {
 		ret = PTR_ERR(sdev);
+		goto out;
+	}
+	if (sdev->removing) {
+		GENL_SET_ERR_MSG(info, "device is being removed");
+		ret = -ENODEV;
 		goto out;
 	}
 	ret = vfiosim_claim(sdev, VFIOSIM_OWNER_NETLINK, info->snd_portid);

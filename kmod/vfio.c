@@ -31,6 +31,7 @@ static int vfiosim_vfio_init(struct vfio_device *vdev)
 					    mtype));
 	guid_copy(&sdev->uuid, &mdev->uuid);
 	INIT_LIST_HEAD(&sdev->node);
+	init_waitqueue_head(&sdev->session_wq);
 	return 0;
 }
 

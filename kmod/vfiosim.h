@@ -16,6 +16,7 @@
 
 #include <linux/mdev.h>
 #include <linux/mutex.h>
+#include <linux/wait.h>
 #include <linux/vfio.h>
 #include <linux/xarray.h>
 #include <uapi/linux/vfiosim.h>
@@ -59,6 +60,8 @@ struct vfiosim_dev {
 	/* under vfiosim_devices_lock */
 	struct list_head node;
 	struct vfiosim_session *session;	/* netlink owner's state */
+	bool removing;				/* no new netlink owner */
+	wait_queue_head_t session_wq;		/* session ended */
 
 	/* lock protects every field below. */
 	struct mutex lock;
