@@ -851,6 +851,7 @@ static int vfiosim_nl_vu_reply(struct genl_info *info,
 	u32 len = err ? 0 : req->reply_len;
 	int fd = -1;
 	void *hdr;
+	int ret;
 
 	msg = genlmsg_new(nla_total_size(VU_HDR_SIZE + len) +
 			  nla_total_size(sizeof(s32)), GFP_KERNEL);
@@ -883,12 +884,21 @@ static int vfiosim_nl_vu_reply(struct genl_info *info,
 		}
 	}
 	genlmsg_end(msg, hdr);
+	ret = genlmsg_reply(msg, info);
+	/*
+	 * The sender is inside sendmsg() until we return, so installing the
+	 * fd after the reply is queued is early enough, and an undelivered
+	 * reply leaves no fd behind that nobody knows about.
+	 */
 	if (fd >= 0) {
-		/* From here the fd is the caller's; the reply reports it. */
-		fd_install(fd, req->out_file);
-		req->out_file = NULL;
+		if (ret) {
+			put_unused_fd(fd);
+		} else {
+			fd_install(fd, req->out_file);
+			req->out_file = NULL;
+		}
 	}
-	return genlmsg_reply(msg, info);
+	return ret;
 nospace:
 	nlmsg_free(msg);
 	return -EMSGSIZE;
