@@ -148,7 +148,9 @@
  * VFIO_USER carries one complete vfio-user message (header and payload, as
  * on a socket) in VFIOSIM_ATTR_MSG.  File descriptors travel as numbers in
  * the sender's file table in VFIOSIM_ATTR_FDS (an array of __s32): the
- * eventfds of DEVICE_SET_IRQS, the memory file of DMA_MAP.  The reply
+ * eventfds of DEVICE_SET_IRQS (exactly count of them; none de-assigns
+ * the range, and -1 de-assigns one vector), the memory file of DMA_MAP
+ * (none: a message-only mapping).  The reply
  * carries the vfio-user reply in VFIOSIM_ATTR_MSG, and an mmappable
  * region's fd, newly installed in the caller's table, in VFIOSIM_ATTR_FDS.
  * A command with VFIOSIM_USER_F_NO_REPLY gets no netlink reply at all.
