@@ -1,0 +1,1846 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "vfiosim" generic netlink family, spoken raw with libmnl: every
+ * message is built here, byte by byte, so these tests hold the kernel to
+ * the contract in uapi/linux/vfiosim.h (above VFIOSIM_GENL_NAME) without
+ * going through libvfiosim's netlink backend.
+ *
+ *  - PING, DEV_GET (do and dump), unknown devices (errno + extack);
+ *  - ownership: one netlink socket or one VFIO user at a time;
+ *  - closing the owning socket (or DEV_CLOSE) releases eventfds and DMA
+ *    mappings;
+ *  - CAP_NET_ADMIN on every command;
+ *  - VERSION, DMA_MAP/DMA_UNMAP semantics, NO_REPLY;
+ *  - a stream of 100000 malformed vfio-user messages: each one answered
+ *    with an error, the device still working afterwards.
+ *
+ * Skipped when the module or the family is absent.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+
+#include "kselftest_harness.h"
+#include "vfiosim_util.h"
+
+#define NL_RECV_TIMEOUT_S	10
+#define NL_BUF_SIZE		(1 << 17)
+#define NL_MAX_SOCKS		8
+#define VU_HDR_SIZE		sizeof(struct vfiosim_user_header)
+#define PAGE			4096ULL
+
+/* The family id, resolved once per test process. */
+static uint16_t vfiosim_family;
+
+/* One netlink socket. */
+struct nl {
+	struct mnl_socket *sk;
+	uint32_t portid;
+	uint32_t seq;
+	uint16_t msg_id;
+};
+
+/* Sockets still open, closed by the teardown before the device goes. */
+static struct nl *open_socks[NL_MAX_SOCKS];
+
+/* What came back for one request. */
+struct nl_reply {
+	int error;			/* 0, or -errno from NLMSG_ERROR/DONE */
+	char extack[256];		/* NLMSGERR_ATTR_MSG */
+	unsigned int genl_msgs;		/* genetlink messages received */
+	/* DEV_GET; for a dump, the entry whose uuid is want_uuid */
+	const char *want_uuid;
+	unsigned int devs;		/* dump: entries */
+	bool found;
+	char uuid[64];
+	char type[64];
+	bool has_owner, has_portid, has_counters;
+	uint32_t owner, owner_portid;
+	/* VFIO_USER */
+	uint8_t msg[NL_BUF_SIZE];
+	size_t msg_len;			/* 0: no VFIOSIM_ATTR_MSG */
+	int fds[VFIOSIM_USER_MAX_MSG_FDS];
+	int nfds;
+	char why[512];			/* what went wrong, for TH_LOG */
+};
+
+static void close_fds(struct nl_reply *r)
+{
+	int i;
+
+	for (i = 0; i < r->nfds; i++)
+		close(r->fds[i]);
+	r->nfds = 0;
+}
+
+static struct nl_reply *reply_new(void)
+{
+	struct nl_reply *r = calloc(1, sizeof(*r));
+
+	if (!r) {
+		perror("calloc");
+		abort();
+	}
+	return r;
+}
+
+static void reply_reset(struct nl_reply *r)
+{
+	const char *want = r->want_uuid;
+
+	close_fds(r);
+	memset(r, 0, offsetof(struct nl_reply, msg));
+	r->want_uuid = want;
+	r->msg_len = 0;
+	r->nfds = 0;
+	r->why[0] = '\0';
+}
+
+static int sock_setup(struct mnl_socket *sk)
+{
+	int one = 1, big = 8 << 20, fd = mnl_socket_get_fd(sk);
+	struct timeval tv = { .tv_sec = NL_RECV_TIMEOUT_S };
+
+	if (mnl_socket_setsockopt(sk, NETLINK_EXT_ACK, &one, sizeof(one)) ||
+	    mnl_socket_setsockopt(sk, NETLINK_CAP_ACK, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+		return -errno;
+	/* Room for a whole batch of replies (root only; best effort). */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	return 0;
+}
+
+/* Open a socket; 0 or -errno. */
+static int nl_open(struct nl *nl)
+{
+	int i, ret;
+
+	memset(nl, 0, sizeof(*nl));
+	nl->sk = mnl_socket_open(NETLINK_GENERIC);
+	if (!nl->sk)
+		return -errno;
+	if (mnl_socket_bind(nl->sk, 0, MNL_SOCKET_AUTOPID)) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = sock_setup(nl->sk);
+	if (ret)
+		goto fail;
+	nl->portid = mnl_socket_get_portid(nl->sk);
+	nl->seq = (uint32_t)time(NULL);
+	for (i = 0; i < NL_MAX_SOCKS; i++) {
+		if (!open_socks[i]) {
+			open_socks[i] = nl;
+			break;
+		}
+	}
+	return 0;
+fail:
+	mnl_socket_close(nl->sk);
+	nl->sk = NULL;
+	return ret;
+}
+
+static void nl_close(struct nl *nl)
+{
+	int i;
+
+	if (!nl->sk)
+		return;
+	for (i = 0; i < NL_MAX_SOCKS; i++)
+		if (open_socks[i] == nl)
+			open_socks[i] = NULL;
+	mnl_socket_close(nl->sk);
+	nl->sk = NULL;
+}
+
+static void nl_close_all(void)
+{
+	int i;
+
+	for (i = 0; i < NL_MAX_SOCKS; i++)
+		if (open_socks[i])
+			nl_close(open_socks[i]);
+}
+
+/* NLMSG_ERROR: the errno and the extack message. */
+static void parse_error(const struct nlmsghdr *nlh, struct nl_reply *r)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *attr;
+	unsigned int off = sizeof(*e);
+
+	r->error = e->error;
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+	mnl_attr_for_each(attr, nlh, off) {
+		if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
+		    !mnl_attr_validate(attr, MNL_TYPE_NUL_STRING))
+			snprintf(r->extack, sizeof(r->extack), "%s",
+				 mnl_attr_get_str(attr));
+	}
+}
+
+static void copy_str(char *dst, size_t len, const struct nlattr *attr)
+{
+	size_t n = mnl_attr_get_payload_len(attr);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, mnl_attr_get_payload(attr), n);
+	dst[n] = '\0';
+}
+
+/* A genetlink message of our family. */
+static void parse_genl(const struct nlmsghdr *nlh, struct nl_reply *r)
+{
+	const struct nlattr *attr;
+	char uuid[64] = "", type[64] = "";
+	bool owner = false, portid = false, counters = false;
+	uint32_t owner_v = 0, portid_v = 0;
+
+	r->genl_msgs++;
+	mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr)) {
+		size_t len = mnl_attr_get_payload_len(attr);
+
+		switch (mnl_attr_get_type(attr)) {
+		case VFIOSIM_ATTR_DEV_UUID:
+			copy_str(uuid, sizeof(uuid), attr);
+			break;
+		case VFIOSIM_ATTR_DEV_TYPE:
+			copy_str(type, sizeof(type), attr);
+			break;
+		case VFIOSIM_ATTR_DEV_OWNER:
+			owner = len == 4;
+			owner_v = owner ? mnl_attr_get_u32(attr) : 0;
+			break;
+		case VFIOSIM_ATTR_DEV_OWNER_PORTID:
+			portid = len == 4;
+			portid_v = portid ? mnl_attr_get_u32(attr) : 0;
+			break;
+		case VFIOSIM_ATTR_DEV_COUNTERS:
+			counters = true;
+			break;
+		case VFIOSIM_ATTR_MSG:
+			if (len > sizeof(r->msg))
+				len = sizeof(r->msg);
+			memcpy(r->msg, mnl_attr_get_payload(attr), len);
+			r->msg_len = len;
+			break;
+		case VFIOSIM_ATTR_FDS: {
+			const int32_t *fds = mnl_attr_get_payload(attr);
+			size_t i;
+
+			for (i = 0; i < len / 4; i++) {
+				if (r->nfds < VFIOSIM_USER_MAX_MSG_FDS)
+					r->fds[r->nfds++] = fds[i];
+				else
+					close(fds[i]);
+			}
+			break;
+		}
+		}
+	}
+	if (uuid[0])
+		r->devs++;
+	if (r->want_uuid && strcasecmp(uuid, r->want_uuid))
+		return;
+	r->found = true;
+	snprintf(r->uuid, sizeof(r->uuid), "%s", uuid);
+	snprintf(r->type, sizeof(r->type), "%s", type);
+	r->has_owner = owner;
+	r->owner = owner_v;
+	r->has_portid = portid;
+	r->owner_portid = portid_v;
+	r->has_counters = counters;
+}
+
+/*
+ * Read until the answer to seq is complete: the ACK (or error) of a
+ * request sent with NLM_F_ACK, or NLMSG_DONE of a dump.  Returns r->error,
+ * or -errno if the socket failed (timeout: -EAGAIN).
+ */
+static int nl_recv(struct nl *nl, uint32_t seq, struct nl_reply *r,
+		   bool (*extra)(const struct nlmsghdr *, void *), void *arg)
+{
+	static char buf[NL_BUF_SIZE];
+
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl->sk, buf, sizeof(buf));
+		const struct nlmsghdr *nlh = (const void *)buf;
+		int len = (int)n;
+
+		if (n < 0) {
+			snprintf(r->why, sizeof(r->why), "recv: %s",
+				 strerror(errno));
+			return -errno;
+		}
+		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			if (nlh->nlmsg_seq != seq) {
+				if (extra && extra(nlh, arg))
+					continue;
+				continue;
+			}
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				parse_error(nlh, r);
+				goto done;
+			}
+			if (nlh->nlmsg_type == NLMSG_DONE) {
+				if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int))
+					r->error = *(int *)mnl_nlmsg_get_payload(nlh);
+				goto done;
+			}
+			if (nlh->nlmsg_type == vfiosim_family)
+				parse_genl(nlh, r);
+		}
+	}
+done:
+	if (r->error)
+		snprintf(r->why, sizeof(r->why), "netlink error %d (%s), extack \"%s\"",
+			 r->error, strerror(-r->error), r->extack);
+	return r->error;
+}
+
+static struct nlmsghdr *put_genl(char *buf, struct nl *nl, uint16_t type,
+				 uint16_t flags, uint8_t cmd, uint8_t version)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = ++nl->seq;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = cmd;
+	g->version = version;
+	return nlh;
+}
+
+static int nl_send(struct nl *nl, const struct nlmsghdr *nlh)
+{
+	if (mnl_socket_sendto(nl->sk, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Resolve the family id; -ENOENT if it is not registered. */
+static int family_resolve(void)
+{
+	static char buf[8192];
+	struct nl_reply *r = reply_new();
+	const struct nlmsghdr *rep;
+	struct nlmsghdr *nlh;
+	struct nl nl;
+	ssize_t n;
+	int ret;
+
+	ret = nl_open(&nl);
+	if (ret)
+		goto out;
+	nlh = put_genl(buf, &nl, GENL_ID_CTRL, NLM_F_ACK, CTRL_CMD_GETFAMILY, 1);
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, VFIOSIM_GENL_NAME);
+	ret = nl_send(&nl, nlh);
+	if (ret)
+		goto out_close;
+	ret = -EPROTO;
+	for (;;) {
+		int len;
+
+		n = mnl_socket_recvfrom(nl.sk, buf, sizeof(buf));
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		len = (int)n;
+		for (rep = (void *)buf; mnl_nlmsg_ok(rep, len);
+		     rep = mnl_nlmsg_next(rep, &len)) {
+			const struct nlattr *attr;
+
+			if (rep->nlmsg_type == NLMSG_ERROR) {
+				parse_error(rep, r);
+				if (r->error)
+					ret = r->error;
+				goto out_close;
+			}
+			mnl_attr_for_each(attr, rep, sizeof(struct genlmsghdr))
+				if (mnl_attr_get_type(attr) == CTRL_ATTR_FAMILY_ID) {
+					vfiosim_family = mnl_attr_get_u16(attr);
+					ret = 0;
+				}
+		}
+	}
+out_close:
+	nl_close(&nl);
+out:
+	free(r);
+	return ret;
+}
+
+/* One family command with an optional uuid; waits for the ACK. */
+static int nl_cmd(struct nl *nl, uint8_t cmd, const char *uuid,
+		  struct nl_reply *r)
+{
+	static char buf[8192];
+	struct nlmsghdr *nlh;
+	int ret;
+
+	reply_reset(r);
+	nlh = put_genl(buf, nl, vfiosim_family, NLM_F_ACK, cmd,
+		       VFIOSIM_GENL_VERSION);
+	if (uuid)
+		mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, uuid);
+	ret = nl_send(nl, nlh);
+	if (ret)
+		return ret;
+	return nl_recv(nl, nlh->nlmsg_seq, r, NULL, NULL);
+}
+
+/* DEV_GET dump; r->found and the fields say whether want was listed. */
+static int nl_dump_devs(struct nl *nl, const char *want, struct nl_reply *r)
+{
+	static char buf[8192];
+	struct nlmsghdr *nlh;
+	int ret;
+
+	reply_reset(r);
+	r->want_uuid = want;
+	nlh = put_genl(buf, nl, vfiosim_family, NLM_F_DUMP, VFIOSIM_CMD_DEV_GET,
+		       VFIOSIM_GENL_VERSION);
+	ret = nl_send(nl, nlh);
+	if (ret)
+		return ret;
+	ret = nl_recv(nl, nlh->nlmsg_seq, r, NULL, NULL);
+	r->want_uuid = NULL;
+	return ret;
+}
+
+/* Put one VFIO_USER request for uuid into buf (room for len + 256). */
+static struct nlmsghdr *put_vu(char *buf, struct nl *nl, uint16_t flags,
+			       const char *uuid, const void *msg, size_t len,
+			       const int32_t *fds, int nfds)
+{
+	struct nlmsghdr *nlh;
+
+	nlh = put_genl(buf, nl, vfiosim_family, flags, VFIOSIM_CMD_VFIO_USER,
+		       VFIOSIM_GENL_VERSION);
+	mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, uuid);
+	mnl_attr_put(nlh, VFIOSIM_ATTR_MSG, len, msg);
+	if (nfds)
+		mnl_attr_put(nlh, VFIOSIM_ATTR_FDS, nfds * sizeof(*fds), fds);
+	return nlh;
+}
+
+/* One raw vfio-user message; netlink errno or 0 (r->msg: the reply). */
+static int vu_raw(struct nl *nl, const char *uuid, const void *msg, size_t len,
+		  const int32_t *fds, int nfds, struct nl_reply *r)
+{
+	static char buf[NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	int ret;
+
+	reply_reset(r);
+	nlh = put_vu(buf, nl, NLM_F_ACK, uuid, msg, len, fds, nfds);
+	ret = nl_send(nl, nlh);
+	if (ret)
+		return ret;
+	return nl_recv(nl, nlh->nlmsg_seq, r, NULL, NULL);
+}
+
+static const struct vfiosim_user_header *vu_hdr(const struct nl_reply *r)
+{
+	return (const void *)r->msg;
+}
+
+static const void *vu_payload(const struct nl_reply *r)
+{
+	return r->msg + VU_HDR_SIZE;
+}
+
+/*
+ * A vfio-user command: header built here.  Returns 0 on success, -errno
+ * for a netlink-level failure, the (positive) vfio-user errno of an error
+ * reply, or -EBADMSG if the reply is not a well-formed reply to it.
+ */
+static int vu_cmd(struct nl *nl, const char *uuid, uint16_t command,
+		  uint32_t flags, const void *payload, size_t plen,
+		  const int32_t *fds, int nfds, struct nl_reply *r)
+{
+	static uint8_t msg[NL_BUF_SIZE];
+	struct vfiosim_user_header *h = (void *)msg;
+	const struct vfiosim_user_header *rh;
+	int ret;
+
+	memset(h, 0, sizeof(*h));
+	h->msg_id = ++nl->msg_id;
+	h->command = command;
+	h->msg_size = VU_HDR_SIZE + plen;
+	h->flags = flags;
+	if (plen)
+		memcpy(msg + VU_HDR_SIZE, payload, plen);
+	ret = vu_raw(nl, uuid, msg, VU_HDR_SIZE + plen, fds, nfds, r);
+	if (ret)
+		return ret;
+	rh = vu_hdr(r);
+	if (r->msg_len < VU_HDR_SIZE || rh->msg_size != r->msg_len ||
+	    rh->msg_id != h->msg_id || rh->command != command ||
+	    (rh->flags & VFIOSIM_USER_F_TYPE_MASK) != VFIOSIM_USER_F_TYPE_REPLY) {
+		snprintf(r->why, sizeof(r->why),
+			 "bad reply: %zu bytes, msg_size %u msg_id %u/%u command %u/%u flags %#x",
+			 r->msg_len, r->msg_len >= VU_HDR_SIZE ? rh->msg_size : 0,
+			 r->msg_len >= VU_HDR_SIZE ? rh->msg_id : 0, h->msg_id,
+			 r->msg_len >= VU_HDR_SIZE ? rh->command : 0, command,
+			 r->msg_len >= VU_HDR_SIZE ? rh->flags : 0);
+		return -EBADMSG;
+	}
+	if (rh->flags & VFIOSIM_USER_F_ERROR) {
+		snprintf(r->why, sizeof(r->why), "vfio-user error %u (%s)",
+			 rh->error_no, strerror(rh->error_no));
+		return rh->error_no ? (int)rh->error_no : EIO;
+	}
+	return 0;
+}
+
+/* Region access helpers over vfio-user. */
+static int vu_read(struct nl *nl, const char *uuid, uint32_t region,
+		   uint64_t offset, void *data, uint32_t count,
+		   struct nl_reply *r)
+{
+	struct vfiosim_user_region_access a = {
+		.offset = offset, .region = region, .count = count,
+	};
+	const struct vfiosim_user_region_access *ra;
+	int ret;
+
+	ret = vu_cmd(nl, uuid, VFIOSIM_USER_REGION_READ, 0, &a, sizeof(a),
+		     NULL, 0, r);
+	if (ret)
+		return ret;
+	ra = vu_payload(r);
+	if (r->msg_len != VU_HDR_SIZE + sizeof(a) + count ||
+	    ra->count != count || ra->offset != offset || ra->region != region) {
+		snprintf(r->why, sizeof(r->why),
+			 "REGION_READ reply of %zu bytes for %u", r->msg_len, count);
+		return -EBADMSG;
+	}
+	memcpy(data, ra->data, count);
+	return 0;
+}
+
+static int vu_read32(struct nl *nl, const char *uuid, uint32_t region,
+		     uint64_t offset, uint32_t *val, struct nl_reply *r)
+{
+	return vu_read(nl, uuid, region, offset, val, 4, r);
+}
+
+static int vu_write(struct nl *nl, const char *uuid, uint32_t region,
+		    uint64_t offset, const void *data, uint32_t count,
+		    uint32_t flags, struct nl_reply *r)
+{
+	uint8_t p[sizeof(struct vfiosim_user_region_access) + 64];
+	struct vfiosim_user_region_access *a = (void *)p;
+
+	if (count > 64)
+		return -EINVAL;
+	a->offset = offset;
+	a->region = region;
+	a->count = count;
+	memcpy(a->data, data, count);
+	return vu_cmd(nl, uuid, VFIOSIM_USER_REGION_WRITE, flags, p,
+		      sizeof(*a) + count, NULL, 0, r);
+}
+
+static int vu_write32(struct nl *nl, const char *uuid, uint32_t region,
+		      uint64_t offset, uint32_t val, struct nl_reply *r)
+{
+	return vu_write(nl, uuid, region, offset, &val, 4, 0, r);
+}
+
+/* SET_IRQS with eventfds: fds[i] for vectors start.. (count = nfds). */
+static int vu_set_irqs(struct nl *nl, const char *uuid, uint32_t index,
+		       uint32_t flags, uint32_t start, uint32_t count,
+		       const int32_t *fds, int nfds, struct nl_reply *r)
+{
+	struct vfio_irq_set s = {
+		.argsz = sizeof(s), .flags = flags, .index = index,
+		.start = start, .count = count,
+	};
+
+	return vu_cmd(nl, uuid, VFIOSIM_USER_DEVICE_SET_IRQS, 0, &s, sizeof(s),
+		      fds, nfds, r);
+}
+
+static int vu_dma_map(struct nl *nl, const char *uuid, uint64_t iova,
+		      uint64_t size, int fd, uint64_t offset,
+		      struct nl_reply *r)
+{
+	struct vfiosim_user_dma_map m = {
+		.argsz = sizeof(m),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.offset = offset, .addr = iova, .size = size,
+	};
+	int32_t fds[1] = { fd };
+
+	return vu_cmd(nl, uuid, VFIOSIM_USER_DMA_MAP, 0, &m, sizeof(m), fds,
+		      fd >= 0 ? 1 : 0, r);
+}
+
+static int vu_dma_unmap(struct nl *nl, const char *uuid, uint64_t iova,
+			uint64_t size, uint32_t flags, struct nl_reply *r)
+{
+	struct vfiosim_user_dma_unmap u = {
+		.argsz = sizeof(u), .flags = flags, .addr = iova, .size = size,
+	};
+
+	return vu_cmd(nl, uuid, VFIOSIM_USER_DMA_UNMAP, 0, &u, sizeof(u), NULL,
+		      0, r);
+}
+
+/* DEV_OPEN, retrying a little while the previous owner is released. */
+static int dev_open_retry(struct nl *nl, const char *uuid, struct nl_reply *r,
+			  int *tries)
+{
+	int ret, i;
+
+	for (i = 0; i < 100; i++) {
+		ret = nl_cmd(nl, VFIOSIM_CMD_DEV_OPEN, uuid, r);
+		if (ret != -EBUSY)
+			break;
+		usleep(10000);
+	}
+	*tries = i + 1;
+	return ret;
+}
+
+static int memfd_new(size_t size)
+{
+	int fd = memfd_create("vfiosim-dma", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, size)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+FIXTURE(nl) {
+	char uuid[37];
+	bool created;
+	struct nl a;
+	struct nl_reply *r;
+	struct vfiosim_dev *vdev;	/* a VFIO user, freed by the teardown */
+};
+
+FIXTURE_SETUP(nl)
+{
+	char parent[256], err[256] = "";
+	int ret;
+
+	self->created = false;
+	self->vdev = NULL;
+	self->r = reply_new();
+	self->a.sk = NULL;
+	sysfs_path(parent, sizeof(parent), VFIOSIM_PARENT_SYSFS);
+	if (access(parent, F_OK))
+		SKIP(return, "vfiosim module not loaded (no %s)", parent);
+	if (geteuid() != 0)
+		SKIP(return, "creating mdev devices needs root");
+	ret = family_resolve();
+	if (ret == -ENOENT)
+		SKIP(return, "generic netlink family \"%s\" not registered",
+		     VFIOSIM_GENL_NAME);
+	ASSERT_EQ(0, ret) TH_LOG("resolving family %s: %s", VFIOSIM_GENL_NAME,
+				 strerror(-ret));
+	ASSERT_EQ(0, vfiosim_uuid_generate(self->uuid));
+	ret = vfiosim_mdev_create("vfiosim-small", self->uuid, err, sizeof(err));
+	ASSERT_EQ(0, ret) TH_LOG("create vfiosim-small %s: %s", self->uuid, err);
+	self->created = true;
+	ret = nl_open(&self->a);
+	ASSERT_EQ(0, ret) TH_LOG("netlink socket: %s", strerror(-ret));
+}
+
+FIXTURE_TEARDOWN(nl)
+{
+	char err[256] = "";
+
+	nl_close_all();
+	if (self->vdev)
+		vfiosim_dev_free(self->vdev);
+	self->vdev = NULL;
+	if (self->created)
+		EXPECT_EQ(0, vfiosim_mdev_remove(self->uuid, err, sizeof(err)))
+			TH_LOG("remove %s: %s", self->uuid, err);
+	self->created = false;
+	if (self->r)
+		close_fds(self->r);
+	free(self->r);
+	self->r = NULL;
+}
+
+/* Log an error reply's explanation. */
+#define WHY(self) ((self)->r->why)
+
+TEST_F(nl, ping)
+{
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_PING, NULL, self->r))
+			TH_LOG("%s", WHY(self));
+	}
+}
+
+TEST_F(nl, dev_get_do)
+{
+	struct nl_reply *r = self->r;
+
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_GET, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	EXPECT_EQ(1, r->genl_msgs);
+	EXPECT_STREQ(self->uuid, r->uuid);
+	EXPECT_STREQ("vfiosim-small", r->type);
+	ASSERT_TRUE(r->has_owner);
+	EXPECT_EQ(VFIOSIM_OWNER_NONE, r->owner);
+	EXPECT_TRUE(r->has_counters);
+}
+
+TEST_F(nl, dev_get_dump)
+{
+	char uuid2[37], err[256] = "";
+	struct nl_reply *r = self->r;
+	int ret;
+
+	/* a second device, of the other type: both are listed */
+	ASSERT_EQ(0, vfiosim_uuid_generate(uuid2));
+	ret = vfiosim_mdev_create("vfiosim-full", uuid2, err, sizeof(err));
+	ASSERT_EQ(0, ret) TH_LOG("create: %s", err);
+
+	ret = nl_dump_devs(&self->a, self->uuid, r);
+	EXPECT_EQ(0, ret) TH_LOG("%s", WHY(self));
+	EXPECT_TRUE(r->found);
+	EXPECT_STREQ("vfiosim-small", r->type);
+	EXPECT_TRUE(r->has_owner);
+	EXPECT_EQ(VFIOSIM_OWNER_NONE, r->owner);
+	EXPECT_LE(2, r->devs);
+
+	ret = nl_dump_devs(&self->a, uuid2, r);
+	EXPECT_EQ(0, ret) TH_LOG("%s", WHY(self));
+	EXPECT_TRUE(r->found);
+	EXPECT_STREQ("vfiosim-full", r->type);
+
+	EXPECT_EQ(0, vfiosim_mdev_remove(uuid2, err, sizeof(err))) TH_LOG("%s", err);
+	/* and once removed it is gone from the dump */
+	ret = nl_dump_devs(&self->a, uuid2, r);
+	EXPECT_EQ(0, ret) TH_LOG("%s", WHY(self));
+	EXPECT_FALSE(r->found);
+}
+
+/* Netlink-level failures: an errno and an extack message. */
+TEST_F(nl, unknown_device)
+{
+	struct nl_reply *r = self->r;
+	char other[37];
+	uint32_t v;
+	int ret;
+
+	ASSERT_EQ(0, vfiosim_uuid_generate(other));
+	ret = nl_cmd(&self->a, VFIOSIM_CMD_DEV_GET, other, r);
+	EXPECT_GT(0, ret);
+	EXPECT_NE(0, r->extack[0]);
+	TH_LOG("DEV_GET of an unknown uuid: %s", WHY(self));
+	EXPECT_EQ(0, r->genl_msgs);
+
+	ret = nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, other, r);
+	EXPECT_GT(0, ret);
+	EXPECT_NE(0, r->extack[0]);
+	TH_LOG("DEV_OPEN of an unknown uuid: %s", WHY(self));
+
+	ret = vu_read32(&self->a, other, VFIO_PCI_BAR0_REGION_INDEX,
+			VFIOSIM_REG_ID, &v, r);
+	EXPECT_GT(0, ret);
+	EXPECT_NE(0, r->extack[0]);
+	TH_LOG("VFIO_USER to an unknown uuid: %s", WHY(self));
+
+	/* no uuid at all, and a malformed one */
+	ret = nl_cmd(&self->a, VFIOSIM_CMD_DEV_GET, NULL, r);
+	EXPECT_GT(0, ret);
+	EXPECT_NE(0, r->extack[0]);
+	TH_LOG("DEV_GET without a uuid: %s", WHY(self));
+	ret = nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, "not-a-uuid", r);
+	EXPECT_GT(0, ret);
+	EXPECT_NE(0, r->extack[0]);
+	TH_LOG("DEV_OPEN \"not-a-uuid\": %s", WHY(self));
+}
+
+/* The basic vfio-user path once the device is open. */
+TEST_F(nl, vfio_user_basic)
+{
+	struct nl_reply *r = self->r;
+	struct vfio_device_info info = { .argsz = 16 };
+	const struct vfio_device_info *ri;
+	uint32_t v;
+	int ret;
+
+	/* not the owner yet */
+	ret = vu_read32(&self->a, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			VFIOSIM_REG_ID, &v, r);
+	EXPECT_GT(0, ret) TH_LOG("VFIO_USER before DEV_OPEN: %d", ret);
+	EXPECT_NE(0, r->extack[0]);
+	TH_LOG("VFIO_USER before DEV_OPEN: %s", WHY(self));
+
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+
+	ret = vu_cmd(&self->a, self->uuid, VFIOSIM_USER_DEVICE_GET_INFO, 0,
+		     &info, 16, NULL, 0, r);
+	ASSERT_EQ(0, ret) TH_LOG("%s", WHY(self));
+	ASSERT_LE(VU_HDR_SIZE + 16, r->msg_len);
+	ri = vu_payload(r);
+	EXPECT_EQ(VFIO_PCI_NUM_REGIONS, ri->num_regions);
+	EXPECT_EQ(VFIO_PCI_NUM_IRQS, ri->num_irqs);
+	EXPECT_TRUE(ri->flags & VFIO_DEVICE_FLAGS_PCI);
+
+	ret = vu_read32(&self->a, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			VFIOSIM_REG_ID, &v, r);
+	ASSERT_EQ(0, ret) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(VFIOSIM_ID_MAGIC, v);
+
+	ret = vu_write32(&self->a, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			 VFIOSIM_REG_SCRATCH(3), 0x12345678, r);
+	ASSERT_EQ(0, ret) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(VU_HDR_SIZE + sizeof(struct vfiosim_user_region_access),
+		  r->msg_len);
+	ASSERT_EQ(0, vu_read32(&self->a, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			       VFIOSIM_REG_SCRATCH(3), &v, r))
+		TH_LOG("%s", WHY(self));
+	EXPECT_EQ(0x12345678, v);
+
+	/* config space: vendor ID */
+	ASSERT_EQ(0, vu_read(&self->a, self->uuid, VFIO_PCI_CONFIG_REGION_INDEX,
+			     0, &v, 4, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(VFIOSIM_PCI_VENDOR_ID | VFIOSIM_PCI_DEVICE_SMALL << 16, v);
+
+	/* DEV_GET shows the counters moving */
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_GET, self->uuid, r));
+	EXPECT_TRUE(r->has_counters);
+
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_CLOSE, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	ret = vu_read32(&self->a, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			VFIOSIM_REG_ID, &v, r);
+	EXPECT_GT(0, ret) TH_LOG("VFIO_USER after DEV_CLOSE: %d", ret);
+}
+
+struct stray {
+	uint32_t seq;
+	unsigned int n;
+};
+
+static bool count_stray(const struct nlmsghdr *nlh, void *arg)
+{
+	struct stray *st = arg;
+
+	if (nlh->nlmsg_seq == st->seq)
+		st->n++;
+	return true;
+}
+
+/* NO_REPLY: the command runs, no netlink message comes back. */
+TEST_F(nl, no_reply)
+{
+	struct stray stray = { 0 };
+	static char buf[NL_BUF_SIZE];
+	struct nl_reply *r = self->r;
+	uint8_t msg[VU_HDR_SIZE + sizeof(struct vfiosim_user_region_access) + 4];
+	struct vfiosim_user_header *h = (void *)msg;
+	struct vfiosim_user_region_access *a = (void *)(msg + VU_HDR_SIZE);
+	uint32_t val = 0xa5a5f00d, v;
+	struct nlmsghdr *nlh;
+	uint32_t first_seq;
+
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	memset(msg, 0, sizeof(msg));
+	h->msg_id = 77;
+	h->command = VFIOSIM_USER_REGION_WRITE;
+	h->msg_size = sizeof(msg);
+	h->flags = VFIOSIM_USER_F_TYPE_COMMAND | VFIOSIM_USER_F_NO_REPLY;
+	a->region = VFIO_PCI_BAR0_REGION_INDEX;
+	a->offset = VFIOSIM_REG_SCRATCH(5);
+	a->count = 4;
+	memcpy(a->data, &val, 4);
+	/* no NLM_F_ACK: anything coming back for this seq is a reply */
+	nlh = put_vu(buf, &self->a, 0, self->uuid, msg, sizeof(msg), NULL, 0);
+	first_seq = nlh->nlmsg_seq;
+	ASSERT_EQ(0, nl_send(&self->a, nlh));
+	/* a PING with an ACK behind it: everything before it has been answered */
+	reply_reset(r);
+	nlh = put_genl(buf, &self->a, vfiosim_family, NLM_F_ACK, VFIOSIM_CMD_PING,
+		       VFIOSIM_GENL_VERSION);
+	ASSERT_EQ(0, nl_send(&self->a, nlh));
+	stray.seq = first_seq;
+	ASSERT_EQ(0, nl_recv(&self->a, nlh->nlmsg_seq, r, count_stray, &stray))
+		TH_LOG("%s", WHY(self));
+	EXPECT_EQ(0, stray.n) TH_LOG("a NO_REPLY command was answered");
+	ASSERT_EQ(0, vu_read32(&self->a, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			       VFIOSIM_REG_SCRATCH(5), &v, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(val, v) TH_LOG("the NO_REPLY write did not happen");
+}
+
+TEST_F(nl, version)
+{
+	static const char json[] = "{\"capabilities\":{\"max_msg_fds\":32}}";
+	uint8_t p[sizeof(struct vfiosim_user_version) + sizeof(json)];
+	struct vfiosim_user_version *ver = (void *)p;
+	const struct vfiosim_user_version *rv;
+	struct nl_reply *r = self->r;
+	const char *data, *nul;
+	size_t dlen;
+
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	ver->major = VFIOSIM_USER_VERSION_MAJOR;
+	ver->minor = VFIOSIM_USER_VERSION_MINOR;
+	memcpy(ver->data, json, sizeof(json));
+	ASSERT_EQ(0, vu_cmd(&self->a, self->uuid, VFIOSIM_USER_VERSION, 0, p,
+			    sizeof(p), NULL, 0, r)) TH_LOG("%s", WHY(self));
+	ASSERT_LT(VU_HDR_SIZE + sizeof(*rv), r->msg_len);
+	rv = vu_payload(r);
+	EXPECT_EQ(0, rv->major);
+	EXPECT_GE(VFIOSIM_USER_VERSION_MINOR, rv->minor);
+	data = rv->data;
+	dlen = r->msg_len - VU_HDR_SIZE - sizeof(*rv);
+	nul = memchr(data, '\0', dlen);
+	ASSERT_NE(NULL, nul) TH_LOG("VERSION reply JSON is not NUL-terminated");
+	EXPECT_EQ(dlen - 1, (size_t)(nul - data)) TH_LOG("bytes after the JSON's NUL");
+	TH_LOG("VERSION %u.%u %s", rv->major, rv->minor, data);
+	EXPECT_NE(NULL, strstr(data, "\"max_data_xfer_size\""));
+	EXPECT_EQ('{', data[0]);
+}
+
+/* Netlink holds the device: nobody else gets it. */
+TEST_F(nl, ownership_netlink_first)
+{
+	struct nl_reply *r = self->r;
+	struct nl b;
+	char spec[64];
+	uint32_t v;
+	int ret;
+
+	ASSERT_EQ(0, nl_open(&b));
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+
+	ret = nl_cmd(&b, VFIOSIM_CMD_DEV_OPEN, self->uuid, r);
+	EXPECT_EQ(-EBUSY, ret) TH_LOG("%s", WHY(self));
+	EXPECT_NE(0, r->extack[0]);
+	TH_LOG("second DEV_OPEN: %s", WHY(self));
+
+	ret = vu_read32(&b, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			VFIOSIM_REG_ID, &v, r);
+	EXPECT_GT(0, ret) TH_LOG("VFIO_USER from a non-owner: %d", ret);
+	EXPECT_NE(0, r->extack[0]);
+	TH_LOG("VFIO_USER from a non-owner: %s", WHY(self));
+
+	/* DEV_CLOSE from B does not unbind A's device */
+	ret = nl_cmd(&b, VFIOSIM_CMD_DEV_CLOSE, self->uuid, r);
+	EXPECT_GT(0, ret) TH_LOG("DEV_CLOSE from a non-owner: %d", ret);
+	TH_LOG("DEV_CLOSE from a non-owner: %s", WHY(self));
+
+	self->vdev = vfiosim_dev_alloc();
+	ASSERT_NE(NULL, self->vdev);
+	snprintf(spec, sizeof(spec), "vfio:%s", self->uuid);
+	ret = vfiosim_dev_open(self->vdev, spec);
+	EXPECT_EQ(-EBUSY, ret) TH_LOG("%s", vfiosim_dev_error(self->vdev));
+	vfiosim_dev_free(self->vdev);
+	self->vdev = NULL;
+
+	ASSERT_EQ(0, nl_cmd(&b, VFIOSIM_CMD_DEV_GET, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	EXPECT_EQ(VFIOSIM_OWNER_NETLINK, r->owner);
+	EXPECT_TRUE(r->has_portid);
+	EXPECT_EQ(self->a.portid, r->owner_portid);
+
+	/* A is undisturbed */
+	ASSERT_EQ(0, vu_read32(&self->a, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			       VFIOSIM_REG_ID, &v, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(VFIOSIM_ID_MAGIC, v);
+	nl_close(&b);
+}
+
+/* VFIO holds the device: DEV_OPEN is refused until it lets go. */
+TEST_F(nl, ownership_vfio_first)
+{
+	struct nl_reply *r = self->r;
+	char spec[64];
+	int ret;
+
+	self->vdev = vfiosim_dev_alloc();
+	ASSERT_NE(NULL, self->vdev);
+	snprintf(spec, sizeof(spec), "vfio:%s", self->uuid);
+	ASSERT_EQ(0, vfiosim_dev_open(self->vdev, spec))
+		TH_LOG("%s", vfiosim_dev_error(self->vdev));
+
+	ret = nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r);
+	EXPECT_EQ(-EBUSY, ret) TH_LOG("%s", WHY(self));
+	EXPECT_NE(0, r->extack[0]);
+	TH_LOG("DEV_OPEN while VFIO has it: %s", WHY(self));
+
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_GET, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	EXPECT_EQ(VFIOSIM_OWNER_VFIO, r->owner);
+
+	vfiosim_dev_free(self->vdev);
+	self->vdev = NULL;
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("DEV_OPEN after the VFIO close: %s", WHY(self));
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_GET, self->uuid, r));
+	EXPECT_EQ(VFIOSIM_OWNER_NETLINK, r->owner);
+	EXPECT_EQ(self->a.portid, r->owner_portid);
+}
+
+/*
+ * Closing the owning socket releases everything: the eventfd it set is
+ * never signalled again, its DMA mappings are gone, the device is free.
+ */
+TEST_F(nl, socket_close_releases)
+{
+	struct nl_reply *r = self->r;
+	uint32_t dropped0, dropped1, v;
+	int32_t fds[1];
+	int efd, mfd, tries;
+	struct nl b;
+
+	efd = efd_new();
+	ASSERT_LE(0, efd);
+	mfd = memfd_new(0x10000);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	fds[0] = efd;
+	ASSERT_EQ(0, vu_set_irqs(&self->a, self->uuid, VFIO_PCI_MSIX_IRQ_INDEX,
+				 VFIO_IRQ_SET_DATA_EVENTFD |
+				 VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, fds, 1, r))
+		TH_LOG("SET_IRQS: %s", WHY(self));
+	ASSERT_EQ(0, vu_write32(&self->a, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+				VFIOSIM_REG_DOORBELL, 0, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(1, efd_wait(efd, IRQ_FIRE_TIMEOUT_MS));
+	ASSERT_EQ(0, vu_dma_map(&self->a, self->uuid, 0x100000, 0x10000, mfd, 0, r))
+		TH_LOG("DMA_MAP: %s", WHY(self));
+
+	nl_close(&self->a);
+
+	ASSERT_EQ(0, nl_open(&b));
+	ASSERT_EQ(0, nl_cmd(&b, VFIOSIM_CMD_DEV_GET, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	EXPECT_EQ(VFIOSIM_OWNER_NONE, r->owner)
+		TH_LOG("owner %u (portid %u) after the owner's socket closed",
+		       r->owner, r->owner_portid);
+
+	ASSERT_EQ(0, dev_open_retry(&b, self->uuid, r, &tries))
+		TH_LOG("DEV_OPEN on B: %s", WHY(self));
+	EXPECT_EQ(1, tries) TH_LOG("DEV_OPEN was EBUSY %d times after the close",
+				   tries - 1);
+
+	/* no interrupt mode now: the doorbell is dropped, the old fd quiet */
+	ASSERT_EQ(0, vu_read32(&b, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			       VFIOSIM_REG_DROPPED, &dropped0, r)) TH_LOG("%s", WHY(self));
+	ASSERT_EQ(0, vu_write32(&b, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+				VFIOSIM_REG_DOORBELL, 0, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(0, efd_wait(efd, 200)) TH_LOG("the closed session's eventfd fired");
+	ASSERT_EQ(0, vu_read32(&b, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			       VFIOSIM_REG_DROPPED, &dropped1, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(dropped0 + 1, dropped1);
+
+	/* the mapping went with the session: the same range maps again */
+	EXPECT_EQ(0, vu_dma_map(&b, self->uuid, 0x100000, 0x10000, mfd, 0, r))
+		TH_LOG("DMA_MAP of the closed session's range: %s", WHY(self));
+
+	ASSERT_EQ(0, vu_read32(&b, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			       VFIOSIM_REG_ID, &v, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(VFIOSIM_ID_MAGIC, v);
+
+	/* and DEV_CLOSE does the same as closing the socket */
+	fds[0] = efd;
+	ASSERT_EQ(0, vu_set_irqs(&b, self->uuid, VFIO_PCI_MSIX_IRQ_INDEX,
+				 VFIO_IRQ_SET_DATA_EVENTFD |
+				 VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, fds, 1, r))
+		TH_LOG("SET_IRQS: %s", WHY(self));
+	ASSERT_EQ(0, nl_cmd(&b, VFIOSIM_CMD_DEV_CLOSE, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	ASSERT_EQ(0, nl_cmd(&b, VFIOSIM_CMD_DEV_GET, self->uuid, r));
+	EXPECT_EQ(VFIOSIM_OWNER_NONE, r->owner);
+	ASSERT_EQ(0, nl_cmd(&b, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	ASSERT_EQ(0, vu_write32(&b, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+				VFIOSIM_REG_DOORBELL, 0, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(0, efd_wait(efd, 200)) TH_LOG("eventfd fired after DEV_CLOSE");
+	EXPECT_EQ(0, vu_dma_map(&b, self->uuid, 0x100000, 0x10000, mfd, 0, r))
+		TH_LOG("DMA_MAP after DEV_CLOSE: %s", WHY(self));
+
+	nl_close(&b);
+	close(efd);
+	close(mfd);
+}
+
+/*
+ * Removing a device bound to a socket does not wait for the socket: the
+ * session ends, the owner's next command finds no device.
+ */
+TEST_F(nl, remove_while_owned)
+{
+	struct nl_reply *r = self->r;
+	char err[256] = "";
+	uint32_t v;
+	int ret;
+
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	ASSERT_EQ(0, vu_read32(&self->a, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			       VFIOSIM_REG_ID, &v, r)) TH_LOG("%s", WHY(self));
+	ret = vfiosim_mdev_remove(self->uuid, err, sizeof(err));
+	ASSERT_EQ(0, ret) TH_LOG("remove while netlink owns it: %s", err);
+	self->created = false;
+	EXPECT_FALSE(mdev_exists(self->uuid));
+
+	ret = vu_read32(&self->a, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			VFIOSIM_REG_ID, &v, r);
+	EXPECT_EQ(-ENODEV, ret) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(-ENODEV, nl_cmd(&self->a, VFIOSIM_CMD_DEV_GET, self->uuid, r));
+	EXPECT_EQ(-ENODEV, nl_cmd(&self->a, VFIOSIM_CMD_DEV_CLOSE, self->uuid, r));
+	/* and the socket outlives it cleanly */
+	EXPECT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_PING, NULL, r));
+}
+
+/* Every command needs CAP_NET_ADMIN. */
+TEST_F(nl, unprivileged)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct nl_reply *r = reply_new();
+		int bad = 0, ret;
+		struct nl c;
+
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(100);
+		if (nl_open(&c))
+			_exit(101);
+#define EXPECT_EPERM(what, expr) do {					\
+		ret = (expr);						\
+		fprintf(stderr, "# as nobody: %s: %d (%s) extack \"%s\"\n", \
+			what, ret, strerror(-ret), r->extack);		\
+		if (ret != -EPERM)					\
+			bad++;						\
+	} while (0)
+		EXPECT_EPERM("PING", nl_cmd(&c, VFIOSIM_CMD_PING, NULL, r));
+		EXPECT_EPERM("DEV_GET", nl_cmd(&c, VFIOSIM_CMD_DEV_GET, self->uuid, r));
+		EXPECT_EPERM("DEV_GET dump", nl_dump_devs(&c, self->uuid, r));
+		EXPECT_EPERM("DEV_OPEN", nl_cmd(&c, VFIOSIM_CMD_DEV_OPEN, self->uuid, r));
+		EXPECT_EPERM("DEV_CLOSE", nl_cmd(&c, VFIOSIM_CMD_DEV_CLOSE, self->uuid, r));
+		{
+			uint32_t v;
+
+			EXPECT_EPERM("VFIO_USER",
+				     vu_read32(&c, self->uuid, 0, VFIOSIM_REG_ID, &v, r));
+		}
+#undef EXPECT_EPERM
+		_exit(bad);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* and the device was not taken */
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_GET, self->uuid, self->r));
+	EXPECT_EQ(VFIOSIM_OWNER_NONE, self->r->owner);
+}
+
+TEST_F(nl, dma_map_unmap)
+{
+	struct nl_reply *r = self->r;
+	int mfd, ret, i;
+
+	mfd = memfd_new(0x100000);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+
+	ASSERT_EQ(0, vu_dma_map(&self->a, self->uuid, 0x100000, 0x10000, mfd, 0, r))
+		TH_LOG("DMA_MAP: %s", WHY(self));
+	/* overlapping: start inside, end inside, covering */
+	EXPECT_EQ(EEXIST, vu_dma_map(&self->a, self->uuid, 0x108000, 0x10000,
+				     mfd, 0, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(EEXIST, vu_dma_map(&self->a, self->uuid, 0xf8000, 0x10000,
+				     mfd, 0, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(EEXIST, vu_dma_map(&self->a, self->uuid, 0x0, 0x200000,
+				     mfd, 0, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(EEXIST, vu_dma_map(&self->a, self->uuid, 0x100000, 0x10000,
+				     mfd, 0, r)) TH_LOG("%s", WHY(self));
+	/* adjacent is fine */
+	EXPECT_EQ(0, vu_dma_map(&self->a, self->uuid, 0x110000, 0x1000, mfd,
+				0x10000, r)) TH_LOG("%s", WHY(self));
+	/* misaligned iova, size, offset */
+	EXPECT_EQ(EINVAL, vu_dma_map(&self->a, self->uuid, 0x200800, 0x1000,
+				     mfd, 0, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(EINVAL, vu_dma_map(&self->a, self->uuid, 0x200000, 0x800,
+				     mfd, 0, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(EINVAL, vu_dma_map(&self->a, self->uuid, 0x200000, 0x1000,
+				     mfd, 0x10, r)) TH_LOG("%s", WHY(self));
+	/* size 0, iova + size wrapping */
+	EXPECT_EQ(EINVAL, vu_dma_map(&self->a, self->uuid, 0x200000, 0, mfd, 0, r))
+		TH_LOG("%s", WHY(self));
+	ret = vu_dma_map(&self->a, self->uuid, 0xfffffffffffff000ULL, 0x2000,
+			 mfd, 0, r);
+	EXPECT_LT(0, ret) TH_LOG("wrapping DMA_MAP: %d %s", ret, WHY(self));
+	TH_LOG("DMA_MAP wrapping iova+size: %s", WHY(self));
+	/* a map without an fd: message-based access */
+	EXPECT_EQ(0, vu_dma_map(&self->a, self->uuid, 0x400000, 0x4000, -1, 0, r))
+		TH_LOG("fd-less DMA_MAP: %s", WHY(self));
+
+	/* unmap: exact is fine, a range nobody mapped is not */
+	EXPECT_EQ(0, vu_dma_unmap(&self->a, self->uuid, 0x100000, 0x10000, 0, r))
+		TH_LOG("%s", WHY(self));
+	ret = vu_dma_unmap(&self->a, self->uuid, 0x100000, 0x10000, 0, r);
+	EXPECT_LT(0, ret) TH_LOG("unmapping twice: %d %s", ret, WHY(self));
+	TH_LOG("DMA_UNMAP of nothing: %s", WHY(self));
+	ret = vu_dma_unmap(&self->a, self->uuid, 0x800000, 0x1000, 0, r);
+	EXPECT_LT(0, ret) TH_LOG("%d %s", ret, WHY(self));
+	/* the freed range maps again */
+	EXPECT_EQ(0, vu_dma_map(&self->a, self->uuid, 0x100000, 0x10000, mfd, 0, r))
+		TH_LOG("%s", WHY(self));
+
+	/* UNMAP ALL (addr and size 0) clears everything */
+	EXPECT_EQ(0, vu_dma_unmap(&self->a, self->uuid, 0, 0,
+				  VFIO_DMA_UNMAP_FLAG_ALL, r)) TH_LOG("%s", WHY(self));
+	for (i = 0; i < 3; i++) {
+		static const uint64_t iova[] = { 0x100000, 0x110000, 0x400000 };
+
+		EXPECT_EQ(0, vu_dma_map(&self->a, self->uuid, iova[i], 0x1000,
+					mfd, 0, r))
+			TH_LOG("map %#" PRIx64 " after UNMAP_ALL: %s", iova[i], WHY(self));
+	}
+	close(mfd);
+}
+
+/* At most VFIOSIM_USER_MAX_DMA_MAPS mappings per session. */
+TEST_F(nl, dma_map_limit)
+{
+	struct nl_reply *r = self->r;
+	int mfd, ret, i;
+
+	mfd = memfd_new(PAGE);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	for (i = 0; i < VFIOSIM_USER_MAX_DMA_MAPS; i++) {
+		/* every other one message-only; gaps so nothing merges */
+		ret = vu_dma_map(&self->a, self->uuid, 0x100000 + i * 2 * PAGE,
+				 PAGE, i % 2 ? -1 : mfd, 0, r);
+		ASSERT_EQ(0, ret) TH_LOG("map %d: %s", i, WHY(self));
+	}
+	ret = vu_dma_map(&self->a, self->uuid, 0x100000 + i * 2 * PAGE, PAGE,
+			 mfd, 0, r);
+	EXPECT_LT(0, ret) TH_LOG("map %d beyond the limit: %d %s", i, ret, WHY(self));
+	TH_LOG("map %d beyond VFIOSIM_USER_MAX_DMA_MAPS: %s", i, WHY(self));
+	ret = vu_dma_map(&self->a, self->uuid, 0x100000 + i * 2 * PAGE, PAGE,
+			 -1, 0, r);
+	EXPECT_LT(0, ret) TH_LOG("fd-less map beyond the limit: %d %s", ret, WHY(self));
+	/* freeing one makes room for one */
+	EXPECT_EQ(0, vu_dma_unmap(&self->a, self->uuid, 0x100000, PAGE, 0, r))
+		TH_LOG("%s", WHY(self));
+	EXPECT_EQ(0, vu_dma_map(&self->a, self->uuid, 0x100000 + i * 2 * PAGE,
+				PAGE, mfd, 0, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(0, vu_dma_unmap(&self->a, self->uuid, 0, 0,
+				  VFIO_DMA_UNMAP_FLAG_ALL, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(0, vu_dma_map(&self->a, self->uuid, 0x100000, PAGE, mfd, 0, r))
+		TH_LOG("%s", WHY(self));
+	close(mfd);
+}
+
+/*
+ * The malformed stream.  Messages are generated from a fixed seed, sent
+ * FUZZ_BATCH per sendmsg() without NLM_F_ACK and followed by a PING with
+ * NLM_F_ACK; everything up to that ACK is the batch's answers.  Each
+ * message must get exactly one answer (a netlink error or a vfio-user
+ * reply); a malformed one never a successful reply; silence only when the
+ * message asked for NO_REPLY.
+ */
+#define FUZZ_MESSAGES		100000
+#define FUZZ_BATCH		64
+#define FUZZ_MSG_MAX		(VFIOSIM_USER_MAX_DATA_XFER + 1024)
+#define FUZZ_SEND_BUF		(FUZZ_BATCH * 1024 + 2 * FUZZ_MSG_MAX)
+#define FUZZ_SHOW		12
+
+enum fuzz_expect { EXP_ERROR, EXP_ANY, EXP_SUCCESS };
+
+enum fuzz_cat {
+	CAT_TRUNCATED, CAT_SIZE_MISMATCH, CAT_HUGE_SIZE, CAT_TYPE_FLAGS,
+	CAT_UNKNOWN_CMD, CAT_READ_TOO_BIG, CAT_WRITE_LIES, CAT_OVERFLOW,
+	CAT_BAD_REGION, CAT_IRQ_FD_COUNT, CAT_BAD_FD, CAT_DMA_BAD,
+	CAT_MULTI_LIES, CAT_RANDOM, CAT_VALID_READ, CAT_NR,
+};
+
+static const char *const cat_name[CAT_NR] = {
+	"truncated header", "msg_size mismatch", "huge msg_size",
+	"wrong type flags", "unknown command", "read count > max",
+	"write count lies/too big", "offset+count overflow", "bad region",
+	"SET_IRQS fds != count", "bad fd", "bad DMA_MAP", "WRITE_MULTI lies",
+	"random bytes", "valid ID read",
+};
+
+struct fuzz_msg {
+	uint8_t buf[FUZZ_MSG_MAX];
+	size_t len;
+	int32_t fds[4];
+	int nfds;
+	enum fuzz_cat cat;
+	enum fuzz_expect expect;
+	bool no_reply_ok;
+	uint16_t msg_id;
+	uint16_t command;
+};
+
+struct fuzz_slot {
+	uint32_t seq;
+	enum fuzz_cat cat;
+	enum fuzz_expect expect;
+	bool no_reply_ok;
+	uint16_t msg_id, command;
+	uint8_t head[32];
+	size_t len;
+	/* answers */
+	unsigned int nl_err, vu_err, vu_ok, other;
+	int err;
+	bool reply_bad;		/* a reply that does not match the request */
+	bool data_bad;		/* valid read: wrong data */
+};
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return rng_state = x;
+}
+
+static uint32_t rnd_below(uint32_t n)
+{
+	return (uint32_t)(rnd() % n);
+}
+
+static void rnd_bytes(void *p, size_t n)
+{
+	uint8_t *b = p;
+
+	while (n--)
+		*b++ = (uint8_t)rnd();
+}
+
+static struct vfiosim_user_header *fz_hdr(struct fuzz_msg *m, uint16_t cmd,
+					  size_t plen)
+{
+	struct vfiosim_user_header *h = (void *)m->buf;
+
+	memset(m->buf, 0, VU_HDR_SIZE + plen);
+	h->msg_id = m->msg_id;
+	h->command = cmd;
+	h->msg_size = VU_HDR_SIZE + plen;
+	h->flags = VFIOSIM_USER_F_TYPE_COMMAND;
+	m->len = VU_HDR_SIZE + plen;
+	m->command = cmd;
+	return h;
+}
+
+static struct vfiosim_user_region_access *fz_access(struct fuzz_msg *m,
+						    uint16_t cmd, uint32_t region,
+						    uint64_t offset, uint32_t count,
+						    size_t data)
+{
+	struct vfiosim_user_region_access *a;
+
+	fz_hdr(m, cmd, sizeof(*a) + data);
+	a = (void *)(m->buf + VU_HDR_SIZE);
+	a->region = region;
+	a->offset = offset;
+	a->count = count;
+	return a;
+}
+
+static void fuzz_gen(struct fuzz_msg *m, int efd, int mfd)
+{
+	struct vfiosim_user_header *h = (void *)m->buf;
+	uint32_t pick = rnd_below(100);
+
+	m->nfds = 0;
+	m->expect = EXP_ERROR;
+	m->no_reply_ok = false;
+	/* about 7 % each, random bytes more, one valid read in 50 */
+	if (pick < 2)
+		m->cat = CAT_VALID_READ;
+	else if (pick < 16)
+		m->cat = CAT_RANDOM;
+	else
+		m->cat = (enum fuzz_cat)((pick - 16) % CAT_RANDOM);
+
+	switch (m->cat) {
+	case CAT_TRUNCATED:
+		m->len = rnd_below(VU_HDR_SIZE);
+		rnd_bytes(m->buf, m->len);
+		m->command = 0;
+		break;
+	case CAT_SIZE_MISMATCH: {
+		static const int delta[] = { -16, -8, -4, -1, 1, 4, 8, 100 };
+		int d = delta[rnd_below(8)];
+
+		fz_access(m, VFIOSIM_USER_REGION_READ, 0, VFIOSIM_REG_ID, 4, 0);
+		if (rnd_below(4) == 0)
+			h->msg_size = 0;
+		else
+			h->msg_size = (uint32_t)((int)m->len + d);
+		break;
+	}
+	case CAT_HUGE_SIZE: {
+		static const uint32_t sz[] = {
+			0xffffffff, 0x80000000, 0x10010, 0x10000,
+			VFIOSIM_USER_MAX_DATA_XFER + 0x100,
+		};
+
+		fz_access(m, rnd_below(2) ? VFIOSIM_USER_REGION_READ :
+			  VFIOSIM_USER_DEVICE_GET_INFO, 0, VFIOSIM_REG_ID, 4, 0);
+		h->msg_size = sz[rnd_below(5)];
+		break;
+	}
+	case CAT_TYPE_FLAGS:
+		fz_access(m, VFIOSIM_USER_REGION_READ, 0, VFIOSIM_REG_ID, 4, 0);
+		h->flags = 1 + rnd_below(15);	/* reply, or types 2..15 */
+		break;
+	case CAT_UNKNOWN_CMD: {
+		static const uint16_t cmds[] = { 0, 14, 19, 0xffff, 20, 0x100 };
+		size_t plen = rnd_below(33);
+
+		fz_hdr(m, cmds[rnd_below(6)], plen);
+		rnd_bytes(m->buf + VU_HDR_SIZE, plen);
+		break;
+	}
+	case CAT_READ_TOO_BIG: {
+		static const uint32_t cnt[] = {
+			VFIOSIM_USER_MAX_DATA_XFER + 1, 0x10000, 0xffffffff,
+			0x80000000,
+		};
+
+		fz_access(m, VFIOSIM_USER_REGION_READ,
+			  rnd_below(2) ? VFIO_PCI_BAR2_REGION_INDEX : 0, 0,
+			  cnt[rnd_below(4)], 0);
+		break;
+	}
+	case CAT_WRITE_LIES: {
+		uint32_t kind = rnd_below(40);
+		struct vfiosim_user_region_access *a;
+
+		if (kind == 0) {
+			/* honest, but more than one message may move */
+			a = fz_access(m, VFIOSIM_USER_REGION_WRITE,
+				      VFIO_PCI_BAR2_REGION_INDEX, 0,
+				      VFIOSIM_USER_MAX_DATA_XFER + 8,
+				      VFIOSIM_USER_MAX_DATA_XFER + 8);
+		} else {
+			static const uint32_t cnt[] = { 8, 5, 0xffffffff, 0x10000, 2 };
+
+			/* 4 bytes of data, a count that says otherwise */
+			a = fz_access(m, VFIOSIM_USER_REGION_WRITE, 0,
+				      VFIOSIM_REG_SCRATCH(0), cnt[kind % 5], 4);
+		}
+		(void)a;
+		break;
+	}
+	case CAT_OVERFLOW: {
+		static const uint64_t off[] = {
+			~0ULL - 1, ~0ULL - 3, ~0ULL, 1ULL << 63,
+			VFIOSIM_BAR0_SIZE - 2, VFIOSIM_BAR0_SIZE,
+			VFIOSIM_CONFIG_SIZE - 1,
+		};
+		uint32_t i = rnd_below(7);
+		uint32_t region = i == 6 ? VFIO_PCI_CONFIG_REGION_INDEX : 0;
+
+		if (rnd_below(2))
+			fz_access(m, VFIOSIM_USER_REGION_READ, region, off[i], 4, 0);
+		else
+			fz_access(m, VFIOSIM_USER_REGION_WRITE, region, off[i], 4, 4);
+		break;
+	}
+	case CAT_BAD_REGION: {
+		static const uint32_t reg[] = {
+			VFIO_PCI_NUM_REGIONS, VFIO_PCI_NUM_REGIONS + 1, 0xff,
+			0xffffffff, 0x80000000, VFIO_PCI_BAR1_REGION_INDEX,
+			VFIO_PCI_BAR5_REGION_INDEX,
+		};
+
+		if (rnd_below(2))
+			fz_access(m, VFIOSIM_USER_REGION_READ, reg[rnd_below(7)], 0, 4, 0);
+		else
+			fz_access(m, VFIOSIM_USER_REGION_WRITE, reg[rnd_below(7)], 0, 4, 4);
+		break;
+	}
+	case CAT_IRQ_FD_COUNT:
+	case CAT_BAD_FD: {
+		struct vfio_irq_set *s;
+
+		fz_hdr(m, VFIOSIM_USER_DEVICE_SET_IRQS, sizeof(*s));
+		s = (void *)(m->buf + VU_HDR_SIZE);
+		s->argsz = sizeof(*s);
+		s->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+		s->index = VFIO_PCI_MSIX_IRQ_INDEX;
+		s->start = 0;
+		if (m->cat == CAT_IRQ_FD_COUNT) {
+			static const struct { uint32_t count; int nfds; } c[] = {
+				{ 2, 1 }, { 1, 2 }, { 0, 1 }, { 4, 0 }, { 3, 2 },
+			};
+			uint32_t i = rnd_below(5), k;
+
+			s->count = c[i].count;
+			m->nfds = c[i].nfds;
+			/* no fds at all de-assigns the range (kmod/netlink.c) */
+			if (!m->nfds)
+				m->expect = EXP_ANY;
+			for (k = 0; k < (uint32_t)m->nfds; k++)
+				m->fds[k] = efd;
+		} else {
+			static const int32_t bad[] = { 99999, -1, -2, 0x7fffffff };
+			uint32_t i = rnd_below(5);
+
+			s->count = 1;
+			m->nfds = 1;
+			/* i == 4: a memfd is no eventfd */
+			m->fds[0] = i < 4 ? bad[i] : mfd;
+			/* -1 may mean "no trigger", as in VFIO */
+			if (m->fds[0] == -1)
+				m->expect = EXP_ANY;
+		}
+		break;
+	}
+	case CAT_DMA_BAD: {
+		static const struct { uint32_t argsz; uint64_t addr, size, off; } d[] = {
+			{ 32, 0x1000800, 0x1000, 0 },		/* misaligned iova */
+			{ 32, 0x1000000, 0x800, 0 },		/* misaligned size */
+			{ 32, 0x1000000, 0, 0 },		/* zero size */
+			{ 32, 0xfffffffffffff000ULL, 0x2000, 0 },	/* wraps */
+			{ 32, 0x1000000, ~0ULL & ~0xfffULL, 0 },	/* wraps */
+			{ 32, 0x1000000, 0x1000, 0x10 },	/* misaligned offset */
+			{ 8, 0x1000000, 0x1000, 0 },		/* argsz too small */
+		};
+		struct vfiosim_user_dma_map *dm;
+		uint32_t i = rnd_below(7);
+
+		fz_hdr(m, VFIOSIM_USER_DMA_MAP, sizeof(*dm));
+		dm = (void *)(m->buf + VU_HDR_SIZE);
+		dm->argsz = d[i].argsz;
+		dm->flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+		dm->addr = d[i].addr;
+		dm->size = d[i].size;
+		dm->offset = d[i].off;
+		/* the misaligned offset only means something with an fd */
+		if (d[i].off || rnd_below(2)) {
+			m->fds[0] = mfd;
+			m->nfds = 1;
+		}
+		break;
+	}
+	case CAT_MULTI_LIES: {
+		/* entries sent, wr_cnt claimed; the last: entry count lies */
+		static const struct { uint32_t n; uint64_t wr_cnt; } lie[] = {
+			{ 1, 3 }, { 2, 1 }, { 1, 1ULL << 63 },
+			{ VFIOSIM_USER_WRITE_MULTI_MAX + 1, VFIOSIM_USER_WRITE_MULTI_MAX + 1 },
+			{ 1, 0 }, { 1, 1 },
+		};
+		struct vfiosim_user_write_multi_entry *e;
+		uint32_t kind = rnd_below(6), n = lie[kind].n, i;
+		uint64_t wr_cnt = lie[kind].wr_cnt;
+
+		fz_hdr(m, VFIOSIM_USER_REGION_WRITE_MULTI, 8 + n * sizeof(*e));
+		memcpy(m->buf + VU_HDR_SIZE, &wr_cnt, 8);
+		e = (void *)(m->buf + VU_HDR_SIZE + 8);
+		for (i = 0; i < n; i++) {
+			e[i].region = VFIO_PCI_BAR0_REGION_INDEX;
+			e[i].offset = VFIOSIM_REG_SCRATCH(i % VFIOSIM_NUM_SCRATCH);
+			e[i].count = kind == 5 ? (rnd_below(2) ? 0 : 9) : 4;
+		}
+		break;
+	}
+	case CAT_RANDOM: {
+		size_t len = rnd_below(257);
+
+		m->expect = EXP_ANY;
+		rnd_bytes(m->buf, len);
+		m->len = len;
+		if (len >= VU_HDR_SIZE && rnd_below(2)) {
+			/* plausible framing, so the payload parsers run */
+			h->msg_size = len;
+			h->command = rnd_below(21);
+			h->flags &= ~VFIOSIM_USER_F_TYPE_MASK;
+			/* never a real DMA_MAP: that could fill the table */
+			if (h->command == VFIOSIM_USER_DMA_MAP)
+				h->command = 0;
+		}
+		m->command = len >= 4 ? h->command : 0;
+		if (len >= VU_HDR_SIZE && (h->flags & VFIOSIM_USER_F_NO_REPLY))
+			m->no_reply_ok = true;
+		break;
+	}
+	case CAT_VALID_READ:
+	default:
+		m->cat = CAT_VALID_READ;
+		fz_access(m, VFIOSIM_USER_REGION_READ, 0, VFIOSIM_REG_ID, 4, 0);
+		m->expect = EXP_SUCCESS;
+		break;
+	}
+	if (m->len >= 2)
+		memcpy(m->buf, &m->msg_id, 2);
+}
+
+struct fuzz_ctx {
+	struct fuzz_slot *slots;
+	unsigned int n;
+	uint32_t first_seq;
+	unsigned int stray;
+};
+
+/* Account one answer to the batch. */
+static bool fuzz_answer(const struct nlmsghdr *nlh, void *arg)
+{
+	struct fuzz_ctx *c = arg;
+	struct fuzz_slot *s;
+	uint32_t i = nlh->nlmsg_seq - c->first_seq;
+
+	if (i >= c->n) {
+		c->stray++;
+		return true;
+	}
+	s = &c->slots[i];
+	if (nlh->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+		if (e->error) {
+			s->nl_err++;
+			s->err = e->error;
+		} else {
+			s->other++;	/* an ACK nobody asked for */
+		}
+		return true;
+	}
+	if (nlh->nlmsg_type == vfiosim_family) {
+		static struct nl_reply r;
+		const struct vfiosim_user_header *h = (const void *)r.msg;
+
+		reply_reset(&r);
+		parse_genl(nlh, &r);
+		close_fds(&r);
+		if (r.msg_len < VU_HDR_SIZE) {
+			s->other++;
+			return true;
+		}
+		if (h->msg_size != r.msg_len ||
+		    (s->len >= 2 && h->msg_id != s->msg_id) ||
+		    (s->len >= 4 && h->command != s->command) ||
+		    (h->flags & VFIOSIM_USER_F_TYPE_MASK) != VFIOSIM_USER_F_TYPE_REPLY)
+			s->reply_bad = true;
+		if (h->flags & VFIOSIM_USER_F_ERROR) {
+			s->vu_err++;
+			s->err = (int)h->error_no;
+		} else {
+			s->vu_ok++;
+			if (s->cat == CAT_VALID_READ) {
+				const struct vfiosim_user_region_access *a =
+					(const void *)(r.msg + VU_HDR_SIZE);
+				uint32_t v;
+
+				memcpy(&v, a->data, 4);
+				if (r.msg_len != VU_HDR_SIZE + sizeof(*a) + 4 ||
+				    v != VFIOSIM_ID_MAGIC)
+					s->data_bad = true;
+			}
+		}
+		return true;
+	}
+	s->other++;
+	return true;
+}
+
+static const char *fuzz_verdict(const struct fuzz_slot *s)
+{
+	unsigned int answers = s->nl_err + s->vu_err + s->vu_ok + s->other;
+
+	if (answers > 1)
+		return "answered more than once";
+	if (s->other)
+		return "unexpected answer";
+	if (!answers)
+		return s->no_reply_ok ? NULL : "no answer";
+	if (s->reply_bad)
+		return "reply does not match the request";
+	if (s->expect == EXP_ERROR && s->vu_ok)
+		return "malformed message succeeded";
+	if (s->expect == EXP_SUCCESS && !s->vu_ok)
+		return "valid read failed";
+	if (s->data_bad)
+		return "valid read returned wrong data";
+	return NULL;
+}
+
+TEST_F_TIMEOUT(nl, malformed_stream, 300)
+{
+	struct fuzz_slot *slots = calloc(FUZZ_BATCH, sizeof(*slots));
+	struct fuzz_msg *m = calloc(1, sizeof(*m));
+	unsigned int outcome[CAT_NR][4] = { { 0 } };	/* nl_err vu_err ok silent */
+	unsigned int bad = 0, shown = 0, sent = 0, i, k;
+	char *sbuf = malloc(FUZZ_SEND_BUF);
+	struct nl_reply *r = self->r;
+	struct timespec t0, t1;
+	const char *env;
+	uint64_t seed = 0x5646534d2026ULL;
+	uint32_t v;
+	int efd, mfd;
+
+	ASSERT_NE(NULL, slots);
+	ASSERT_NE(NULL, m);
+	ASSERT_NE(NULL, sbuf);
+	env = getenv("VFIOSIM_FUZZ_SEED");
+	if (env)
+		seed = strtoull(env, NULL, 0);
+	rng_state = seed ? seed : 1;
+	TH_LOG("seed %#" PRIx64 " (VFIOSIM_FUZZ_SEED), %d messages, %d per batch",
+	       seed, FUZZ_MESSAGES, FUZZ_BATCH);
+
+	efd = efd_new();
+	ASSERT_LE(0, efd);
+	mfd = memfd_new(0x10000);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (sent < FUZZ_MESSAGES) {
+		struct fuzz_ctx ctx = { .slots = slots };
+		struct nlmsghdr *nlh = NULL;
+		size_t off = 0;
+		int ret;
+
+		for (i = 0; i < FUZZ_BATCH && sent < FUZZ_MESSAGES; i++, sent++) {
+			struct fuzz_slot *s = &slots[i];
+
+			m->msg_id = (uint16_t)sent;
+			fuzz_gen(m, efd, mfd);
+			if (off + m->len + 512 > FUZZ_SEND_BUF - 512)
+				break;
+			nlh = put_vu(sbuf + off, &self->a, 0, self->uuid, m->buf,
+				     m->len, m->fds, m->nfds);
+			if (!i)
+				ctx.first_seq = nlh->nlmsg_seq;
+			off += NLMSG_ALIGN(nlh->nlmsg_len);
+			memset(s, 0, sizeof(*s));
+			s->seq = nlh->nlmsg_seq;
+			s->cat = m->cat;
+			s->expect = m->expect;
+			s->no_reply_ok = m->no_reply_ok;
+			s->msg_id = m->msg_id;
+			s->command = m->command;
+			s->len = m->len;
+			memcpy(s->head, m->buf, m->len < 32 ? m->len : 32);
+		}
+		ctx.n = i;
+		/* the barrier */
+		nlh = put_genl(sbuf + off, &self->a, vfiosim_family, NLM_F_ACK,
+			       VFIOSIM_CMD_PING, VFIOSIM_GENL_VERSION);
+		off += NLMSG_ALIGN(nlh->nlmsg_len);
+		ASSERT_EQ((ssize_t)off, mnl_socket_sendto(self->a.sk, sbuf, off))
+			TH_LOG("sendmsg of %zu bytes: %s", off, strerror(errno));
+		reply_reset(r);
+		ret = nl_recv(&self->a, nlh->nlmsg_seq, r, fuzz_answer, &ctx);
+		ASSERT_EQ(0, ret) TH_LOG("barrier PING after %u messages: %s",
+					 sent, WHY(self));
+		EXPECT_EQ(0, ctx.stray) TH_LOG("answers to nothing we sent");
+
+		for (k = 0; k < ctx.n; k++) {
+			const struct fuzz_slot *s = &slots[k];
+			const char *why = fuzz_verdict(s);
+
+			outcome[s->cat][s->nl_err ? 0 : s->vu_err ? 1 : s->vu_ok ? 2 : 3]++;
+			if (!why)
+				continue;
+			bad++;
+			if (shown++ < FUZZ_SHOW) {
+				char hex[3 * 32 + 1] = "";
+				size_t j;
+
+				for (j = 0; j < s->len && j < 32; j++)
+					sprintf(hex + 3 * j, "%02x ", s->head[j]);
+				TH_LOG("msg %u (%s, %zu bytes): %s (netlink err %u, vfio-user err %u, ok %u, other %u, errno %d): %s",
+				       sent - ctx.n + k, cat_name[s->cat], s->len, why,
+				       s->nl_err, s->vu_err, s->vu_ok, s->other,
+				       s->err, hex);
+			}
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	TH_LOG("%u messages in %.1f s", sent,
+	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	for (i = 0; i < CAT_NR; i++)
+		TH_LOG("  %-26s netlink errors %6u, vfio-user errors %6u, ok %6u, silent %5u",
+		       cat_name[i], outcome[i][0], outcome[i][1], outcome[i][2],
+		       outcome[i][3]);
+	EXPECT_EQ(0, bad) TH_LOG("%u messages answered wrongly", bad);
+
+	/* the device and the session still work */
+	ASSERT_EQ(0, vu_read32(&self->a, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			       VFIOSIM_REG_ID, &v, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(VFIOSIM_ID_MAGIC, v);
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_CLOSE, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	/* and through VFIO too */
+	self->vdev = vfiosim_dev_alloc();
+	ASSERT_NE(NULL, self->vdev);
+	{
+		char spec[64];
+
+		snprintf(spec, sizeof(spec), "vfio:%s", self->uuid);
+		ASSERT_EQ(0, vfiosim_dev_open(self->vdev, spec))
+			TH_LOG("%s", vfiosim_dev_error(self->vdev));
+	}
+	EXPECT_EQ(VFIOSIM_ID_MAGIC, reg32(self->vdev, VFIOSIM_REG_ID));
+	close(efd);
+	close(mfd);
+	free(slots);
+	free(m);
+	free(sbuf);
+}
+
+TEST_HARNESS_MAIN
