@@ -96,6 +96,12 @@ rc=$?
 grep -E ': (ERROR|WARNING|CHECK):' "$logs/checkpatch.log" | sed 's/^/# /'
 result $rc "checkpatch clean"
 
+echo "# YNL spec: upstream schema and agreement with the uapi header"
+scripts/ynl-check.sh >"$logs/ynl.log" 2>&1
+rc=$?
+[ $rc -ne 0 ] && sed 's/^/# /' "$logs/ynl.log"
+result $rc "YNL spec valid and in step with uapi/linux/vfiosim.h"
+
 echo "# host unit tests (ASan + UBSan)"
 make -s -C userspace test 2>&1 | tee "$logs/unit.log" | quote_summary
 unit_rc=${PIPESTATUS[0]}
