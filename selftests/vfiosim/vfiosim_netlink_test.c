@@ -944,7 +944,7 @@ TEST_F(nl, ownership_netlink_first)
 {
 	struct nl_reply *r = self->r;
 	struct nl b;
-	char spec[64];
+	char spec[128];
 	uint32_t v;
 	int ret;
 
@@ -993,7 +993,7 @@ TEST_F(nl, ownership_netlink_first)
 TEST_F(nl, ownership_vfio_first)
 {
 	struct nl_reply *r = self->r;
-	char spec[64];
+	char spec[128];
 	int ret;
 
 	self->vdev = vfiosim_dev_alloc();
@@ -1829,7 +1829,7 @@ TEST_F_TIMEOUT(nl, malformed_stream, 300)
 	self->vdev = vfiosim_dev_alloc();
 	ASSERT_NE(NULL, self->vdev);
 	{
-		char spec[64];
+		char spec[128];
 
 		snprintf(spec, sizeof(spec), "vfio:%s", self->uuid);
 		ASSERT_EQ(0, vfiosim_dev_open(self->vdev, spec))
