@@ -109,6 +109,7 @@ FIXTURE_TEARDOWN(vfiosim)
 	}
 
 VFIOSIM_BACKEND(vfio);
+VFIOSIM_BACKEND(netlink);
 
 /* Log libvfiosim's message for the last failed op on the device. */
 #define DEV_ERR(self) vfiosim_dev_error((self)->dev)

@@ -23,7 +23,7 @@ static const struct {
 	const struct vfiosim_io_ops *ops;
 } vfiosim_backends[] = {
 	{ "vfio",	&vfiosim_vfio_ops },
-	{ "netlink",	NULL },
+	{ "netlink",	&vfiosim_netlink_ops },
 	{ "unix",	NULL },
 };
 
@@ -301,6 +301,32 @@ int vfiosim_dma_unmap(struct vfiosim_dev *dev, uint64_t iova, uint64_t size,
 {
 	VFIOSIM_CHECK(dev, dma_unmap);
 	return dev->ops->dma_unmap(dev, iova, size, flags);
+}
+
+int vfiosim_region_write_multi(struct vfiosim_dev *dev,
+			       const struct vfiosim_write_op *ops, size_t n)
+{
+	size_t i;
+
+	VFIOSIM_CHECK(dev, region_write_multi);
+	if (!n)
+		return 0;
+	VFIOSIM_CHECK_PTR(dev, region_write_multi, ops);
+	for (i = 0; i < n; i++) {
+		if (ops[i].count < 1 || ops[i].count > 8)
+			return vfiosim_fail(dev, EINVAL,
+					    "region_write_multi: write %zu (region %u offset 0x%llx): count %u, not 1..8",
+					    i, ops[i].region,
+					    (unsigned long long)ops[i].offset,
+					    ops[i].count);
+	}
+	return dev->ops->region_write_multi(dev, ops, n);
+}
+
+int vfiosim_netlink_ping(struct vfiosim_dev *dev)
+{
+	VFIOSIM_CHECK(dev, ping);
+	return dev->ops->ping(dev);
 }
 
 /* Registers are little endian, as on PCI. */

@@ -7,6 +7,7 @@
  * costs exactly one pread/pwrite.  Everything else (bounds, argsz, flags)
  * goes to the kernel unchanged: the point is to see its answer.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -344,6 +345,32 @@ static ssize_t vfio_region_write(struct vfiosim_dev *dev, uint32_t index,
 	return n;
 }
 
+/* The VFIO uapi has no batch: one pwrite each, in order. */
+static int vfio_region_write_multi(struct vfiosim_dev *dev,
+				   const struct vfiosim_write_op *ops,
+				   size_t n)
+{
+	size_t i;
+	ssize_t ret;
+
+	for (i = 0; i < n; i++) {
+		uint64_t le = htole64(ops[i].data);
+
+		ret = vfio_region_write(dev, ops[i].region, ops[i].offset, &le,
+					ops[i].count);
+		if (ret < 0)
+			return (int)ret;
+		if ((size_t)ret != ops[i].count)
+			return vfiosim_fail(dev, EIO,
+					    "write region %u (%s) offset 0x%llx: short write (%zd of %u bytes)",
+					    ops[i].region,
+					    vfiosim_region_name(ops[i].region),
+					    (unsigned long long)ops[i].offset,
+					    ret, ops[i].count);
+	}
+	return 0;
+}
+
 static int vfio_region_mmap(struct vfiosim_dev *dev, uint32_t index,
 			    uint64_t offset, size_t len, int prot,
 			    void **addr)
@@ -417,4 +444,5 @@ const struct vfiosim_io_ops vfiosim_vfio_ops = {
 	.reset = vfio_reset,
 	.dma_map = vfio_dma_map,
 	.dma_unmap = vfio_dma_unmap,
+	.region_write_multi = vfio_region_write_multi,
 };

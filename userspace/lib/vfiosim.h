@@ -12,7 +12,9 @@
  * Every function returns 0 (or a byte count) on success and -errno on
  * failure.  On failure vfiosim_dev_error() holds a message naming the
  * device, region or register involved.  The library has no global state;
- * a struct vfiosim_dev may be used by one thread at a time.
+ * a struct vfiosim_dev may be used by one thread at a time, except that
+ * region reads and writes may come from several threads at once (as a
+ * VMM's vCPUs do).
  *
  * Checked locally, the same on every backend: a NULL dev is -EINVAL, an op
  * on a device that is not open -EBADF, a NULL buffer -EFAULT, a malformed
@@ -22,6 +24,7 @@
 #ifndef VFIOSIM_LIB_H
 #define VFIOSIM_LIB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,6 +44,17 @@ struct vfiosim_dma_map {
 	int fd;		/* file backing vaddr, or -1 (vfio-user) */
 	uint64_t offset;	/* offset of vaddr within fd */
 	uint32_t flags;	/* VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE */
+};
+
+/*
+ * One register write of a batch (vfiosim_region_write_multi): the count
+ * low-order bytes of data, little endian as on PCI, at offset in region.
+ */
+struct vfiosim_write_op {
+	uint32_t region;
+	uint32_t count;		/* 1..8 */
+	uint64_t offset;
+	uint64_t data;
 };
 
 /*
@@ -72,6 +86,11 @@ struct vfiosim_io_ops {
 		       const struct vfiosim_dma_map *map);
 	int (*dma_unmap)(struct vfiosim_dev *dev, uint64_t iova, uint64_t size,
 			 uint32_t flags);
+	/* n >= 1 writes, each checked by the core (count 1..8). */
+	int (*region_write_multi)(struct vfiosim_dev *dev,
+				  const struct vfiosim_write_op *ops, size_t n);
+	/* A transport round trip that touches no device (netlink only). */
+	int (*ping)(struct vfiosim_dev *dev);
 };
 
 /* Lifecycle. */
@@ -101,6 +120,18 @@ int vfiosim_reset(struct vfiosim_dev *dev);
 int vfiosim_dma_map(struct vfiosim_dev *dev, const struct vfiosim_dma_map *map);
 int vfiosim_dma_unmap(struct vfiosim_dev *dev, uint64_t iova, uint64_t size,
 		      uint32_t flags);
+
+/*
+ * Write a batch of registers in order; 0 or -errno.  Every op must have a
+ * count of 1..8 (-EINVAL otherwise, nothing written).  vfio: one pwrite
+ * each; netlink: one REGION_WRITE_MULTI message per
+ * VFIOSIM_USER_WRITE_MULTI_MAX writes.  On failure, writes before the
+ * failing one (or its message) have been done.
+ */
+int vfiosim_region_write_multi(struct vfiosim_dev *dev,
+			       const struct vfiosim_write_op *ops, size_t n);
+/* One VFIOSIM_CMD_PING round trip; -EOPNOTSUPP unless netlink. */
+int vfiosim_netlink_ping(struct vfiosim_dev *dev);
 
 /* Conveniences built on the ops. */
 int vfiosim_read32(struct vfiosim_dev *dev, uint32_t index, uint64_t offset,
@@ -158,6 +189,56 @@ int vfiosim_mdev_get(const char *uuid, struct vfiosim_mdev_info *info,
 		     char *err, size_t errlen);
 /* Writes a fresh random (version 4) UUID string into out[37]. */
 int vfiosim_uuid_generate(char out[37]);
+
+/*
+ * The "vfiosim" generic netlink family, for management (no device is
+ * opened).  Every call needs the module loaded (-ENOENT, "vfiosim netlink
+ * family not found (module not loaded?)") and CAP_NET_ADMIN (-EPERM).
+ */
+struct vfiosim_nl_dev_info {
+	char uuid[37];
+	char type[64];			/* "" when not reported */
+	uint32_t owner;			/* enum vfiosim_owner */
+	uint32_t owner_portid;
+	bool has_counters;
+	uint64_t region_reads;
+	uint64_t region_writes;
+	uint64_t irqs;
+	uint64_t resets;
+};
+
+/* DEV_GET dump, sorted by uuid; max/count/-ENOSPC as vfiosim_mdev_list. */
+int vfiosim_nl_dev_list(struct vfiosim_nl_dev_info *devs, size_t max,
+			size_t *count, char *err, size_t errlen);
+/* DEV_GET of one device (uuid in either case). */
+int vfiosim_nl_dev_get(const char *uuid, struct vfiosim_nl_dev_info *info,
+		       char *err, size_t errlen);
+/* "none", "vfio", "netlink" or "unknown". */
+const char *vfiosim_nl_owner_name(uint32_t owner);
+
+/*
+ * Lifecycle events from the "events" multicast group.  read blocks until
+ * an event arrives (use the fd with poll() to wait for several things);
+ * it returns 0 with *ev filled, or -errno: -EINTR when a signal
+ * interrupted it, -ENOBUFS when the kernel dropped events because we
+ * were too slow (the monitor stays usable).
+ */
+struct vfiosim_monitor;
+
+struct vfiosim_dev_event {
+	uint32_t event;			/* enum vfiosim_event */
+	char uuid[37];			/* "" when not reported */
+	char type[64];			/* "" when not reported */
+};
+
+int vfiosim_monitor_open(struct vfiosim_monitor **mon, char *err,
+			 size_t errlen);
+int vfiosim_monitor_fd(const struct vfiosim_monitor *mon);
+int vfiosim_monitor_read(struct vfiosim_monitor *mon,
+			 struct vfiosim_dev_event *ev, char *err, size_t errlen);
+void vfiosim_monitor_close(struct vfiosim_monitor *mon);
+/* "created", "removed", "opened", "closed", "reset" or "unknown". */
+const char *vfiosim_event_name(uint32_t event);
 
 #ifdef __cplusplus
 }

@@ -58,5 +58,126 @@ const char *vfiosim_sysfs_root(void);
 
 /* The backends. */
 extern const struct vfiosim_io_ops vfiosim_vfio_ops;
+extern const struct vfiosim_io_ops vfiosim_netlink_ops;
+
+/*
+ * vfio-user messages (vfio_user.c): pure functions over caller buffers.
+ * A message buffer must hold the header and the payload.
+ */
+struct vfiosim_user_header;
+
+/* "REGION_READ", ... or "UNKNOWN". */
+const char *vfiosim_vu_command_name(uint16_t command);
+/*
+ * Write a command header at msg followed by len payload bytes (copied
+ * from payload unless it is NULL: then they are already in place).
+ * Returns the message size.
+ */
+size_t vfiosim_vu_request_init(void *msg, uint16_t msg_id, uint16_t command,
+			       const void *payload, size_t len);
+/*
+ * Check that msg (len bytes) is the reply to (msg_id, command): a whole
+ * header, msg_size == len, REPLY type.  Returns the payload length, or
+ * -errno with err set: -EPROTO for a malformed reply ("malformed reply:
+ * ..."), -error_no (err = strerror) for an F_ERROR reply.
+ */
+ssize_t vfiosim_vu_reply_check(const void *msg, size_t len, uint16_t msg_id,
+			       uint16_t command, char *err, size_t errlen);
+/* REGION_READ/WRITE request (write copies count data bytes); its size. */
+size_t vfiosim_vu_region_request(void *msg, uint16_t msg_id, bool write,
+				 uint32_t region, uint64_t offset,
+				 const void *data, uint32_t count);
+/*
+ * Check a REGION_READ/WRITE reply payload against the request; a read
+ * copies the data into buf.  Returns the byte count done (<= count) or
+ * -EPROTO.
+ */
+ssize_t vfiosim_vu_region_reply(const void *payload, size_t len, bool write,
+				uint32_t region, uint64_t offset, void *buf,
+				uint32_t count, char *err, size_t errlen);
+/*
+ * What follows the header of an ioctl-format vfio_irq_set: *nfds eventfds
+ * for DATA_EVENTFD (they travel as fds, not payload), else *data_len
+ * payload bytes: the rest of argsz (the bools of DATA_BOOL).  -EINVAL if
+ * argsz cannot hold the bools or eventfds, so that only argsz bytes are
+ * ever read.  Bad flags are for the kernel to judge.
+ */
+int vfiosim_vu_set_irqs_layout(const struct vfio_irq_set *set,
+			       size_t *data_len, size_t *nfds, char *err,
+			       size_t errlen);
+/* REGION_WRITE_MULTI request of n (<= VFIOSIM_USER_WRITE_MULTI_MAX) ops. */
+size_t vfiosim_vu_write_multi_request(void *msg, uint16_t msg_id,
+				      const struct vfiosim_write_op *ops,
+				      size_t n);
+
+/*
+ * Generic netlink plumbing (nl.c), shared by the netlink backend and the
+ * management calls.
+ */
+struct nlmsghdr;
+
+struct vfiosim_nl {
+	struct mnl_socket *sock;
+	int fd;
+	uint32_t portid;
+	uint32_t seq;
+	uint16_t family;
+	uint32_t events_group;		/* 0 when the family has none */
+	unsigned char *rx;
+	size_t rx_size;
+};
+
+/* What one message from the kernel said. */
+struct vfiosim_nl_reply {
+	bool is_error;			/* NLMSG_ERROR (error 0: an ack) */
+	bool done;			/* NLMSG_DONE */
+	int error;			/* positive errno, 0 for success */
+	char extack[256];		/* NLMSGERR_ATTR_MSG, or "" */
+	uint8_t cmd;			/* genl command of a data message */
+	const void *msg;		/* VFIOSIM_ATTR_MSG, or NULL */
+	size_t msg_len;
+	const void *fds;		/* VFIOSIM_ATTR_FDS (__s32s), or NULL */
+	size_t nfds;
+	const struct nlmsghdr *nlh;	/* the message itself */
+};
+
+/*
+ * Parse one message (nlh, whose length the caller has checked with
+ * mnl_nlmsg_ok) as an answer to request seq of family.  Returns 1 when it
+ * answers seq, 0 when it is about something else (stale seq, NOOP,
+ * OVERRUN), -EPROTO (err set) when it is malformed.  r->fds is set as
+ * soon as it is found, so a caller can close fds a rejected reply carried.
+ */
+int vfiosim_nl_parse(const struct nlmsghdr *nlh, uint32_t seq,
+		     uint16_t family, struct vfiosim_nl_reply *r, char *err,
+		     size_t errlen);
+/* Close every fd of a reply's VFIOSIM_ATTR_FDS. */
+void vfiosim_nl_close_fds(const struct vfiosim_nl_reply *r);
+
+/*
+ * Open a NETLINK_GENERIC socket (close-on-exec, extended acks, capped
+ * acks), bind it and resolve the "vfiosim" family.  rx_size is the
+ * receive buffer to allocate.
+ */
+int vfiosim_nl_open(struct vfiosim_nl *nl, size_t rx_size, char *err,
+		    size_t errlen);
+void vfiosim_nl_close(struct vfiosim_nl *nl);
+/* Start a vfiosim request with cmd in buf (size len); returns nlh. */
+struct nlmsghdr *vfiosim_nl_request(const struct vfiosim_nl *nl, void *buf,
+				    uint8_t cmd, uint16_t flags);
+/* Number nlh with a fresh seq and send it. */
+int vfiosim_nl_send(struct vfiosim_nl *nl, struct nlmsghdr *nlh, char *err,
+		    size_t errlen);
+/*
+ * Receive until the answer to seq arrives; r points into nl->rx.  Fds
+ * carried by anything else are closed.  Returns 0 or -errno (err set) for
+ * a socket error or a malformed answer; a netlink error is not a failure
+ * here but r->error.
+ */
+int vfiosim_nl_recv(struct vfiosim_nl *nl, uint32_t seq,
+		    struct vfiosim_nl_reply *r, char *err, size_t errlen);
+/* "<extack>: <strerror>" or "<strerror>" for a netlink error. */
+void vfiosim_nl_error_text(const struct vfiosim_nl_reply *r, char *buf,
+			   size_t len);
 
 #endif /* VFIOSIM_INT_H */

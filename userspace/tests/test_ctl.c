@@ -219,7 +219,8 @@ static void test_help(struct tap *t, const struct env *e, struct run *r)
 		ARGS("help"), ARGS("--help"), ARGS("-h"), ARGS("help", "dev"),
 		ARGS("types", "help"), ARGS("dev", "help"),
 		ARGS("dev", "--help"), ARGS("region", "help"),
-		ARGS("irq", "--help"),
+		ARGS("irq", "--help"), ARGS("monitor", "help"),
+		ARGS("help", "monitor"),
 	};
 	size_t i;
 
@@ -238,6 +239,17 @@ static void test_help(struct tap *t, const struct env *e, struct run *r)
 	tap_has(t, r->out, "dev add TYPE [UUID]", "help: dev lists add");
 	check_run(t, e, NULL, ARGS("irq", "help"), 0, r, "help: irq text");
 	tap_has(t, r->out, "--mode intx|msi|msix", "help: irq lists --mode");
+	check_run(t, e, NULL, ARGS("help"), 0, r, "help: main text");
+	tap_has(t, r->out, "-b, --backend vfio|netlink", "help: lists -b");
+	tap_has(t, r->out, "monitor   print device events",
+		"help: lists monitor");
+	tap_has(t, r->out, "netlink:<uuid>", "help: names netlink:<uuid>");
+	check_run(t, e, NULL, ARGS("-b", "netlink", "--help"), 0, r,
+		  "help: after -b netlink");
+	check_run(t, e, NULL, ARGS("monitor", "--help"), 0, r,
+		  "help: monitor text");
+	tap_has(t, r->out, "created 8d5e4b4e-6c1a-4c8e-9b1a-2f4e6d8c0a1b vfiosim-full",
+		"help: monitor shows an event line");
 }
 
 static void test_usage(struct tap *t, const struct env *e, struct run *r)
@@ -274,6 +286,13 @@ static void test_usage(struct tap *t, const struct env *e, struct run *r)
 		{ ARGS("irq", FAKE_UUID_FULL, "--mode"),
 		  "unknown argument '--mode'" },
 		{ ARGS("irq"), "irq: missing DEV" },
+		{ ARGS("-b", "unix", "types"), "unknown backend 'unix'" },
+		{ ARGS("--backend", "frob", "types"),
+		  "unknown backend 'frob' (vfio or netlink)" },
+		{ ARGS("--backend"), "--backend needs vfio or netlink" },
+		{ ARGS("-b"), "-b needs vfio or netlink" },
+		{ ARGS("monitor", "--count", "0"), "bad count '0'" },
+		{ ARGS("monitor", "now"), "monitor: unknown argument 'now'" },
 	};
 	size_t i;
 
@@ -312,8 +331,36 @@ static void test_failures(struct tap *t, const struct env *e, struct run *r)
 	check_run(t, e, e->full.root,
 		  ARGS("region", "read", "netlink:" FAKE_UUID_FULL, "bar0",
 		       "0"), 1, r, "fail: netlink");
-	tap_has(t, r->err, "backend 'netlink' is not built yet",
+	tap_str(t, r->err,
+		"vfiosimctl: region read: netlink:" FAKE_UUID_FULL
+		": vfiosim netlink family not found (module not loaded?)\n",
 		"fail: netlink message");
+	check_run(t, e, e->full.root,
+		  ARGS("-b", "netlink", "region", "read", FAKE_UUID_FULL,
+		       "bar0", "0"), 1, r, "fail: -b netlink");
+	tap_has(t, r->err, "netlink:" FAKE_UUID_FULL ": vfiosim netlink family",
+		"fail: -b netlink opens netlink:<uuid>");
+	check_run(t, e, e->full.root,
+		  ARGS("--backend=netlink", "irq", FAKE_UUID_FULL), 1, r,
+		  "fail: --backend=netlink");
+	tap_has(t, r->err, "vfiosimctl: irq: netlink:" FAKE_UUID_FULL,
+		"fail: --backend=netlink opens netlink:<uuid>");
+	check_run(t, e, e->full.root,
+		  ARGS("-jb", "netlink", "region", "read", FAKE_UUID_FULL,
+		       "bar0", "0"), 1, r, "fail: -jb netlink");
+	tap_has(t, r->err, "netlink:" FAKE_UUID_FULL ": vfiosim netlink family",
+		"fail: -jb netlink takes the next word");
+	tap_str(t, r->out, "", "fail: -jb netlink prints no JSON");
+	check_run(t, e, e->full.root, ARGS("monitor"), 1, r,
+		  "fail: monitor without the family");
+	tap_str(t, r->err,
+		"vfiosimctl: monitor: vfiosim netlink family not found (module not loaded?)\n",
+		"fail: monitor message");
+	tap_str(t, r->out, "", "fail: monitor prints nothing");
+	/* dev list/show fall back to sysfs silently without the family. */
+	check_run(t, e, e->full.root, ARGS("dev", "show", FAKE_UUID_FULL), 0,
+		  r, "fail: dev show without the family");
+	tap_str(t, r->err, "", "fail: dev show says nothing about netlink");
 	/* Reaching /dev/vfio needs a host without that group. */
 	if (!access("/dev/vfio/98765", F_OK)) {
 		tap_skip(t, "fail: bare uuid opens vfio:", "/dev/vfio/98765 exists");

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -190,8 +192,9 @@ static const char help_main[] =
 "    vfiosimctl [OPTIONS] OBJECT COMMAND [ARGS]\n"
 "    vfiosimctl [OPTIONS] OBJECT help\n"
 "\n"
-"    OBJECT := { types | dev | region | irq | help }\n"
-"    OPTIONS := { -j | --json } | { -p | --pretty } | { -h | --help }\n"
+"    OBJECT := { types | dev | region | irq | monitor | help }\n"
+"    OPTIONS := { -j | --json } | { -p | --pretty } |\n"
+"               { -b | --backend } { vfio | netlink } | { -h | --help }\n"
 "\n"
 "DESCRIPTION\n"
 "    vfiosimctl creates and removes vfiosim mediated devices through the\n"
@@ -199,20 +202,24 @@ static const char help_main[] =
 "    and writes device regions and measures interrupt latency.  The\n"
 "    vfiosim module must be loaded.\n"
 "\n"
-"    A device string DEV is vfio:<uuid>, or a bare <uuid> meaning\n"
-"    vfio:<uuid>.  (netlink:<uuid> and unix:<path> are reserved for\n"
-"    backends that are not built yet.)\n"
+"    A device string DEV is vfio:<uuid> (the VFIO uapi), netlink:<uuid>\n"
+"    (vfio-user over the vfiosim generic netlink family), or a bare\n"
+"    <uuid> meaning <backend>:<uuid> with the backend of -b (default\n"
+"    vfio).  (unix:<path> is reserved for a backend not built yet.)\n"
 "\n"
 "OBJECTS\n"
 "    types     the device types (personalities) the module offers\n"
 "    dev       create, remove, list and show devices\n"
 "    region    read and write device regions (BARs, config space)\n"
 "    irq       ring the doorbell and time the interrupt\n"
+"    monitor   print device events (created, removed, opened, ...)\n"
 "    Run 'vfiosimctl OBJECT help' for the commands of each.\n"
 "\n"
 "OPTIONS\n"
 "    -j, --json     print JSON instead of text\n"
 "    -p, --pretty   print indented JSON (implies -j)\n"
+"    -b, --backend vfio|netlink\n"
+"                   how a bare uuid DEV is opened (default vfio)\n"
 "    -h, --help     print this help\n"
 "\n"
 "ENVIRONMENT\n"
@@ -224,6 +231,8 @@ static const char help_main[] =
 "    vfiosimctl -j dev list\n"
 "    vfiosimctl region read 8d5e4b4e-6c1a-4c8e-9b1a-2f4e6d8c0a1b bar0 0\n"
 "    vfiosimctl irq vfio:8d5e4b4e-6c1a-4c8e-9b1a-2f4e6d8c0a1b --mode msix\n"
+"    vfiosimctl -b netlink region read 8d5e4b4e-6c1a-4c8e-9b1a-2f4e6d8c0a1b bar0 0\n"
+"    vfiosimctl -j monitor\n"
 "\n"
 "EXIT STATUS\n"
 "    0  success\n"
@@ -263,6 +272,12 @@ static const char help_dev[] =
 "\n"
 "DESCRIPTION\n"
 "    Devices are mediated devices (mdevs) whose parent is vfiosim.\n"
+"    list and show read sysfs and, when the vfiosim generic netlink\n"
+"    family answers (module loaded, CAP_NET_ADMIN), add its DEV_GET\n"
+"    data: the owner (none, vfio or netlink, with the owning netlink\n"
+"    port) and the counters (region reads and writes, interrupts\n"
+"    signalled, resets) since the device was created.  Without it they\n"
+"    show the sysfs data only.\n"
 "\n"
 "COMMANDS\n"
 "    list            list every vfiosim device: uuid, type, IOMMU group\n"
@@ -291,10 +306,11 @@ static const char help_region[] =
 "\n"
 "DESCRIPTION\n"
 "    Accesses a region through the device's VFIO file descriptor, as a\n"
-"    VMM would.  The kernel checks bounds and alignment; its answer is\n"
-"    reported as is.  Values are little endian, as on PCI.\n"
+"    VMM would, or with vfio-user messages over netlink (netlink:<uuid>\n"
+"    or -b netlink).  The kernel checks bounds and alignment; its answer\n"
+"    is reported as is.  Values are little endian, as on PCI.\n"
 "\n"
-"    DEV      vfio:<uuid> or a bare uuid\n"
+"    DEV      vfio:<uuid>, netlink:<uuid> or a bare uuid (see -b)\n"
 "    REGION   a VFIO region index, or bar0..bar5, rom, config, vga\n"
 "    OFFSET   byte offset within the region (decimal, 0x hex, 0 octal)\n"
 "    VALUE    the value to write; must fit in WIDTH bytes\n"
@@ -308,6 +324,7 @@ static const char help_region[] =
 "    vfiosimctl region read $uuid bar0 0          # ID register\n"
 "    vfiosimctl region write $uuid bar0 0x10 0xcafe\n"
 "    vfiosimctl region read $uuid config 0 2      # vendor id\n"
+"    vfiosimctl -b netlink region read $uuid bar0 0\n"
 "\n"
 "EXIT STATUS\n"
 "    0 success, 1 the device could not be opened or the access failed,\n"
@@ -339,10 +356,43 @@ static const char help_irq[] =
 "EXAMPLES\n"
 "    vfiosimctl irq $uuid\n"
 "    vfiosimctl -j irq $uuid --mode msix --vector 3 --count 1000\n"
+"    vfiosimctl irq netlink:$uuid --mode intx\n"
 "\n"
 "EXIT STATUS\n"
 "    0 every ring was delivered, 1 the device failed or an interrupt\n"
 "    did not arrive within 1 s, 2 bad command line.\n";
+
+static const char help_monitor[] =
+"NAME\n"
+"    vfiosimctl monitor - print vfiosim device events as they happen\n"
+"\n"
+"SYNOPSIS\n"
+"    vfiosimctl [-j] monitor [--count N]\n"
+"\n"
+"DESCRIPTION\n"
+"    Joins the \"events\" multicast group of the vfiosim generic netlink\n"
+"    family and prints one line per event until SIGINT or SIGTERM (or N\n"
+"    events): the event (created, removed, opened, closed, reset), the\n"
+"    device uuid and, when the kernel reports it, the device type, e.g.\n"
+"\n"
+"        created 8d5e4b4e-6c1a-4c8e-9b1a-2f4e6d8c0a1b vfiosim-full\n"
+"\n"
+"    With -j each line is one JSON object:\n"
+"    {\"event\":\"created\",\"uuid\":\"...\",\"type\":\"vfiosim-full\"}.\n"
+"    Output is flushed after every event.  If the kernel drops events\n"
+"    because the reader is too slow, a warning goes to stderr and the\n"
+"    monitor goes on.  Needs the module loaded and CAP_NET_ADMIN.\n"
+"\n"
+"OPTIONS\n"
+"    --count N    exit after N events (1..100000)\n"
+"\n"
+"EXAMPLES\n"
+"    vfiosimctl monitor\n"
+"    vfiosimctl -j monitor --count 2 > events.json &\n"
+"\n"
+"EXIT STATUS\n"
+"    0 stopped by a signal or after N events, 1 the family is missing\n"
+"    or the socket failed, 2 bad command line.\n";
 
 /* ------------------------------------------------------------------ */
 /* Common plumbing.                                                    */
@@ -350,6 +400,7 @@ static const char help_irq[] =
 struct ctl {
 	bool json;
 	struct jw jw;
+	const char *backend;	/* for a bare uuid DEV */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -413,20 +464,24 @@ static void lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
-/* DEV as given, or vfio:DEV when it names no backend. */
-static void dev_spec(const char *arg, char *spec, size_t len)
+/* DEV as given, or <backend>:DEV when it names no backend. */
+static void dev_spec(const struct ctl *ctl, const char *arg, char *spec,
+		     size_t len)
 {
-	snprintf(spec, len, "%s%s", strchr(arg, ':') ? "" : "vfio:", arg);
+	if (strchr(arg, ':'))
+		snprintf(spec, len, "%s", arg);
+	else
+		snprintf(spec, len, "%s:%s", ctl->backend, arg);
 }
 
-static struct vfiosim_dev *open_dev(const char *what, const char *arg,
-				    int *ret)
+static struct vfiosim_dev *open_dev(const struct ctl *ctl, const char *what,
+				    const char *arg, int *ret)
 {
 	struct vfiosim_dev *dev;
 	char spec[512];
 	int err;
 
-	dev_spec(arg, spec, sizeof(spec));
+	dev_spec(ctl, arg, spec, sizeof(spec));
 	dev = vfiosim_dev_alloc();
 	if (!dev) {
 		*ret = fail(what, "out of memory");
@@ -490,7 +545,37 @@ static int cmd_types(struct ctl *ctl, int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* dev                                                                 */
 
-static void print_mdev(struct ctl *ctl, const struct vfiosim_mdev_info *d)
+/* The netlink family's view of a device, when it answered. */
+static void print_nl(struct ctl *ctl, const struct vfiosim_nl_dev_info *nl)
+{
+	if (ctl->json) {
+		jw_str(&ctl->jw, "owner", vfiosim_nl_owner_name(nl->owner));
+		if (nl->owner == VFIOSIM_OWNER_NETLINK)
+			jw_u64(&ctl->jw, "owner_portid", nl->owner_portid);
+		if (nl->has_counters) {
+			jw_obj_open(&ctl->jw, "counters");
+			jw_u64(&ctl->jw, "region_reads", nl->region_reads);
+			jw_u64(&ctl->jw, "region_writes", nl->region_writes);
+			jw_u64(&ctl->jw, "irqs", nl->irqs);
+			jw_u64(&ctl->jw, "resets", nl->resets);
+			jw_obj_close(&ctl->jw);
+		}
+		return;
+	}
+	printf(" owner %s", vfiosim_nl_owner_name(nl->owner));
+	if (nl->owner == VFIOSIM_OWNER_NETLINK)
+		printf(" portid %u", nl->owner_portid);
+	if (nl->has_counters)
+		printf(" reads %llu writes %llu irqs %llu resets %llu",
+		       (unsigned long long)nl->region_reads,
+		       (unsigned long long)nl->region_writes,
+		       (unsigned long long)nl->irqs,
+		       (unsigned long long)nl->resets);
+}
+
+/* One device; nl is NULL when the netlink family did not answer. */
+static void print_mdev(struct ctl *ctl, const struct vfiosim_mdev_info *d,
+		       const struct vfiosim_nl_dev_info *nl)
 {
 	if (ctl->json) {
 		jw_obj_open(&ctl->jw, NULL);
@@ -501,58 +586,103 @@ static void print_mdev(struct ctl *ctl, const struct vfiosim_mdev_info *d)
 			       (uint64_t)d->iommu_group);
 		else
 			jw_null(&ctl->jw, "iommu_group");
+		if (nl)
+			print_nl(ctl, nl);
 		jw_obj_close(&ctl->jw);
 		return;
 	}
 	printf("%s: type %s iommu_group ", d->uuid, d->type);
 	if (d->iommu_group >= 0)
-		printf("%d\n", d->iommu_group);
+		printf("%d", d->iommu_group);
 	else
-		printf("none\n");
+		printf("none");
+	if (nl)
+		print_nl(ctl, nl);
+	putchar('\n');
+}
+
+/*
+ * Netlink data is extra: without the family (module not loaded) there is
+ * none, silently; any other failure (no CAP_NET_ADMIN, ...) is said on
+ * stderr and the sysfs data is shown anyway.
+ */
+static void nl_warn(const char *what, int ret, const char *err)
+{
+	if (ret != -ENOENT)
+		fprintf(stderr, "vfiosimctl: %s: netlink: %s (showing sysfs data only)\n",
+			what, err);
+}
+
+static const struct vfiosim_nl_dev_info *
+nl_find(const struct vfiosim_nl_dev_info *nl, size_t n, const char *uuid)
+{
+	size_t i;
+
+	for (i = 0; nl && i < n; i++)
+		if (!strcmp(nl[i].uuid, uuid))
+			return &nl[i];
+	return NULL;
 }
 
 static int dev_list(struct ctl *ctl, int argc, char **argv)
 {
+	struct vfiosim_nl_dev_info *nl;
 	struct vfiosim_mdev_info *devs;
 	char err[512];
-	size_t n, i;
-	int ret = EXIT_OK;
+	size_t n, i, nn = 0;
+	int ret = EXIT_OK, r;
 
 	if (argc > 0)
 		return usage("dev", "dev list", "unexpected argument '%s'",
 			     argv[0]);
 	devs = calloc(MAX_DEVS, sizeof(*devs));
-	if (!devs)
-		return fail("dev list", "out of memory");
+	nl = calloc(MAX_DEVS, sizeof(*nl));
+	if (!devs || !nl) {
+		ret = fail("dev list", "out of memory");
+		goto out;
+	}
 	if (vfiosim_mdev_list(devs, MAX_DEVS, &n, err, sizeof(err))) {
 		ret = fail("dev list", "%s", err);
 		goto out;
+	}
+	r = vfiosim_nl_dev_list(nl, MAX_DEVS, &nn, err, sizeof(err));
+	if (r == -ENOSPC) {
+		nn = MAX_DEVS;
+	} else if (r) {
+		nl_warn("dev list", r, err);
+		nn = 0;
 	}
 	if (ctl->json) {
 		jw_obj_open(&ctl->jw, NULL);
 		jw_arr_open(&ctl->jw, "devices");
 	}
 	for (i = 0; i < n; i++)
-		print_mdev(ctl, &devs[i]);
+		print_mdev(ctl, &devs[i], nl_find(nl, nn, devs[i].uuid));
 	if (ctl->json) {
 		jw_arr_close(&ctl->jw);
 		jw_obj_close(&ctl->jw);
 	}
 out:
+	free(nl);
 	free(devs);
 	return ret;
 }
 
 static int dev_show(struct ctl *ctl, int argc, char **argv)
 {
+	struct vfiosim_nl_dev_info nl;
 	struct vfiosim_mdev_info info;
 	char err[512];
+	int r;
 
 	if (argc != 1)
 		return usage("dev", "dev show", argc ? "too many arguments" :
 			     "missing UUID");
 	if (vfiosim_mdev_get(argv[0], &info, err, sizeof(err)))
 		return fail("dev show", "%s", err);
+	r = vfiosim_nl_dev_get(info.uuid, &nl, err, sizeof(err));
+	if (r)
+		nl_warn("dev show", r, err);
 	if (ctl->json) {
 		/* {"device": {...}}: one key, like list's "devices". */
 		jw_obj_open(&ctl->jw, NULL);
@@ -564,11 +694,13 @@ static int dev_show(struct ctl *ctl, int argc, char **argv)
 			       (uint64_t)info.iommu_group);
 		else
 			jw_null(&ctl->jw, "iommu_group");
+		if (!r)
+			print_nl(ctl, &nl);
 		jw_obj_close(&ctl->jw);
 		jw_obj_close(&ctl->jw);
 		return EXIT_OK;
 	}
-	print_mdev(ctl, &info);
+	print_mdev(ctl, &info, r ? NULL : &nl);
 	return EXIT_OK;
 }
 
@@ -705,7 +837,7 @@ static int region_rw(struct ctl *ctl, bool write, int argc, char **argv)
 				     argv[3], width, width > 1 ? "s" : "");
 	}
 
-	dev = open_dev(what, argv[0], &ret);
+	dev = open_dev(ctl, what, argv[0], &ret);
 	if (!dev)
 		return ret;
 	if (write) {
@@ -941,7 +1073,7 @@ static int cmd_irq(struct ctl *ctl, int argc, char **argv)
 	lat = calloc(count, sizeof(*lat));
 	if (!lat)
 		return fail("irq", "out of memory");
-	dev = open_dev("irq", argv[0], &ret);
+	dev = open_dev(ctl, "irq", argv[0], &ret);
 	if (!dev)
 		goto out_free;
 	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1015,6 +1147,113 @@ out_free:
 }
 
 /* ------------------------------------------------------------------ */
+/* monitor                                                             */
+
+static void print_event(struct ctl *ctl, const struct vfiosim_dev_event *ev)
+{
+	if (ctl->json) {
+		jw_obj_open(&ctl->jw, NULL);
+		jw_str(&ctl->jw, "event", vfiosim_event_name(ev->event));
+		if (ev->event > VFIOSIM_EVENT_RESET)
+			jw_u64(&ctl->jw, "event_id", ev->event);
+		jw_str(&ctl->jw, "uuid", ev->uuid);
+		if (ev->type[0])
+			jw_str(&ctl->jw, "type", ev->type);
+		jw_obj_close(&ctl->jw);
+	} else {
+		printf("%s", vfiosim_event_name(ev->event));
+		if (ev->event > VFIOSIM_EVENT_RESET)
+			printf(" (%u)", ev->event);
+		printf(" %s", ev->uuid[0] ? ev->uuid : "-");
+		if (ev->type[0])
+			printf(" %s", ev->type);
+		putchar('\n');
+	}
+	fflush(stdout);
+}
+
+/*
+ * SIGINT and SIGTERM are blocked and read from a signalfd, polled with
+ * the netlink socket: no handler, no global flag.
+ */
+static int cmd_monitor(struct ctl *ctl, int argc, char **argv)
+{
+	struct vfiosim_monitor *mon = NULL;
+	struct vfiosim_dev_event ev;
+	struct pollfd pfd[2];
+	uint64_t limit = 0, seen = 0;
+	sigset_t mask, old;
+	const char *val;
+	char err[512];
+	int i, sfd = -1, n, r, ret = EXIT_OK;
+
+	if (argc > 0 && is_help(argv[0]))
+		return print_help(help_monitor);
+	for (i = 0; i < argc; i++) {
+		if ((val = opt_value("--count", &i, argc, argv))) {
+			if (!parse_u64(val, &limit) || !limit ||
+			    limit > MAX_RINGS)
+				return usage("monitor", "monitor",
+					     "bad count '%s' (1..%d)", val,
+					     MAX_RINGS);
+		} else {
+			return usage("monitor", "monitor",
+				     "unknown argument '%s'", argv[i]);
+		}
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, &old))
+		return fail("monitor", "sigprocmask: %s", strerror(errno));
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		ret = fail("monitor", "signalfd: %s", strerror(errno));
+		goto out;
+	}
+	r = vfiosim_monitor_open(&mon, err, sizeof(err));
+	if (r) {
+		ret = fail("monitor", "%s", err);
+		goto out;
+	}
+	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = vfiosim_monitor_fd(mon),
+				  .events = POLLIN };
+	while (!limit || seen < limit) {
+		n = poll(pfd, 2, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = fail("monitor", "poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents)
+			break;
+		if (!pfd[1].revents)
+			continue;
+		r = vfiosim_monitor_read(mon, &ev, err, sizeof(err));
+		if (r == -ENOBUFS) {
+			fprintf(stderr, "vfiosimctl: monitor: %s\n", err);
+			continue;
+		}
+		if (r == -EINTR)
+			continue;
+		if (r) {
+			ret = fail("monitor", "%s", err);
+			break;
+		}
+		print_event(ctl, &ev);
+		seen++;
+	}
+out:
+	vfiosim_monitor_close(mon);
+	if (sfd >= 0)
+		close(sfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
 
 static int cmd_help(int argc, char **argv)
 {
@@ -1028,13 +1267,29 @@ static int cmd_help(int argc, char **argv)
 		return print_help(help_region);
 	if (!strcmp(argv[0], "irq"))
 		return print_help(help_irq);
+	if (!strcmp(argv[0], "monitor"))
+		return print_help(help_monitor);
 	return usage(NULL, "help", "unknown object '%s'", argv[0]);
+}
+
+static bool parse_backend(struct ctl *ctl, const char *name)
+{
+	static const char *const backends[] = { "vfio", "netlink" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(backends); i++) {
+		if (!strcmp(name, backends[i])) {
+			ctl->backend = backends[i];
+			return true;
+		}
+	}
+	return false;
 }
 
 int main(int argc, char **argv)
 {
-	struct ctl ctl = { .jw = { .f = stdout } };
-	const char *obj, *c;
+	struct ctl ctl = { .jw = { .f = stdout }, .backend = "vfio" };
+	const char *obj, *c, *b;
 	int i, ret;
 
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
@@ -1044,7 +1299,16 @@ int main(int argc, char **argv)
 			i++;
 			break;
 		}
-		if (!strcmp(a, "--json")) {
+		if (!strcmp(a, "--backend") || !strncmp(a, "--backend=", 10)) {
+			b = a[9] == '=' ? a + 10 : i + 1 < argc ? argv[++i] : NULL;
+			if (!b)
+				return usage(NULL, "options",
+					     "--backend needs vfio or netlink");
+			if (!parse_backend(&ctl, b))
+				return usage(NULL, "options",
+					     "unknown backend '%s' (vfio or netlink)",
+					     b);
+		} else if (!strcmp(a, "--json")) {
 			ctl.json = true;
 		} else if (!strcmp(a, "--pretty")) {
 			ctl.json = ctl.jw.pretty = true;
@@ -1061,7 +1325,19 @@ int main(int argc, char **argv)
 					ctl.json = ctl.jw.pretty = true;
 				else if (*c == 'h')
 					return print_help(help_main);
-				else
+				else if (*c == 'b') {
+					/* -bnetlink, -b netlink, -jb netlink */
+					b = c[1] ? c + 1 : i + 1 < argc ?
+					    argv[++i] : NULL;
+					if (!b)
+						return usage(NULL, "options",
+							     "-b needs vfio or netlink");
+					if (!parse_backend(&ctl, b))
+						return usage(NULL, "options",
+							     "unknown backend '%s' (vfio or netlink)",
+							     b);
+					break;
+				} else
 					return usage(NULL, "options",
 						     "unknown option '-%c'", *c);
 			}
@@ -1083,6 +1359,8 @@ int main(int argc, char **argv)
 		ret = cmd_region(&ctl, argc, argv);
 	else if (!strcmp(obj, "irq"))
 		ret = cmd_irq(&ctl, argc, argv);
+	else if (!strcmp(obj, "monitor"))
+		ret = cmd_monitor(&ctl, argc, argv);
 	else
 		return usage(NULL, NULL, "unknown object '%s'", obj);
 
