@@ -1108,29 +1108,66 @@ TEST_F(nl, socket_close_releases)
  * Removing a device bound to a socket does not wait for the socket: the
  * session ends, the owner's next command finds no device.
  */
-TEST_F(nl, remove_while_owned)
+/* 1 once child @pid has exited (status in *status), 0 after @ms. */
+static int child_exited_within(pid_t pid, int *status, int ms)
+{
+	struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i <= ms / 10; i++) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return 1;
+		nanosleep(&tick, NULL);
+	}
+	return 0;
+}
+
+/*
+ * Removing a device a netlink socket holds waits for it to let go, as the
+ * VFIO path does; meanwhile the device works but nobody new may bind it.
+ */
+TEST_F_TIMEOUT(nl, remove_while_owned, 90)
 {
 	struct nl_reply *r = self->r;
 	char err[256] = "";
+	int status, ret;
+	struct nl b;
 	uint32_t v;
-	int ret;
+	pid_t pid;
 
+	ASSERT_EQ(0, nl_open(&b));
 	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
 		TH_LOG("%s", WHY(self));
-	ASSERT_EQ(0, vu_read32(&self->a, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
-			       VFIOSIM_REG_ID, &v, r)) TH_LOG("%s", WHY(self));
-	ret = vfiosim_mdev_remove(self->uuid, err, sizeof(err));
-	ASSERT_EQ(0, ret) TH_LOG("remove while netlink owns it: %s", err);
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(vfiosim_mdev_remove(self->uuid, err, sizeof(err)) ? 1 : 0);
 	self->created = false;
+
+	/* the removal waits for the owner... */
+	EXPECT_EQ(0, child_exited_within(pid, &status, 1000));
+	/* ...which keeps a working device, */
+	EXPECT_EQ(0, vu_read32(&self->a, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
+			       VFIOSIM_REG_ID, &v, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(VFIOSIM_ID_MAGIC, v);
+	/* while nobody else may take it. */
+	ret = nl_cmd(&b, VFIOSIM_CMD_DEV_OPEN, self->uuid, r);
+	EXPECT_EQ(-ENODEV, ret) TH_LOG("%s", WHY(self));
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_CLOSE, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	ASSERT_EQ(1, child_exited_within(pid, &status, 20000));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	EXPECT_FALSE(mdev_exists(self->uuid));
 
-	ret = vu_read32(&self->a, self->uuid, VFIO_PCI_BAR0_REGION_INDEX,
-			VFIOSIM_REG_ID, &v, r);
+	ret = nl_cmd(&b, VFIOSIM_CMD_DEV_OPEN, self->uuid, r);
 	EXPECT_EQ(-ENODEV, ret) TH_LOG("%s", WHY(self));
 	EXPECT_EQ(-ENODEV, nl_cmd(&self->a, VFIOSIM_CMD_DEV_GET, self->uuid, r));
-	EXPECT_EQ(-ENODEV, nl_cmd(&self->a, VFIOSIM_CMD_DEV_CLOSE, self->uuid, r));
-	/* and the socket outlives it cleanly */
+	/* and the sockets outlive it cleanly */
 	EXPECT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_PING, NULL, r));
+	nl_close(&b);
 }
 
 /* Every command needs CAP_NET_ADMIN. */
