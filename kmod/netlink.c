@@ -15,6 +15,7 @@
 #include <linux/fs.h>
 #include <linux/netlink.h>
 #include <linux/notifier.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uuid.h>
 #include <net/genetlink.h>
@@ -103,7 +104,8 @@ static void vfiosim_session_end(struct vfiosim_dev *sdev)
 /*
  * The device is going away.  As on the VFIO path, a netlink owner is asked
  * to let go (REQ) and waited for; the device keeps working meanwhile, but
- * nobody new may bind it.
+ * nobody new may bind it.  Unlike VFIO, a remover that is killed does not
+ * hang: the owner is unbound for it (it may be the owner itself).
  */
 void vfiosim_netlink_remove(struct vfiosim_dev *sdev)
 {
@@ -112,10 +114,15 @@ void vfiosim_netlink_remove(struct vfiosim_dev *sdev)
 	mutex_lock(&vfiosim_devices_lock);
 	sdev->removing = true;
 	while (sdev->session) {
+		if (fatal_signal_pending(current)) {
+			vfiosim_session_end(sdev);
+			break;
+		}
 		vfiosim_request(sdev, count++);
 		mutex_unlock(&vfiosim_devices_lock);
-		wait_event_timeout(sdev->session_wq, !READ_ONCE(sdev->session),
-				   VFIOSIM_REQ_INTERVAL);
+		wait_event_killable_timeout(sdev->session_wq,
+					    !READ_ONCE(sdev->session),
+					    VFIOSIM_REQ_INTERVAL);
 		mutex_lock(&vfiosim_devices_lock);
 	}
 	list_del_init(&sdev->node);

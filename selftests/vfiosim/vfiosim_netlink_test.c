@@ -21,6 +21,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1168,6 +1169,40 @@ TEST_F_TIMEOUT(nl, remove_while_owned, 90)
 	/* and the sockets outlive it cleanly */
 	EXPECT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_PING, NULL, r));
 	nl_close(&b);
+}
+
+/*
+ * An owner that removes its own device would wait for itself forever; when
+ * it is killed, the removal unbinds it and completes instead of leaving an
+ * unkillable task.
+ */
+TEST_F_TIMEOUT(nl, killed_self_remover_does_not_hang, 90)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct nl_reply *r = reply_new();
+		char err[256];
+		struct nl c;
+
+		if (!r || nl_open(&c) ||
+		    nl_cmd(&c, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+			_exit(100);
+		vfiosim_mdev_remove(self->uuid, err, sizeof(err));
+		_exit(101);	/* not reached before the kill */
+	}
+	self->created = false;
+
+	EXPECT_EQ(0, child_exited_within(pid, &status, 1000));
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(1, child_exited_within(pid, &status, 20000));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	EXPECT_FALSE(mdev_exists(self->uuid));
 }
 
 /* Every command needs CAP_NET_ADMIN. */
