@@ -1,6 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# make bench: vfiosim-bench against mtty, then device create/remove time
+# make bench: vfiosim-bench against mtty (vfio and netlink backends of
+# libvfiosim, plus pipelined netlink on a socket of the bench's own),
+# then device create/remove time
 # and memory per device, all in a QEMU guest of the 6.12 kernel.
 #
 #   scripts/bench.sh            on the host: build the bench, boot the guest
@@ -106,7 +108,8 @@ guest() {
 	local kver=${VFIOSIM_KVER:-$(uname -r)}
 	local ko=$top/build/kmod/$kver/vfiosim.ko
 	local mtty=$top/build/mtty/$kver/mtty.ko
-	local dev peer mtype rc=0
+	local dev peer nl pipe mtype rc=0
+	local full=/sys/class/mdev_bus/vfiosim/mdev_supported_types/vfiosim-full/create
 
 	[ -f "$ko" ] || die "$ko missing: make modules"
 	[ -f "$mtty" ] || die "$mtty missing: make mtty"
@@ -121,16 +124,25 @@ guest() {
 	mtype=mtty-2
 	[ -d "/sys/class/mdev_bus/mtty/mdev_supported_types/$mtype" ] ||
 		mtype=$(ls /sys/class/mdev_bus/mtty/mdev_supported_types | head -n 1)
+	# Three vfiosim-full devices: a device is open through VFIO or bound
+	# to one netlink socket, never both, and the pipelined rows bind the
+	# bench's own socket.  So the vfio, netlink and pipelined rows run
+	# in one process, each on its own device.
 	uuid_n dev 0 1
 	uuid_n peer 0 2
-	say "creating vfiosim-full $dev and $mtype $peer"
-	echo "$dev" > /sys/class/mdev_bus/vfiosim/mdev_supported_types/vfiosim-full/create
+	uuid_n nl 0 3
+	uuid_n pipe 0 4
+	say "creating vfiosim-full $dev (vfio), $nl (netlink), $pipe (pipelined netlink) and $mtype $peer"
+	echo "$dev" > "$full"
+	echo "$nl" > "$full"
+	echo "$pipe" > "$full"
 	echo "$peer" > "/sys/class/mdev_bus/mtty/mdev_supported_types/$mtype/create"
 
 	say "running vfiosim-bench (${VFIOSIM_BENCH_ITERS:-20000} ops each, output at the end)"
 	# Quiet console while measuring (see settle); the table comes after.
 	sleep 1
 	"$bench" --dev "vfio:$dev" --peer "vfio:$peer" \
+		--nl "netlink:$nl" --nl-raw "$pipe" \
 		--iters "${VFIOSIM_BENCH_ITERS:-20000}" \
 		--json "$VFIOSIM_RESULTS/bench.json" \
 		> /tmp/bench.txt 2>&1 || rc=1
@@ -139,6 +151,8 @@ guest() {
 
 	say "removing the benchmark devices"
 	echo 1 > "/sys/bus/mdev/devices/$dev/remove"
+	echo 1 > "/sys/bus/mdev/devices/$nl/remove"
+	echo 1 > "/sys/bus/mdev/devices/$pipe/remove"
 	echo 1 > "/sys/bus/mdev/devices/$peer/remove"
 
 	guest_scale || rc=1
