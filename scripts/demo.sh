@@ -44,6 +44,9 @@ say "Scratch registers keep what you write"
 run "$ctl" region write "$uuid" bar0 0x10 0xdeadbeef
 run "$ctl" region read "$uuid" bar0 0x10
 
+say "The same device as a vfio-user server, over generic netlink"
+run "$ctl" -b netlink region read "$uuid" bar0 0x10
+
 say "Ring the doorbell: vector 0 of MSI-X arrives on an eventfd"
 run "$ctl" irq "$uuid" --mode msix --vector 0 --count 5
 
