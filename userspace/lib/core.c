@@ -24,7 +24,7 @@ static const struct {
 } vfiosim_backends[] = {
 	{ "vfio",	&vfiosim_vfio_ops },
 	{ "netlink",	&vfiosim_netlink_ops },
-	{ "unix",	NULL },
+	{ "unix",	&vfiosim_unix_ops },
 };
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))

@@ -59,6 +59,19 @@ const char *vfiosim_sysfs_root(void);
 /* The backends. */
 extern const struct vfiosim_io_ops vfiosim_vfio_ops;
 extern const struct vfiosim_io_ops vfiosim_netlink_ops;
+extern const struct vfiosim_io_ops vfiosim_unix_ops;
+
+/*
+ * The unix backend (socket.c): how long a reply may take (30000 ms; tests
+ * shorten it), and its VERSION reply parser: major must be ours, minor no
+ * higher than ours; max_data_xfer_size (default 1 MiB, capped there),
+ * max_msg_fds (default 1), write_multiple.  0 or -EPROTO with why.
+ */
+extern int vfiosim_unix_timeout_ms;
+int vfiosim_unix_parse_version(const void *payload, size_t len,
+			       uint16_t *minor, uint32_t *max_xfer,
+			       uint32_t *max_fds, bool *write_multiple,
+			       char *why, size_t whylen);
 
 /*
  * vfio-user messages (vfio_user.c): pure functions over caller buffers.

@@ -1,0 +1,761 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * vfiosim-userd-conformance SOCKET: a raw vfio-user client (written from
+ * QEMU's docs/interop/vfio-user.rst, no libvfiosim) that checks a
+ * vfio-user server backed by a vfiosim device.  TAP on stdout, last line
+ * "N passed, N failed".  Exit 0 when everything passed.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/vfio.h>
+#include <linux/vfiosim.h>
+
+#define HDR	sizeof(struct vfiosim_user_header)
+#define BUFSZ	(HDR + 16 + VFIOSIM_USER_MAX_DATA_XFER + 4096)
+#define TIMEOUT_MS 5000
+
+static const char *sock_path;
+static int n_test, n_pass, n_fail;
+static unsigned char rbuf[BUFSZ];
+static int rfds[8];
+static int nrfds;
+static uint16_t next_id = 100;
+
+__attribute__((format(printf, 2, 3)))
+static bool ok(bool cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	n_test++;
+	if (cond)
+		n_pass++;
+	else
+		n_fail++;
+	printf("%sok %d - ", cond ? "" : "not ", n_test);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	return cond;
+}
+
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("#   ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static int connect_sock(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int send_raw(int fd, const void *buf, size_t len, const int *fds,
+		    size_t nfds)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * 64)];
+		struct cmsghdr a;
+	} u;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (nfds) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.b;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len) {
+		/* the rest without fds */
+		const unsigned char *p = buf;
+
+		while ((size_t)n < len) {
+			ssize_t m = send(fd, p + n, len - (size_t)n,
+					 MSG_NOSIGNAL);
+			if (m < 0)
+				return -errno;
+			n += m;
+		}
+	}
+	return 0;
+}
+
+static size_t build(void *buf, uint16_t id, uint16_t cmd, uint32_t flags,
+		    const void *payload, size_t len)
+{
+	struct vfiosim_user_header h = {
+		.msg_id = id, .command = cmd,
+		.msg_size = (uint32_t)(HDR + len), .flags = flags,
+	};
+
+	memcpy(buf, &h, HDR);
+	if (len)
+		memcpy((unsigned char *)buf + HDR, payload, len);
+	return HDR + len;
+}
+
+static void close_rfds(void)
+{
+	for (int i = 0; i < nrfds; i++)
+		close(rfds[i]);
+	nrfds = 0;
+}
+
+/* Read exactly len bytes; 1 ok, 0 EOF, -1 timeout/error. */
+static int read_exact(int fd, unsigned char *p, size_t len, int timeout_ms)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * 8)];
+		struct cmsghdr a;
+	} u;
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		struct iovec iov = { p + got, len - got };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = u.b,
+				     .msg_controllen = sizeof(u.b) };
+		struct cmsghdr *cm;
+		ssize_t n;
+
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return -1;
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		if (n < 0)
+			return errno == ECONNRESET ? 0 : -1;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < k; i++) {
+				int f;
+
+				memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), 4);
+				if (nrfds < 8)
+					rfds[nrfds++] = f;
+				else
+					close(f);
+			}
+		}
+		if (n == 0)
+			return 0;
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+/* One message into rbuf; its size, 0 on EOF, -1 on timeout/garbage. */
+static ssize_t recv_msg(int fd, int timeout_ms)
+{
+	struct vfiosim_user_header h;
+	int r;
+
+	close_rfds();
+	r = read_exact(fd, rbuf, HDR, timeout_ms);
+	if (r <= 0)
+		return r;
+	memcpy(&h, rbuf, HDR);
+	if (h.msg_size < HDR || h.msg_size > BUFSZ)
+		return -1;
+	r = read_exact(fd, rbuf + HDR, h.msg_size - HDR, timeout_ms);
+	if (r <= 0)
+		return r ? r : -1;
+	return h.msg_size;
+}
+
+static struct vfiosim_user_header rhdr(void)
+{
+	struct vfiosim_user_header h;
+
+	memcpy(&h, rbuf, HDR);
+	return h;
+}
+
+/* Does the server close the connection (EOF) within the timeout? */
+static bool closed_by_peer(int fd)
+{
+	unsigned char b[64];
+	struct pollfd pfd = { fd, POLLIN, 0 };
+
+	for (;;) {
+		if (poll(&pfd, 1, TIMEOUT_MS) <= 0)
+			return false;
+		ssize_t n = recv(fd, b, sizeof(b), 0);
+
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+		if (n < 0)
+			return false;
+	}
+}
+
+/* A call: send, wait for the reply; payload length, or -errno of an
+ * error reply, or -1000 for no/malformed reply. */
+static ssize_t call(int fd, uint16_t cmd, const void *p, size_t len,
+		    const int *fds, size_t nfds)
+{
+	static unsigned char sbuf[BUFSZ];
+	uint16_t id = next_id++;
+	struct vfiosim_user_header h;
+	ssize_t n;
+
+	if (send_raw(fd, sbuf, build(sbuf, id, cmd, 0, p, len), fds, nfds))
+		return -1000;
+	n = recv_msg(fd, TIMEOUT_MS);
+	if (n <= 0)
+		return -1000;
+	h = rhdr();
+	if (h.msg_id != id || h.command != cmd ||
+	    (h.flags & VFIOSIM_USER_F_TYPE_MASK) != VFIOSIM_USER_F_TYPE_REPLY) {
+		diag("reply id %u cmd %u flags 0x%x to id %u cmd %u", h.msg_id,
+		     h.command, h.flags, id, cmd);
+		return -1000;
+	}
+	if (h.flags & VFIOSIM_USER_F_ERROR)
+		return h.error_no ? -(ssize_t)h.error_no : -1000;
+	return n - (ssize_t)HDR;
+}
+
+static ssize_t version_call(int fd, uint16_t major, uint16_t minor,
+			    const void *json, size_t jlen)
+{
+	unsigned char p[1024];
+	struct vfiosim_user_version v = { major, minor };
+
+	memcpy(p, &v, sizeof(v));
+	memcpy(p + sizeof(v), json, jlen);
+	return call(fd, VFIOSIM_USER_VERSION, p, sizeof(v) + jlen, NULL, 0);
+}
+
+#define STD_JSON "{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":1048576}}"
+
+/* Connect and negotiate (retrying while the last client is released). */
+static int session(void)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		int fd = connect_sock();
+
+		if (fd >= 0 &&
+		    version_call(fd, 0, 1, STD_JSON, sizeof(STD_JSON)) > 0)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+		usleep(100 * 1000);
+	}
+	return -1;
+}
+
+static ssize_t region_rw(int fd, bool write, uint32_t region, uint64_t off,
+			 void *data, uint32_t count)
+{
+	unsigned char p[HDR + 16 + 64];
+	struct vfiosim_user_region_access a = { off, region, count };
+	ssize_t n;
+
+	memcpy(p, &a, sizeof(a));
+	if (write)
+		memcpy(p + sizeof(a), data, count);
+	n = call(fd, write ? VFIOSIM_USER_REGION_WRITE :
+		 VFIOSIM_USER_REGION_READ, p, sizeof(a) + (write ? count : 0),
+		 NULL, 0);
+	if (n >= 0 && !write) {
+		if ((size_t)n != sizeof(a) + count)
+			return -1000;
+		memcpy(data, rbuf + HDR + sizeof(a), count);
+	}
+	return n;
+}
+
+static uint32_t rd32(int fd, uint64_t off, ssize_t *ret)
+{
+	uint32_t v = 0xdeadbeef;
+
+	*ret = region_rw(fd, false, VFIO_PCI_BAR0_REGION_INDEX, off, &v, 4);
+	return v;
+}
+
+static void t_version(void)
+{
+	const char bad_json[] = "{\"capabilities\":{\"max_msg_fds\":}";
+	const char nonul[] = "{\"capabilities\":{}}";
+	const char unknown[] = "{\"capabilities\":{\"frobnicate\":[1,{\"x\":null}],\"max_msg_fds\":4},\"vendor\":\"x\"}";
+	struct vfiosim_user_version v;
+	unsigned char buf[64];
+	ssize_t n;
+	int fd;
+
+	fd = session();
+	ok(fd >= 0, "version: connect and negotiate");
+	if (fd >= 0)
+		close(fd);
+
+	fd = session();
+	close(fd);
+	fd = connect_sock();
+	n = version_call(fd, 1, 0, "{}", 3);
+	ok(n == -ENOTSUP, "version: major 1 gets an error reply (%zd)", n);
+	ok(closed_by_peer(fd), "version: ... and the connection is closed");
+	close(fd);
+
+	fd = connect_sock();
+	n = version_call(fd, 0, 1, bad_json, sizeof(bad_json));
+	ok(n == -EINVAL, "version: bad JSON gets EINVAL (%zd)", n);
+	ok(closed_by_peer(fd), "version: ... and the connection is closed");
+	close(fd);
+
+	fd = connect_sock();
+	n = version_call(fd, 0, 1, nonul, strlen(nonul));
+	ok(n == -EINVAL, "version: JSON without NUL gets EINVAL (%zd)", n);
+	ok(closed_by_peer(fd), "version: ... and the connection is closed");
+	close(fd);
+
+	fd = connect_sock();
+	n = version_call(fd, 0, 1, unknown, sizeof(unknown));
+	ok(n > 0, "version: unknown capabilities are ignored (%zd)", n);
+	close(fd);
+
+	fd = connect_sock();
+	n = version_call(fd, 0, 42, STD_JSON, sizeof(STD_JSON));
+	memcpy(&v, rbuf + HDR, sizeof(v));
+	ok(n > (ssize_t)sizeof(v) && v.major == 0 && v.minor == 1,
+	   "version: client minor 42 gets our 0.1 (%u.%u)", v.major, v.minor);
+	{
+		const char *j = (const char *)rbuf + HDR + sizeof(v);
+		size_t jl = (size_t)n - sizeof(v);
+
+		ok(n > 0 && j[jl - 1] == '\0' && strlen(j) == jl - 1,
+		   "version: reply JSON is NUL-terminated");
+		ok(n > 0 && strstr(j, "\"max_data_xfer_size\":32768") &&
+		   strstr(j, "\"max_msg_fds\":32") &&
+		   strstr(j, "\"pgsizes\":4096") &&
+		   strstr(j, "\"write_multiple\":true"),
+		   "version: reply capabilities (%s)", n > 0 ? j : "");
+	}
+	n = version_call(fd, 0, 1, STD_JSON, sizeof(STD_JSON));
+	ok(n == -EINVAL, "version: a second VERSION gets EINVAL (%zd)", n);
+	close(fd);
+
+	fd = connect_sock();
+	n = version_call(fd, 0, 0, "", 0);
+	ok(n >= (ssize_t)sizeof(v), "version: no JSON at all is accepted");
+	close(fd);
+
+	fd = connect_sock();
+	n = call(fd, VFIOSIM_USER_DEVICE_GET_INFO, buf, 4, NULL, 0);
+	ok(n == -EINVAL, "version: a command before VERSION gets EINVAL (%zd)",
+	   n);
+	ok(closed_by_peer(fd), "version: ... and the connection is closed");
+	close(fd);
+}
+
+static void t_sizes(int fd)
+{
+	unsigned char p[256] = { 0 };
+	struct vfio_device_info di = { .argsz = sizeof(di) };
+	struct vfio_region_info ri = { .argsz = sizeof(ri) };
+	struct vfio_irq_info ii = { .argsz = sizeof(ii) };
+	ssize_t n;
+
+	n = call(fd, VFIOSIM_USER_DEVICE_GET_INFO, &di, sizeof(di), NULL, 0);
+	memcpy(&di, rbuf + HDR, sizeof(di));
+	ok(n >= 16 && n <= (ssize_t)sizeof(di) &&
+	   di.num_regions >= VFIO_PCI_NUM_REGIONS &&
+	   di.num_irqs >= VFIO_PCI_NUM_IRQS,
+	   "get_info: %u regions, %u irqs", di.num_regions, di.num_irqs);
+	n = call(fd, VFIOSIM_USER_DEVICE_GET_INFO, p, 2, NULL, 0);
+	ok(n == -EINVAL, "get_info: 2-byte payload gets EINVAL (%zd)", n);
+	n = call(fd, VFIOSIM_USER_DEVICE_GET_REGION_INFO, &ri, 8, NULL, 0);
+	ok(n == -EINVAL, "region_info: 8-byte payload gets EINVAL (%zd)", n);
+	n = call(fd, VFIOSIM_USER_DEVICE_GET_IRQ_INFO, &ii, 4, NULL, 0);
+	ok(n == -EINVAL, "irq_info: 4-byte payload gets EINVAL (%zd)", n);
+	ii.index = VFIO_PCI_MSIX_IRQ_INDEX;
+	n = call(fd, VFIOSIM_USER_DEVICE_GET_IRQ_INFO, &ii, sizeof(ii), NULL, 0);
+	memcpy(&ii, rbuf + HDR, sizeof(ii));
+	ok(n == sizeof(ii) && ii.count >= 4, "irq_info: MSI-X has %u vectors",
+	   ii.count);
+	n = call(fd, VFIOSIM_USER_REGION_READ, p, 8, NULL, 0);
+	ok(n == -EINVAL, "region_read: 8-byte payload gets EINVAL (%zd)", n);
+	{
+		struct vfiosim_user_region_access a = { VFIOSIM_REG_SCRATCH(0),
+			VFIO_PCI_BAR0_REGION_INDEX, 4 };
+
+		memcpy(p, &a, sizeof(a));
+		n = call(fd, VFIOSIM_USER_REGION_WRITE, p, sizeof(a) + 2,
+			 NULL, 0);
+		ok(n == -EINVAL,
+		   "region_write: 2 data bytes for count 4 gets EINVAL (%zd)",
+		   n);
+	}
+	n = call(fd, VFIOSIM_USER_DEVICE_SET_IRQS, p, 12, NULL, 0);
+	ok(n == -EINVAL, "set_irqs: 12-byte payload gets EINVAL (%zd)", n);
+	n = call(fd, VFIOSIM_USER_DMA_MAP, p, 16, NULL, 0);
+	ok(n == -EINVAL, "dma_map: 16-byte payload gets EINVAL (%zd)", n);
+	n = call(fd, VFIOSIM_USER_DMA_UNMAP, p, 8, NULL, 0);
+	ok(n == -EINVAL, "dma_unmap: 8-byte payload gets EINVAL (%zd)", n);
+	n = call(fd, VFIOSIM_USER_DEVICE_RESET, p, 4, NULL, 0);
+	ok(n == -EINVAL, "reset: a payload gets EINVAL (%zd)", n);
+	n = call(fd, 200, NULL, 0, NULL, 0);
+	ok(n < 0 && n != -1000, "unknown command 200 gets an error reply (%zd)",
+	   n);
+}
+
+static void t_region(int fd)
+{
+	ssize_t n, n2;
+	uint32_t v = 0;
+	struct vfiosim_user_region_access a = { 0, VFIO_PCI_BAR2_REGION_INDEX,
+		VFIOSIM_USER_MAX_DATA_XFER + 1 };
+
+	v = rd32(fd, VFIOSIM_REG_ID, &n);
+	ok(n == 20 && v == VFIOSIM_ID_MAGIC, "region_read: BAR0 ID 0x%x", v);
+	v = 0x12345678;
+	n = region_rw(fd, true, VFIO_PCI_BAR0_REGION_INDEX,
+		      VFIOSIM_REG_SCRATCH(1), &v, 4);
+	v = rd32(fd, VFIOSIM_REG_SCRATCH(1), &n2);
+	ok(n == 16 && n2 == 20 && v == 0x12345678,
+	   "region_write then read back SCRATCH1 (0x%x)", v);
+	n = call(fd, VFIOSIM_USER_REGION_READ, &a, sizeof(a), NULL, 0);
+	ok(n == -EINVAL, "region_read: %u bytes > max_data_xfer_size gets EINVAL (%zd)",
+	   a.count, n);
+	a.count = VFIOSIM_USER_MAX_DATA_XFER;
+	n = call(fd, VFIOSIM_USER_REGION_READ, &a, sizeof(a), NULL, 0);
+	ok(n == (ssize_t)(sizeof(a) + a.count),
+	   "region_read: exactly max_data_xfer_size of BAR2 (%zd)", n);
+}
+
+static void t_no_reply(int fd)
+{
+	unsigned char m[HDR + 32];
+	struct vfiosim_user_region_access a = { VFIOSIM_REG_SCRATCH(2),
+		VFIO_PCI_BAR0_REGION_INDEX, 4 };
+	uint32_t v = 0xa5a55a5a;
+	size_t len;
+	ssize_t n;
+
+	memcpy(m + HDR, &a, sizeof(a));
+	memcpy(m + HDR + sizeof(a), &v, 4);
+	memcpy(m, m + HDR, 0);
+	len = build(m, next_id++, VFIOSIM_USER_REGION_WRITE,
+		    VFIOSIM_USER_F_NO_REPLY, m + HDR, sizeof(a) + 4);
+	send_raw(fd, m, len, NULL, 0);
+	n = recv_msg(fd, 300);
+	ok(n == -1, "no_reply: REGION_WRITE with NO_REPLY gets no reply");
+	v = rd32(fd, VFIOSIM_REG_SCRATCH(2), &n);
+	ok(n == 20 && v == 0xa5a55a5a,
+	   "no_reply: its effect is visible (0x%x)", v);
+}
+
+static void t_pipeline(int fd)
+{
+	static unsigned char m[8 * (HDR + 16)];
+	struct vfiosim_user_region_access a = { 0, VFIO_PCI_BAR0_REGION_INDEX,
+		4 };
+	size_t len = 0;
+	bool order = true;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		uint32_t v = 0x1000 + (uint32_t)i;
+		ssize_t n;
+
+		n = region_rw(fd, true, VFIO_PCI_BAR0_REGION_INDEX,
+			      VFIOSIM_REG_SCRATCH(i), &v, 4);
+		if (n != 16)
+			order = false;
+	}
+	for (i = 0; i < 8; i++) {
+		a.offset = VFIOSIM_REG_SCRATCH(i);
+		len += build(m + len, (uint16_t)(5000 + i),
+			     VFIOSIM_USER_REGION_READ, 0, &a, sizeof(a));
+	}
+	send_raw(fd, m, len, NULL, 0);
+	for (i = 0; i < 8; i++) {
+		ssize_t n = recv_msg(fd, TIMEOUT_MS);
+		uint32_t v;
+
+		memcpy(&v, rbuf + HDR + 16, 4);
+		if (n != HDR + 20 || rhdr().msg_id != 5000 + i ||
+		    v != 0x1000u + (uint32_t)i) {
+			diag("reply %d: size %zd id %u value 0x%x", i, n,
+			     rhdr().msg_id, v);
+			order = false;
+		}
+	}
+	ok(order, "pipeline: 8 reads in one write answered in order");
+}
+
+static void t_irqs(int fd)
+{
+	unsigned char p[64];
+	struct vfio_irq_set s = {
+		.argsz = sizeof(s),
+		.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = VFIO_PCI_MSIX_IRQ_INDEX, .start = 0, .count = 2,
+	};
+	int efd[40], i;
+	uint32_t db = 1;
+	uint64_t cnt = 0;
+	ssize_t n;
+	struct pollfd pfd;
+
+	for (i = 0; i < 40; i++)
+		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	memcpy(p, &s, sizeof(s));
+	n = call(fd, VFIOSIM_USER_DEVICE_SET_IRQS, p, sizeof(s), efd, 1);
+	ok(n == -EINVAL, "set_irqs: count 2 with 1 fd gets EINVAL (%zd)", n);
+	n = call(fd, VFIOSIM_USER_DEVICE_SET_IRQS, p, sizeof(s), efd, 3);
+	ok(n == -EINVAL, "set_irqs: count 2 with 3 fds gets EINVAL (%zd)", n);
+	s.count = 33;
+	memcpy(p, &s, sizeof(s));
+	n = call(fd, VFIOSIM_USER_DEVICE_SET_IRQS, p, sizeof(s), efd, 33);
+	ok(n == -EINVAL, "set_irqs: 33 fds (> max_msg_fds) get EINVAL (%zd)",
+	   n);
+	s.count = 2;
+	memcpy(p, &s, sizeof(s));
+	n = call(fd, VFIOSIM_USER_DEVICE_SET_IRQS, p, sizeof(s), efd, 2);
+	ok(n == 0, "set_irqs: MSI-X vectors 0-1 with 2 eventfds (%zd)", n);
+	n = region_rw(fd, true, VFIO_PCI_BAR0_REGION_INDEX,
+		      VFIOSIM_REG_DOORBELL, &db, 4);
+	pfd = (struct pollfd){ efd[1], POLLIN, 0 };
+	ok(n == 16 && poll(&pfd, 1, TIMEOUT_MS) == 1 &&
+	   read(efd[1], &cnt, 8) == 8 && cnt == 1,
+	   "set_irqs: doorbell 1 signals the second eventfd");
+	n = call(fd, VFIOSIM_USER_DEVICE_SET_IRQS, p, sizeof(s), NULL, 0);
+	ok(n == 0, "set_irqs: no fds de-assigns the range (%zd)", n);
+	s.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
+	s.count = 0;
+	memcpy(p, &s, sizeof(s));
+	n = call(fd, VFIOSIM_USER_DEVICE_SET_IRQS, p, sizeof(s), efd, 1);
+	ok(n == -EINVAL, "set_irqs: an fd with DATA_NONE gets EINVAL (%zd)", n);
+	n = call(fd, VFIOSIM_USER_DEVICE_SET_IRQS, p, sizeof(s), NULL, 0);
+	ok(n == 0, "set_irqs: DATA_NONE count 0 disables MSI-X (%zd)", n);
+	for (i = 0; i < 40; i++)
+		close(efd[i]);
+}
+
+static void t_dma(int fd)
+{
+	struct vfiosim_user_dma_map m = {
+		.argsz = sizeof(m), .flags = VFIO_DMA_MAP_FLAG_READ |
+					     VFIO_DMA_MAP_FLAG_WRITE,
+		.offset = 0, .addr = 0x100000, .size = 0x10000,
+	};
+	struct vfiosim_user_dma_unmap u = {
+		.argsz = sizeof(u), .addr = 0x100000, .size = 0x10000,
+	};
+	int mfd = memfd_create("conformance-dma", MFD_CLOEXEC);
+	ssize_t n;
+
+	ok(mfd >= 0 && !ftruncate(mfd, 0x10000), "dma: memfd of 64 KiB");
+	n = call(fd, VFIOSIM_USER_DMA_MAP, &m, sizeof(m), &mfd, 1);
+	ok(n >= 0, "dma_map: memfd at IOVA 0x100000 (%zd)", n);
+	n = call(fd, VFIOSIM_USER_DMA_MAP, &m, sizeof(m), &mfd, 1);
+	ok(n < 0 && n != -1000, "dma_map: the same range again fails (%zd)", n);
+	n = call(fd, VFIOSIM_USER_DMA_UNMAP, &u, sizeof(u), NULL, 0);
+	ok(n >= 0, "dma_unmap: the mapping (%zd)", n);
+	n = call(fd, VFIOSIM_USER_DMA_UNMAP, &u, sizeof(u), NULL, 0);
+	ok(n == -ENOENT, "dma_unmap: again gets ENOENT (%zd)", n);
+	n = call(fd, VFIOSIM_USER_DMA_MAP, &m, sizeof(m), &mfd, 1);
+	ok(n >= 0, "dma_map: again, left for the disconnect to release (%zd)",
+	   n);
+	close(mfd);
+}
+
+static void t_mmap(int fd)
+{
+	struct vfio_region_info ri = { .argsz = sizeof(ri),
+				       .index = VFIO_PCI_BAR2_REGION_INDEX };
+	ssize_t n;
+	int mfd;
+	void *p;
+	uint32_t v = 0;
+
+	n = call(fd, VFIOSIM_USER_DEVICE_GET_REGION_INFO, &ri, sizeof(ri),
+		 NULL, 0);
+	memcpy(&ri, rbuf + HDR, sizeof(ri));
+	mfd = nrfds ? rfds[0] : -1;
+	nrfds = 0;
+	ok(n >= (ssize_t)sizeof(ri) && (ri.flags & VFIO_REGION_INFO_FLAG_MMAP) &&
+	   mfd >= 0, "region_info: BAR2 is mmappable and came with an fd");
+	if (mfd < 0)
+		return;
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd,
+		 (off_t)ri.offset);
+	ok(p != MAP_FAILED, "region fd: mmap of BAR2's first page");
+	if (p != MAP_FAILED) {
+		*(volatile uint32_t *)p = 0xfeedf00d;
+		n = region_rw(fd, false, VFIO_PCI_BAR2_REGION_INDEX, 0, &v, 4);
+		ok(n == 20 && v == 0xfeedf00d,
+		   "region fd: a store is seen by REGION_READ (0x%x)", v);
+		munmap(p, 4096);
+	}
+	close(mfd);
+}
+
+static void t_robust(void)
+{
+	unsigned char m[HDR + 64];
+	struct vfiosim_user_header h = { .msg_id = 1, .command = 9,
+					 .msg_size = 0xffffffff };
+	ssize_t n;
+	int fd, fd2;
+
+	/* a lie about msg_size */
+	fd = session();
+	memcpy(m, &h, HDR);
+	send_raw(fd, m, HDR, NULL, 0);
+	n = recv_msg(fd, TIMEOUT_MS);
+	ok(n == HDR && (rhdr().flags & VFIOSIM_USER_F_ERROR) &&
+	   rhdr().error_no == EINVAL,
+	   "robust: msg_size 0xffffffff gets EINVAL");
+	ok(closed_by_peer(fd), "robust: ... and the connection is closed");
+	close(fd);
+
+	fd = session();
+	h.msg_size = 8;
+	memcpy(m, &h, HDR);
+	send_raw(fd, m, HDR, NULL, 0);
+	n = recv_msg(fd, TIMEOUT_MS);
+	ok(n == HDR && rhdr().error_no == EINVAL,
+	   "robust: msg_size 8 gets EINVAL");
+	ok(closed_by_peer(fd), "robust: ... and the connection is closed");
+	close(fd);
+
+	/* a second client while one is connected */
+	fd = session();
+	fd2 = connect_sock();
+	ok(fd >= 0 && fd2 >= 0 && closed_by_peer(fd2),
+	   "robust: a second client is turned away");
+	close(fd2);
+	{
+		ssize_t r;
+		uint32_t v = rd32(fd, VFIOSIM_REG_ID, &r);
+
+		ok(r == 20 && v == VFIOSIM_ID_MAGIC,
+		   "robust: the first client is unaffected");
+	}
+
+	/* disconnect mid-message, with an fd in flight */
+	h.msg_size = HDR + 16 + 4;
+	h.command = VFIOSIM_USER_REGION_WRITE;
+	memcpy(m, &h, HDR);
+	{
+		int e = eventfd(0, EFD_CLOEXEC);
+
+		send_raw(fd, m, HDR + 6, &e, 1);
+		close(e);
+	}
+	close(fd);
+	fd = session();
+	{
+		ssize_t r;
+		uint32_t v = fd >= 0 ? rd32(fd, VFIOSIM_REG_ID, &r) : 0;
+
+		ok(fd >= 0 && r == 20 && v == VFIOSIM_ID_MAGIC,
+		   "robust: after a disconnect mid-message a new client works");
+	}
+	close(fd);
+
+	/* garbage */
+	fd = session();
+	memset(m, 0xff, sizeof(m));
+	send_raw(fd, m, sizeof(m), NULL, 0);
+	n = recv_msg(fd, TIMEOUT_MS);
+	ok(n == HDR && rhdr().error_no == EINVAL && closed_by_peer(fd),
+	   "robust: garbage gets EINVAL and a close");
+	close(fd);
+
+	/* a flood of NO_REPLY writes, then a read */
+	fd = session();
+	{
+		static unsigned char f[1000 * (HDR + 20)];
+		struct vfiosim_user_region_access a = { VFIOSIM_REG_SCRATCH(3),
+			VFIO_PCI_BAR0_REGION_INDEX, 4 };
+		unsigned char pl[20];
+		size_t len = 0;
+		uint32_t v;
+		ssize_t r;
+
+		for (int i = 0; i < 1000; i++) {
+			v = (uint32_t)i;
+			memcpy(pl, &a, 16);
+			memcpy(pl + 16, &v, 4);
+			len += build(f + len, (uint16_t)i,
+				     VFIOSIM_USER_REGION_WRITE,
+				     VFIOSIM_USER_F_NO_REPLY, pl, 20);
+		}
+		send_raw(fd, f, len, NULL, 0);
+		v = rd32(fd, VFIOSIM_REG_SCRATCH(3), &r);
+		ok(r == 20 && v == 999,
+		   "robust: 1000 NO_REPLY writes then a read sees the last (%u)",
+		   v);
+	}
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	int fd;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: vfiosim-userd-conformance SOCKET\n");
+		return 2;
+	}
+	sock_path = argv[1];
+	t_version();
+	fd = session();
+	if (!ok(fd >= 0, "session for the command tests")) {
+		printf("%d passed, %d failed\n", n_pass, n_fail);
+		return 1;
+	}
+	t_sizes(fd);
+	t_region(fd);
+	t_no_reply(fd);
+	t_pipeline(fd);
+	t_irqs(fd);
+	t_dma(fd);
+	t_mmap(fd);
+	close(fd);
+	t_robust();
+	close_rfds();
+	printf("1..%d\n%d passed, %d failed\n", n_test, n_pass, n_fail);
+	return n_fail ? 1 : 0;
+}
