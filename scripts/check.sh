@@ -111,6 +111,12 @@ elif [ "$unit_rc" -ne 0 ] && ! grep -qE '[1-9][0-9]* failed' "$logs/unit.log"; t
 	result 1 "host unit tests exit status"
 fi
 
+echo "# libFuzzer on the vfio-user server parser (20 s)"
+make -s -C userspace fuzz-check >"$logs/fuzz.log" 2>&1
+rc=$?
+tail -n 3 "$logs/fuzz.log" | sed 's/^/# /'
+result $rc "fuzz_vu_server: no crash, leak or sanitizer report"
+
 for k in $kvers; do
 	echo "# selftests in a QEMU guest running $k"
 	res=$build/results/$k
