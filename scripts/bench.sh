@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # make bench: vfiosim-bench against mtty (vfio and netlink backends of
-# libvfiosim, plus pipelined netlink on a socket of the bench's own),
-# then device create/remove time
+# libvfiosim, plus pipelined netlink on a socket of the bench's own, plus
+# the unix backend to a vfiosim-userd), then device create/remove time
 # and memory per device, all in a QEMU guest of the 6.12 kernel.
 #
 #   scripts/bench.sh            on the host: build the bench, boot the guest
@@ -19,6 +19,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 bench=$top/userspace/bench/build/vfiosim-bench
+userd=$top/userspace/build/vfiosim-userd
+ux_sock=/tmp/vfiosim-bench.sock
 
 say() {
 	echo "bench: $*"
@@ -104,15 +106,50 @@ guest_scale() {
 	cat "$out"
 }
 
+# Start vfiosim-userd for device $1 on $ux_sock, pid into $userd_pid, and
+# wait (up to 30 s) for its "listening" line.  Its stderr goes to a file,
+# not the console, and stays there while the bench measures.
+userd_start() {
+	local i
+
+	rm -f "$ux_sock" /tmp/userd.log
+	"$userd" --socket "$ux_sock" --device "$1" 2> /tmp/userd.log &
+	userd_pid=$!
+	for ((i = 0; i < 300; i++)); do
+		grep -q "vfiosim-userd: listening on $ux_sock" /tmp/userd.log &&
+			return 0
+		kill -0 "$userd_pid" 2> /dev/null || break
+		sleep 0.1
+	done
+	cat /tmp/userd.log >&2
+	return 1
+}
+
+# SIGTERM, then the exit status must be 0.
+userd_stop() {
+	local st=0
+
+	kill -TERM "$userd_pid"
+	wait "$userd_pid" || st=$?
+	cp /tmp/userd.log "$VFIOSIM_RESULTS/userd.log"
+	if [ "$st" -ne 0 ]; then
+		echo "bench: vfiosim-userd exited with status $st:" >&2
+		cat /tmp/userd.log >&2
+		return 1
+	fi
+	say "vfiosim-userd stopped (exit 0)"
+}
+
 guest() {
 	local kver=${VFIOSIM_KVER:-$(uname -r)}
 	local ko=$top/build/kmod/$kver/vfiosim.ko
 	local mtty=$top/build/mtty/$kver/mtty.ko
-	local dev peer nl pipe mtype rc=0
+	local dev peer nl pipe ux mtype rc=0
 	local full=/sys/class/mdev_bus/vfiosim/mdev_supported_types/vfiosim-full/create
 
 	[ -f "$ko" ] || die "$ko missing: make modules"
 	[ -f "$mtty" ] || die "$mtty missing: make mtty"
+	[ -x "$userd" ] || die "$userd missing: make userspace"
 	say "loading vfio, mdev, vfio_iommu_type1, vfiosim, mtty ($kver)"
 	modprobe vfio
 	modprobe mdev
@@ -124,35 +161,42 @@ guest() {
 	mtype=mtty-2
 	[ -d "/sys/class/mdev_bus/mtty/mdev_supported_types/$mtype" ] ||
 		mtype=$(ls /sys/class/mdev_bus/mtty/mdev_supported_types | head -n 1)
-	# Three vfiosim-full devices: a device is open through VFIO or bound
-	# to one netlink socket, never both, and the pipelined rows bind the
-	# bench's own socket.  So the vfio, netlink and pipelined rows run
-	# in one process, each on its own device.
+	# Four vfiosim-full devices: a device is open through VFIO or bound
+	# to one netlink socket, never both, the pipelined rows bind the
+	# bench's own socket and vfiosim-userd binds its own.  So the vfio,
+	# netlink, pipelined and unix rows run in one process, each on its
+	# own device.
 	uuid_n dev 0 1
 	uuid_n peer 0 2
 	uuid_n nl 0 3
 	uuid_n pipe 0 4
-	say "creating vfiosim-full $dev (vfio), $nl (netlink), $pipe (pipelined netlink) and $mtype $peer"
+	uuid_n ux 0 5
+	say "creating vfiosim-full $dev (vfio), $nl (netlink), $pipe (pipelined netlink), $ux (unix) and $mtype $peer"
 	echo "$dev" > "$full"
 	echo "$nl" > "$full"
 	echo "$pipe" > "$full"
+	echo "$ux" > "$full"
 	echo "$peer" > "/sys/class/mdev_bus/mtty/mdev_supported_types/$mtype/create"
+	say "starting vfiosim-userd for $ux on $ux_sock"
+	userd_start "$ux" || die "vfiosim-userd did not come up"
 
 	say "running vfiosim-bench (${VFIOSIM_BENCH_ITERS:-20000} ops each, output at the end)"
 	# Quiet console while measuring (see settle); the table comes after.
 	sleep 1
 	"$bench" --dev "vfio:$dev" --peer "vfio:$peer" \
-		--nl "netlink:$nl" --nl-raw "$pipe" \
+		--nl "netlink:$nl" --nl-raw "$pipe" --unix "unix:$ux_sock" \
 		--iters "${VFIOSIM_BENCH_ITERS:-20000}" \
 		--json "$VFIOSIM_RESULTS/bench.json" \
 		> /tmp/bench.txt 2>&1 || rc=1
 	cp /tmp/bench.txt "$VFIOSIM_RESULTS/bench.txt"
 	cat /tmp/bench.txt
 
+	userd_stop || rc=1
 	say "removing the benchmark devices"
 	echo 1 > "/sys/bus/mdev/devices/$dev/remove"
 	echo 1 > "/sys/bus/mdev/devices/$nl/remove"
 	echo 1 > "/sys/bus/mdev/devices/$pipe/remove"
+	echo 1 > "/sys/bus/mdev/devices/$ux/remove"
 	echo 1 > "/sys/bus/mdev/devices/$peer/remove"
 
 	guest_scale || rc=1

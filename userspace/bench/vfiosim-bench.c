@@ -6,12 +6,14 @@
  *
  *   vfiosim-bench --dev vfio:<uuid> [--peer vfio:<mtty uuid>]
  *                 [--nl netlink:<uuid>] [--nl-raw <uuid>]
+ *                 [--unix unix:<path>]
  *                 [--iters N] [--batch N] [--json FILE]
  *
  * --nl and --nl-raw name two more vfiosim devices, each distinct from
  * --dev: a device is open through VFIO or bound to one netlink socket,
  * never both, and the pipelined rows bind their own socket (libmnl, in
- * this file) to the --nl-raw device.
+ * this file) to the --nl-raw device.  --unix is the socket of a
+ * vfiosim-userd serving a fourth device (userd holds its netlink binding).
  *
  * Timing: ops run back to back in batches of --batch (16) between two
  * CLOCK_MONOTONIC reads; one sample is the batch time divided by the batch
@@ -96,6 +98,7 @@ struct ctx {
 	struct raw_dev raw_dev;		/* vfiosim through bare VFIO */
 	struct vfiosim_dev *nl;		/* --nl: libvfiosim netlink backend */
 	struct pipe_nl pipe;		/* --nl-raw: our own socket */
+	struct vfiosim_dev *ux;		/* --unix: vfio-user via vfiosim-userd */
 	struct vfiosim_write_op wops[MAX_WRITES];
 	unsigned int per;		/* writes per op of the row running */
 	volatile uint32_t *bar2;	/* first page of BAR2, mmapped */
@@ -267,6 +270,22 @@ static int op_nl_write(struct ctx *c)
 					   VFIOSIM_REG_SCRATCH0, &c->val, 4), 4);
 }
 
+/* ---- unix (vfio-user to vfiosim-userd) rows ------------------------- */
+
+static int op_ux_read(struct ctx *c)
+{
+	return err_io(vfiosim_region_read(c->ux, VFIO_PCI_BAR0_REGION_INDEX,
+					  VFIOSIM_REG_SCRATCH0, &c->val, 4),
+		      4);
+}
+
+static int op_ux_write(struct ctx *c)
+{
+	c->val++;
+	return err_io(vfiosim_region_write(c->ux, VFIO_PCI_BAR0_REGION_INDEX,
+					   VFIOSIM_REG_SCRATCH0, &c->val, 4), 4);
+}
+
 /* K 4-byte writes over the eight scratch registers. */
 static void wops_fill(struct ctx *c)
 {
@@ -285,6 +304,12 @@ static int op_nl_multi(struct ctx *c)
 {
 	c->wops[0].data = ++c->val;
 	return vfiosim_region_write_multi(c->nl, c->wops, c->per);
+}
+
+static int op_ux_multi(struct ctx *c)
+{
+	c->wops[0].data = ++c->val;
+	return vfiosim_region_write_multi(c->ux, c->wops, c->per);
 }
 
 static int op_vfio_multi(struct ctx *c)
@@ -677,14 +702,15 @@ static void teardown_msi(struct ctx *c)
 
 /* NEED_RAW rows run last, once libvfiosim has let go of the group. */
 enum need { NEED_NONE, NEED_DEV, NEED_MMAP, NEED_PEER, NEED_RAW, NEED_NL,
-	     NEED_PIPE };
+	     NEED_PIPE, NEED_UNIX };
 
 enum row_id {
 	R_CLOCK, R_GETPPID, R_EVENTFD, R_MEMCPY4, R_MEMCPY4K,
 	R_BAR0_RD, R_RAW_BAR0_RD, R_BAR0_WR, R_CFG_RD, R_BAR2_RD, R_BAR2_WR,
 	R_MMAP_RD, R_MMAP_WR, R_BAR2_RD4K, R_IRQ_MSIX, R_IRQ_MSI,
 	R_MTTY_CFG, R_NL_PING, R_GENL_NOP, R_NL_RD, R_NL_WR, R_NL_MULTI64, R_NL_MULTI256,
-	R_NL_PIPE64, R_NL_PIPE256, R_VFIO_MULTI64, R_VFIO_MULTI256, R_NUM
+	R_NL_PIPE64, R_NL_PIPE256, R_VFIO_MULTI64, R_VFIO_MULTI256,
+	R_UX_RD, R_UX_WR, R_UX_MULTI64, R_NUM
 };
 
 enum state { ST_NOTRUN, ST_OK, ST_FAILED, ST_SKIPPED };
@@ -698,6 +724,11 @@ struct row {
 	int floor;		/* row it is compared with, or -1 */
 	int peer;		/* mtty row it is compared with, or -1 */
 	int ioctl;		/* vfio-backend row compared with, or -1 */
+	/*
+	 * netlink-backend row compared with; 0 (R_CLOCK, never one) = none,
+	 * so only the unix rows need to set it.
+	 */
+	int netlink;
 	unsigned int per;	/* writes per op (reported per write), 0 = 1 */
 	unsigned int ops;	/* timed ops actually run */
 	enum state state;
@@ -777,6 +808,16 @@ static struct row rows[R_NUM] = {
 	[R_VFIO_MULTI256] = { "vfio write_multi x256 /write", op_vfio_multi,
 			      .need = NEED_DEV, .floor = R_GETPPID, .peer = -1,
 			      .ioctl = R_BAR0_WR, .per = 256 },
+	[R_UX_RD] = { "unix BAR0 read 4 B", op_ux_read, .need = NEED_UNIX,
+		      .floor = R_NL_PING, .peer = -1, .ioctl = R_BAR0_RD,
+		      .netlink = R_NL_RD },
+	[R_UX_WR] = { "unix BAR0 write 4 B", op_ux_write, .need = NEED_UNIX,
+		      .floor = R_NL_PING, .peer = -1, .ioctl = R_BAR0_WR,
+		      .netlink = R_NL_WR },
+	[R_UX_MULTI64] = { "unix WRITE_MULTI x64 /write", op_ux_multi,
+			   .need = NEED_UNIX, .floor = R_NL_PING, .peer = -1,
+			   .ioctl = R_BAR0_WR, .netlink = R_NL_MULTI64,
+			   .per = 64 },
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -844,13 +885,16 @@ static void print_table(FILE *f)
 {
 	int i;
 
-	fprintf(f, "%-31s %10s %10s  %-23s %7s %7s %7s\n", "benchmark",
-		"median ns", "p99 ns", "floor", "x floor", "x mtty", "x ioctl");
+	fprintf(f, "%-31s %10s %10s  %-23s %7s %7s %7s %7s\n", "benchmark",
+		"median ns", "p99 ns", "floor", "x floor", "x mtty", "x ioctl",
+		"x nl");
 	for (i = 0; i < R_NUM; i++) {
 		const struct row *r = &rows[i];
 		double fr = ratio(i, r->floor), pr = ratio(i, r->peer);
 		double ir = ratio(i, r->ioctl);
+		double nr = ratio(i, r->netlink ? r->netlink : -1);
 		char fbuf[16] = "-", pbuf[16] = "-", ibuf[16] = "-";
+		char nbuf[16] = "-";
 
 		if (r->state != ST_OK) {
 			fprintf(f, "%-31s %s\n", r->name,
@@ -864,10 +908,12 @@ static void print_table(FILE *f)
 			snprintf(pbuf, sizeof(pbuf), "%.2f", pr);
 		if (ir >= 0)
 			snprintf(ibuf, sizeof(ibuf), "%.2f", ir);
-		fprintf(f, "%-31s %10.0f %10.0f  %-23s %7s %7s %7s\n", r->name,
-			r->median, r->p99,
+		if (nr >= 0)
+			snprintf(nbuf, sizeof(nbuf), "%.2f", nr);
+		fprintf(f, "%-31s %10.0f %10.0f  %-23s %7s %7s %7s %7s\n",
+			r->name, r->median, r->p99,
 			r->floor >= 0 ? rows[r->floor].name : "-", fbuf, pbuf,
-			ibuf);
+			ibuf, nbuf);
 	}
 }
 
@@ -1001,6 +1047,13 @@ static int write_json(const char *path, const char *dev, const char *peer,
 			fputs("null", f);
 		fputs(", \"ioctl_ratio\": ", f);
 		json_num(f, ratio(i, r->ioctl));
+		fputs(", \"netlink\": ", f);
+		if (r->netlink)
+			json_str(f, rows[r->netlink].name);
+		else
+			fputs("null", f);
+		fputs(", \"netlink_ratio\": ", f);
+		json_num(f, ratio(i, r->netlink ? r->netlink : -1));
 		fprintf(f, ", \"writes_per_op\": %u, \"ops\": %u",
 			r->per ? r->per : 1, ok ? r->ops : 0);
 		if (r->note[0]) {
@@ -1072,9 +1125,11 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: vfiosim-bench --dev vfio:<uuid> [--peer vfio:<mtty uuid>]\n"
 		"                     [--nl netlink:<uuid>] [--nl-raw <uuid>]\n"
+		"                     [--unix unix:<path>]\n"
 		"                     [--iters N] [--batch N] [--json FILE]\n"
 		"  --nl        a second vfiosim device, opened with libvfiosim's netlink backend\n"
 		"  --nl-raw    a third one, bound to the bench's own socket (pipelined rows)\n"
+		"  --unix      the socket of a vfiosim-userd serving a fourth one\n"
 		"  --iters N   timed ops per benchmark (default %u; +10%% warm-up)\n"
 		"  --batch N   ops per clock_gettime pair (default %u; 1 = per op)\n",
 		DEF_ITERS, DEF_BATCH);
@@ -1088,13 +1143,15 @@ static void run_row(struct ctx *c, struct row *r, unsigned int iters,
 	if ((r->need == NEED_PEER && !c->peer && c->raw_peer.device < 0) ||
 	    (r->need == NEED_RAW && c->raw_dev.device < 0) ||
 	    (r->need == NEED_NL && !c->nl) ||
-	    (r->need == NEED_PIPE && !c->pipe.nl)) {
+	    (r->need == NEED_PIPE && !c->pipe.nl) ||
+	    (r->need == NEED_UNIX && !c->ux)) {
 		r->state = ST_SKIPPED;
 		if (!r->note[0])
 			snprintf(r->note, sizeof(r->note),
 				 "skipped: no %s given",
 				 r->need == NEED_NL ? "--nl" :
-				 r->need == NEED_PIPE ? "--nl-raw" : "--peer");
+				 r->need == NEED_PIPE ? "--nl-raw" :
+				 r->need == NEED_UNIX ? "--unix" : "--peer");
 		return;
 	}
 	/*
@@ -1130,6 +1187,9 @@ static void run_row(struct ctx *c, struct row *r, unsigned int iters,
 	else if (r->need == NEED_NL && c->nl)
 		snprintf(r->note, sizeof(r->note), "failed: %s (%s)",
 			 strerror(-ret), vfiosim_dev_error(c->nl));
+	else if (r->need == NEED_UNIX && c->ux)
+		snprintf(r->note, sizeof(r->note), "failed: %s (%s)",
+			 strerror(-ret), vfiosim_dev_error(c->ux));
 	else if (r->need == NEED_PEER && c->peer)
 		snprintf(r->note, sizeof(r->note), "failed: %s (%s)",
 			 strerror(-ret), vfiosim_dev_error(c->peer));
@@ -1148,11 +1208,13 @@ int main(int argc, char **argv)
 		{ "json", required_argument, NULL, 'j' },
 		{ "nl", required_argument, NULL, 'N' },
 		{ "nl-raw", required_argument, NULL, 'R' },
+		{ "unix", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *dev_spec = NULL, *peer_spec = NULL, *json = NULL;
 	const char *peer_path = "none", *nl_spec = NULL, *raw_uuid = NULL;
+	const char *ux_spec = NULL;
 	unsigned int iters = DEF_ITERS, batch = DEF_BATCH;
 	char err[256];
 	struct ctx *c;
@@ -1160,7 +1222,7 @@ int main(int argc, char **argv)
 	void *map = NULL;
 	int opt, i, failed = 0;
 
-	while ((opt = getopt_long(argc, argv, "d:p:n:b:j:N:R:h", opts,
+	while ((opt = getopt_long(argc, argv, "d:p:n:b:j:N:R:U:h", opts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'N':
@@ -1170,6 +1232,9 @@ int main(int argc, char **argv)
 			raw_uuid = optarg;
 			if (!strncmp(raw_uuid, "netlink:", 8))
 				raw_uuid += 8;
+			break;
+		case 'U':
+			ux_spec = optarg;
 			break;
 		case 'd':
 			dev_spec = optarg;
@@ -1253,6 +1318,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vfiosim-bench: reset %s: %s (continuing)\n",
 				nl_spec, vfiosim_dev_error(c->nl));
 	}
+	if (ux_spec) {
+		c->ux = open_dev(ux_spec, false);
+		if (!c->ux)
+			return 1;
+		if (vfiosim_reset(c->ux))
+			fprintf(stderr, "vfiosim-bench: reset %s: %s (continuing)\n",
+				ux_spec, vfiosim_dev_error(c->ux));
+	}
 	if (raw_uuid && pipe_open(&c->pipe, raw_uuid, err, sizeof(err))) {
 		fprintf(stderr, "vfiosim-bench: --nl-raw %s: %s\n", raw_uuid,
 			err);
@@ -1285,16 +1358,19 @@ int main(int argc, char **argv)
 
 	printf("vfiosim-bench: dev %s, peer %s (%s)\n"
 	       "  netlink %s, pipelined netlink %s\n"
+	       "  unix %s\n"
 	       "  %u ops per benchmark, timed in batches of %u, after %u warm-up ops;\n"
 	       "  xK rows: max(%u / K, %u) ops of K writes, each timed, ns per write\n\n",
 	       dev_spec, peer_spec ? peer_spec : "none: mtty rows skipped",
 	       peer_path, nl_spec ? nl_spec : "none (rows skipped)",
-	       raw_uuid ? raw_uuid : "none (rows skipped)", iters, batch,
+	       raw_uuid ? raw_uuid : "none (rows skipped)",
+	       ux_spec ? ux_spec : "none (rows skipped)", iters, batch,
 	       iters / 10, iters, MIN_BATCH_OPS);
 	print_table(stdout);
 	printf("\n(ns/op, ns/write for /write rows; x floor = median / median of the floor row;\n"
 	       " x mtty = median / mtty config pread median; x ioctl = median / the same\n"
-	       " access through the vfio backend, BAR0 read or write 4 B)\n\n");
+	       " access through the vfio backend, BAR0 read or write 4 B;\n"
+	       " x nl = median / the same access through the netlink backend)\n\n");
 	acc = ratio(R_BAR0_RD, R_MTTY_CFG);
 	if (acc >= 0)
 		printf("ioctl BAR0 read median / mtty pread median = %.2f (target <= %.1f): %s\n",
@@ -1314,6 +1390,8 @@ int main(int argc, char **argv)
 	raw_close(&c->raw_dev);
 	raw_close(&c->raw_peer);
 	pipe_close(&c->pipe);
+	if (c->ux)
+		vfiosim_dev_free(c->ux);
 	if (c->nl)
 		vfiosim_dev_free(c->nl);
 	if (c->peer)
