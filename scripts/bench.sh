@@ -113,7 +113,9 @@ userd_start() {
 	local i
 
 	rm -f "$ux_sock" /tmp/userd.log
-	"$userd" --socket "$ux_sock" --device "$1" 2> /tmp/userd.log &
+	# Bench and bridge share one vCPU: under TCG a cross-CPU wakeup costs
+	# milliseconds at p99 and made the unix rows measure the IPI path.
+	taskset -c 0 "$userd" --socket "$ux_sock" --device "$1" 2> /tmp/userd.log &
 	userd_pid=$!
 	for ((i = 0; i < 300; i++)); do
 		grep -q "vfiosim-userd: listening on $ux_sock" /tmp/userd.log &&
@@ -183,7 +185,7 @@ guest() {
 	say "running vfiosim-bench (${VFIOSIM_BENCH_ITERS:-20000} ops each, output at the end)"
 	# Quiet console while measuring (see settle); the table comes after.
 	sleep 1
-	"$bench" --dev "vfio:$dev" --peer "vfio:$peer" \
+	taskset -c 0 "$bench" --dev "vfio:$dev" --peer "vfio:$peer" \
 		--nl "netlink:$nl" --nl-raw "$pipe" --unix "unix:$ux_sock" \
 		--iters "${VFIOSIM_BENCH_ITERS:-20000}" \
 		--json "$VFIOSIM_RESULTS/bench.json" \
