@@ -60,26 +60,17 @@ int vfiosim_unix_timeout_ms = 30000;
 #define UX_MIN_PAYLOAD		(sizeof(uint64_t) + VFIOSIM_USER_WRITE_MULTI_MAX * \
 				 sizeof(struct vfiosim_user_write_multi_entry))
 
-struct ux_region {
-	uint64_t offset;	/* as GET_REGION_INFO reported it */
-	uint64_t size;
-	int mmap_fd;		/* from GET_REGION_INFO, or -1 */
-};
-
 struct ux_priv {
-	pthread_mutex_t lock;
+	struct vu_client vc;	/* first: the ops find it at dev->priv */
 	int fd;
 	bool broken;		/* stream out of step: refuse further use */
 	char broken_why[128];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	uint16_t msg_id;
-	/* Negotiated in VERSION. */
+	/*
+	 * Negotiated in VERSION: minor here; max_data_xfer_size (capped),
+	 * max_msg_fds and write_multiple in vc.
+	 */
 	uint16_t minor;
-	uint32_t max_xfer;	/* min(server's max_data_xfer_size, cap) */
-	uint32_t max_fds;	/* server's max_msg_fds */
-	bool write_multiple;
-	uint32_t num_regions;
-	struct ux_region *regions;
 	unsigned char *tx;	/* request: header + payload */
 	unsigned char *rx;	/* reply */
 	size_t buf_size;	/* of tx and rx */
@@ -147,7 +138,7 @@ static int ux_break(struct ux_priv *p, int err, const char *what)
 
 /* Send len bytes at buf, with nfds fds on the first byte. */
 static int ux_send(struct ux_priv *p, const void *buf, size_t len,
-		   const int *fds, size_t nfds, long long deadline, char *why)
+		   const void *fds, size_t nfds, long long deadline, char *why)
 {
 	union {
 		struct cmsghdr align;
@@ -302,10 +293,12 @@ static int ux_recv(struct ux_priv *p, void *buf, size_t len, int *fds,
  * *fd_out gets the first fd the reply carried (or -1); every other fd is
  * closed.
  */
-static ssize_t ux_call(struct ux_priv *p, uint16_t command, uint16_t msg_id,
-		       size_t len, const int *fds, size_t nfds,
-		       const void **payload, int *fd_out, char *why)
+static ssize_t ux_call(struct vu_client *c, uint16_t command,
+		       uint16_t msg_id, size_t len, const void *fds,
+		       size_t nfds, const void **payload, int *fd_out,
+		       char *why)
 {
+	struct ux_priv *p = (struct ux_priv *)c;
 	struct vfiosim_user_header hdr;
 	int rfds[UX_MAX_FDS];
 	size_t rnfds = 0;
@@ -378,18 +371,6 @@ static ssize_t ux_call(struct ux_priv *p, uint16_t command, uint16_t msg_id,
 fail:
 	ux_close_fds(rfds, rnfds);
 	return ret;
-}
-
-/* A request whose payload the caller has put at ux_payload(). */
-static ssize_t ux_simple(struct ux_priv *p, uint16_t command, size_t len,
-			 const int *fds, size_t nfds, const void **payload,
-			 int *fd_out, char *why)
-{
-	uint16_t id = ++p->msg_id;
-
-	vfiosim_vu_request_init(p->tx, id, command, NULL, len);
-	return ux_call(p, command, id, UX_HDR + len, fds, nfds, payload,
-		       fd_out, why);
 }
 
 /* ---- VERSION ------------------------------------------------------- */
@@ -659,11 +640,13 @@ static int ux_alloc_bufs(struct ux_priv *p, size_t payload)
 	if (!tx)
 		return -ENOMEM;
 	p->tx = tx;
+	p->vc.msg = p->tx;
 	rx = realloc(p->rx, UX_HDR + payload);
 	if (!rx)
 		return -ENOMEM;
 	p->rx = rx;
 	p->buf_size = UX_HDR + payload;
+	p->vc.payload_max = ux_payload_max(p);
 	return 0;
 }
 
@@ -685,31 +668,25 @@ static int ux_version(struct vfiosim_dev *dev)
 					   ux_payload_max(p) - sizeof(v),
 					   "{\"capabilities\":{\"max_msg_fds\":%u,\"max_data_xfer_size\":%u,\"write_multiple\":true}}",
 					   UX_MAX_FDS, UX_XFER_CAP) + 1;
-	n = ux_simple(p, VFIOSIM_USER_VERSION, len, NULL, 0, &payload, NULL,
-		      why);
+	n = vu_client_simple(&p->vc, VFIOSIM_USER_VERSION, len, NULL, 0,
+			     &payload, NULL, why);
 	if (n < 0)
 		return vfiosim_fail(dev, (int)-n, "VERSION: %s", why);
 	ret = vfiosim_unix_parse_version(payload, (size_t)n, &p->minor,
-					 &p->max_xfer, &p->max_fds,
-					 &p->write_multiple, why, sizeof(why));
+					 &p->vc.max_xfer, &p->vc.max_fds,
+					 &p->vc.write_multiple, why,
+					 sizeof(why));
 	if (ret)
 		return vfiosim_fail(dev, -ret, "VERSION: %s", why);
 	ret = ux_alloc_bufs(p, sizeof(struct vfiosim_user_region_access) +
-			    p->max_xfer);
+			    p->vc.max_xfer);
 	if (ret)
 		return vfiosim_fail(dev, -ret, "buffers for %u byte transfers: %s",
-				    p->max_xfer, strerror(-ret));
+				    p->vc.max_xfer, strerror(-ret));
 	return 0;
 }
 
 /* ---- open and close ------------------------------------------------ */
-
-static void ux_forget_fd(struct ux_region *reg)
-{
-	if (reg->mmap_fd >= 0)
-		close(reg->mmap_fd);
-	reg->mmap_fd = -1;
-}
 
 /* Read and drop what the server still sends until it hangs up. */
 static void ux_drain_until_eof(int fd, long long deadline)
@@ -763,12 +740,10 @@ static void ux_drain_until_eof(int fd, long long deadline)
 static void ux_close(struct vfiosim_dev *dev)
 {
 	struct ux_priv *p = priv(dev);
-	uint32_t i;
 
 	if (!p)
 		return;
-	for (i = 0; p->regions && i < p->num_regions; i++)
-		ux_forget_fd(&p->regions[i]);
+	vu_client_forget_regions(&p->vc);
 	/*
 	 * The server releases the session when the connection goes.  Say
 	 * we are done and wait (briefly) for it to hang up, so that the
@@ -779,99 +754,11 @@ static void ux_close(struct vfiosim_dev *dev)
 			ux_drain_until_eof(p->fd, now_ms() + UX_CLOSE_WAIT_MS);
 		close(p->fd);
 	}
-	free(p->regions);
 	free(p->tx);
 	free(p->rx);
-	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->vc.lock);
 	free(p);
 	dev->priv = NULL;
-}
-
-/*
- * GET_REGION_INFO into info (argsz bytes at most), remembering the
- * region's offset, size and mmap fd.  0 or -errno with why.
- */
-static int ux_region_info(struct ux_priv *p, struct vfio_region_info *info,
-			  char *why)
-{
-	struct vfio_region_info req = {
-		.argsz = info->argsz,
-		.index = info->index,
-	};
-	struct vfio_region_info got;
-	const void *payload;
-	ssize_t n;
-	int fd;
-
-	memcpy(ux_payload(p), &req, sizeof(req));
-	n = ux_simple(p, VFIOSIM_USER_DEVICE_GET_REGION_INFO, sizeof(req),
-		      NULL, 0, &payload, &fd, why);
-	if (n < 0)
-		return (int)n;
-	memcpy(info, payload, (size_t)n < req.argsz ? (size_t)n : req.argsz);
-	if (req.index < p->num_regions && (size_t)n >= sizeof(got)) {
-		struct ux_region *reg = &p->regions[req.index];
-
-		memcpy(&got, payload, sizeof(got));
-		reg->offset = got.offset;
-		reg->size = got.size;
-		if (fd >= 0) {
-			ux_forget_fd(reg);
-			reg->mmap_fd = fd;
-		}
-	} else if (fd >= 0) {
-		close(fd);
-	}
-	return 0;
-}
-
-static int ux_cache_regions(struct vfiosim_dev *dev)
-{
-	struct ux_priv *p = priv(dev);
-	struct vfio_device_info dinfo = { .argsz = sizeof(dinfo) };
-	char why[UX_WHY_LEN];
-	const void *payload;
-	uint32_t i, num;
-	ssize_t n;
-	int ret;
-
-	memcpy(ux_payload(p), &dinfo, sizeof(dinfo));
-	n = ux_simple(p, VFIOSIM_USER_DEVICE_GET_INFO, sizeof(dinfo), NULL, 0,
-		      &payload, NULL, why);
-	if (n < 0)
-		return vfiosim_fail(dev, (int)-n, "DEVICE_GET_INFO: %s", why);
-	if ((size_t)n < offsetof(struct vfio_device_info, cap_offset))
-		return vfiosim_fail(dev, EPROTO,
-				    "DEVICE_GET_INFO: malformed reply: %zd bytes",
-				    n);
-	memcpy(&dinfo, payload, (size_t)n < sizeof(dinfo) ? (size_t)n :
-	       sizeof(dinfo));
-	num = dinfo.num_regions;
-	/* vfio-pci has 9 (plus device specific ones); refuse nonsense. */
-	if (num > 64)
-		return vfiosim_fail(dev, EPROTO,
-				    "DEVICE_GET_INFO: malformed reply: %u regions",
-				    num);
-	p->regions = calloc(num ? num : 1, sizeof(*p->regions));
-	if (!p->regions)
-		return vfiosim_fail(dev, ENOMEM, "%u regions: out of memory",
-				    num);
-	for (i = 0; i < num; i++)
-		p->regions[i].mmap_fd = -1;
-	p->num_regions = num;
-	for (i = 0; i < num; i++) {
-		struct vfio_region_info rinfo = {
-			.argsz = sizeof(rinfo),
-			.index = i,
-		};
-
-		ret = ux_region_info(p, &rinfo, why);
-		if (ret)
-			return vfiosim_fail(dev, -ret,
-					    "DEVICE_GET_REGION_INFO region %u (%s): %s",
-					    i, vfiosim_region_name(i), why);
-	}
-	return 0;
 }
 
 static int ux_open(struct vfiosim_dev *dev, const char *target)
@@ -889,7 +776,13 @@ static int ux_open(struct vfiosim_dev *dev, const char *target)
 		return vfiosim_fail(dev, ENOMEM, "out of memory");
 	snprintf(p->path, sizeof(p->path), "%s", target);
 	memcpy(sa.sun_path, target, strlen(target));
-	pthread_mutex_init(&p->lock, NULL);
+	vu_client_init(&p->vc);
+	p->vc.call = ux_call;
+	/* SCM_RIGHTS carries open files only: -1 goes as runs of no fds. */
+	p->vc.split_irq_runs = true;
+	/* vfio-pci has 9 (plus device specific ones); refuse nonsense. */
+	p->vc.max_regions = 64;
+	p->vc.peer = "server";
 	p->fd = -1;
 	dev->priv = p;
 
@@ -916,7 +809,7 @@ static int ux_open(struct vfiosim_dev *dev, const char *target)
 	ret = ux_version(dev);
 	if (ret)
 		goto fail;
-	ret = ux_cache_regions(dev);
+	ret = vu_client_cache_regions(dev);
 	if (ret)
 		goto fail;
 	return 0;
@@ -926,505 +819,10 @@ fail:
 	return ret;
 }
 
-/* ---- the info ops -------------------------------------------------- */
-
-/*
- * Send len bytes of the caller's struct, copy the reply back bounded by
- * its argsz.
- */
-static int ux_info_op(struct vfiosim_dev *dev, uint16_t command, void *arg,
-		      size_t len, uint32_t argsz, const char *what)
-{
-	struct ux_priv *p = priv(dev);
-	char why[UX_WHY_LEN];
-	const void *payload;
-	ssize_t n;
-
-	if (len > ux_payload_max(p))
-		return vfiosim_fail(dev, EINVAL,
-				    "%s%s: argsz %u does not fit one vfio-user message (%zu bytes)",
-				    vfiosim_vu_command_name(command), what,
-				    argsz, ux_payload_max(p));
-	memcpy(ux_payload(p), arg, len);
-	n = ux_simple(p, command, len, NULL, 0, &payload, NULL, why);
-	if (n < 0)
-		return vfiosim_fail(dev, (int)-n, "%s%s: %s",
-				    vfiosim_vu_command_name(command), what,
-				    why);
-	memcpy(arg, payload, (size_t)n < argsz ? (size_t)n : argsz);
-	return 0;
-}
-
-static int ux_get_device_info_locked(struct vfiosim_dev *dev,
-				     struct vfio_device_info *info)
-{
-	return ux_info_op(dev, VFIOSIM_USER_DEVICE_GET_INFO, info,
-			  sizeof(*info), info->argsz, "");
-}
-
-static int ux_get_region_info_locked(struct vfiosim_dev *dev,
-				     struct vfio_region_info *info)
-{
-	char why[UX_WHY_LEN];
-	int ret;
-
-	ret = ux_region_info(priv(dev), info, why);
-	if (ret)
-		return vfiosim_fail(dev, -ret,
-				    "DEVICE_GET_REGION_INFO region %u (%s): %s",
-				    info->index,
-				    vfiosim_region_name(info->index), why);
-	return 0;
-}
-
-static int ux_get_irq_info_locked(struct vfiosim_dev *dev,
-				  struct vfio_irq_info *info)
-{
-	char what[32];
-
-	snprintf(what, sizeof(what), " irq index %u", info->index);
-	return ux_info_op(dev, VFIOSIM_USER_DEVICE_GET_IRQ_INFO, info,
-			  sizeof(*info), info->argsz, what);
-}
-
-static int ux_device_feature_locked(struct vfiosim_dev *dev,
-				    struct vfio_device_feature *feature)
-{
-	size_t len = feature->argsz;
-	char what[32];
-
-	/* The header is always there to read; the server judges argsz. */
-	if (len < sizeof(*feature))
-		len = sizeof(*feature);
-	snprintf(what, sizeof(what), " flags 0x%x", feature->flags);
-	return ux_info_op(dev, VFIOSIM_USER_DEVICE_FEATURE, feature, len,
-			  feature->argsz, what);
-}
-
-/*
- * DEVICE_SET_IRQS with eventfds.  SCM_RIGHTS carries open files only, so,
- * as QEMU's vfio-user client does, the vectors go in runs: a run of
- * eventfds travels as fds, a run of -1 (de-assign) as a message with
- * count vectors and no fds at all, which de-assigns them; and no run has
- * more fds than the server takes.  Runs before a failing one are done.
- */
-static int ux_set_irqs_eventfds(struct ux_priv *p, struct vfio_irq_set *set,
-				size_t nfds, uint32_t max_fds, char *why)
-{
-	const unsigned char *data = (const unsigned char *)set + sizeof(*set);
-	struct vfio_irq_set msg = *set;
-	int fds[UX_MAX_FDS];
-	const void *payload;
-	size_t i = 0, run;
-	ssize_t n;
-
-	msg.argsz = sizeof(msg);
-	do {
-		bool valid = false;
-
-		for (run = 0; i + run < nfds; run++) {
-			int32_t fd;
-
-			memcpy(&fd, data + (i + run) * sizeof(fd), sizeof(fd));
-			if (!run)
-				valid = fd >= 0;
-			else if ((fd >= 0) != valid || run == max_fds)
-				break;
-			fds[run] = fd;
-		}
-		msg.start = set->start + (uint32_t)i;
-		msg.count = (uint32_t)run;
-		memcpy(ux_payload(p), &msg, sizeof(msg));
-		n = ux_simple(p, VFIOSIM_USER_DEVICE_SET_IRQS, sizeof(msg),
-			      fds, valid ? run : 0, &payload, NULL, why);
-		if (n < 0)
-			return (int)n;
-		i += run;
-	} while (i < nfds);
-	return 0;
-}
-
-static int ux_set_irqs_locked(struct vfiosim_dev *dev,
-			      struct vfio_irq_set *set)
-{
-	struct ux_priv *p = priv(dev);
-	const unsigned char *data = (const unsigned char *)set + sizeof(*set);
-	char why[UX_WHY_LEN];
-	const void *payload;
-	size_t data_len, nfds;
-	uint32_t max_fds;
-	ssize_t n;
-	int ret;
-
-	/* What the server takes per message (at least 1). */
-	max_fds = p->max_fds < UX_MAX_FDS ? p->max_fds : UX_MAX_FDS;
-	if (!max_fds)
-		max_fds = 1;
-	ret = vfiosim_vu_set_irqs_layout(set, &data_len, &nfds, why,
-					 sizeof(why));
-	/* vfio-user's max_msg_fds, as on netlink; no device has more. */
-	if (!ret && nfds > UX_MAX_FDS)
-		ret = vfiosim_fail_buf(why, sizeof(why), EINVAL,
-				       "%zu eventfds, more than one message carries (%u)",
-				       nfds, UX_MAX_FDS);
-	if (!ret && data_len > ux_payload_max(p) - sizeof(*set))
-		ret = vfiosim_fail_buf(why, sizeof(why), EINVAL,
-				       "argsz %u does not fit one vfio-user message (%zu bytes)",
-				       set->argsz, ux_payload_max(p));
-	if (!ret && (set->flags & VFIO_IRQ_SET_DATA_TYPE_MASK) ==
-	    VFIO_IRQ_SET_DATA_EVENTFD) {
-		ret = ux_set_irqs_eventfds(p, set, nfds, max_fds, why);
-	} else if (!ret) {
-		memcpy(ux_payload(p), set, sizeof(*set));
-		memcpy((unsigned char *)ux_payload(p) + sizeof(*set), data,
-		       data_len);
-		n = ux_simple(p, VFIOSIM_USER_DEVICE_SET_IRQS,
-			      sizeof(*set) + data_len, NULL, 0, &payload,
-			      NULL, why);
-		ret = n < 0 ? (int)n : 0;
-	}
-	if (ret)
-		return vfiosim_fail(dev, -ret,
-				    "DEVICE_SET_IRQS irq index %u start %u count %u flags 0x%x: %s",
-				    set->index, set->start, set->count,
-				    set->flags, why);
-	return 0;
-}
-
-static int ux_reset_locked(struct vfiosim_dev *dev)
-{
-	char why[UX_WHY_LEN];
-	const void *payload;
-	ssize_t n;
-
-	n = ux_simple(priv(dev), VFIOSIM_USER_DEVICE_RESET, 0, NULL, 0,
-		      &payload, NULL, why);
-	if (n < 0)
-		return vfiosim_fail(dev, (int)-n, "DEVICE_RESET: %s", why);
-	return 0;
-}
-
-/* ---- regions ------------------------------------------------------- */
-
-/* As the vfio backend words it, plus the transport's reason if any. */
-static int ux_region_fail(struct vfiosim_dev *dev, const char *what,
-			  uint32_t index, uint64_t offset, size_t count,
-			  int err, const char *why)
-{
-	struct ux_priv *p = priv(dev);
-	char msg[VFIOSIM_ERR_LEN];
-
-	if (index >= p->num_regions)
-		return vfiosim_fail(dev, err,
-				    "%s region %u: no such region (device has %u): %s",
-				    what, index, p->num_regions, why);
-	if (strcmp(why, strerror(err)))
-		return vfiosim_fail(dev, err,
-				    "%s region %u (%s) offset 0x%llx+%zu: %s",
-				    what, index, vfiosim_region_name(index),
-				    (unsigned long long)offset, count, why);
-	vfiosim_format_region_err(msg, sizeof(msg), what, index, offset,
-				  count, p->regions[index].size, err);
-	return vfiosim_fail(dev, err, "%s", msg);
-}
-
-/* One REGION_READ/WRITE message: bytes done or -errno with why. */
-static ssize_t ux_region_one(struct ux_priv *p, bool write, uint32_t index,
-			     uint64_t offset, void *buf, uint32_t count,
-			     char *why)
-{
-	uint16_t id = ++p->msg_id;
-	const void *payload;
-	size_t len;
-	ssize_t n;
-
-	len = vfiosim_vu_region_request(p->tx, id, write, index, offset, buf,
-					count);
-	n = ux_call(p, write ? VFIOSIM_USER_REGION_WRITE :
-		    VFIOSIM_USER_REGION_READ, id, len, NULL, 0, &payload, NULL,
-		    why);
-	if (n < 0)
-		return n;
-	return vfiosim_vu_region_reply(payload, (size_t)n, write, index,
-				       offset, buf, count, why, UX_WHY_LEN);
-}
-
-static ssize_t ux_region_rw(struct vfiosim_dev *dev, bool write,
-			    uint32_t index, uint64_t offset, void *buf,
-			    size_t count)
-{
-	const char *what = write ? "write" : "read";
-	struct ux_priv *p = priv(dev);
-	char why[UX_WHY_LEN];
-	size_t done = 0;
-	uint64_t size;
-	ssize_t n;
-
-	if (!count)
-		return 0;
-	if (count <= p->max_xfer) {
-		n = ux_region_one(p, write, index, offset, buf,
-				  (uint32_t)count, why);
-		if (n < 0)
-			return ux_region_fail(dev, what, index, offset, count,
-					      (int)-n, why);
-		return n;
-	}
-	/* Split: refuse what does not fit before touching anything. */
-	size = index < p->num_regions ? p->regions[index].size : 0;
-	if (count > size || offset > size - count)
-		return ux_region_fail(dev, what, index, offset, count, EINVAL,
-				      strerror(EINVAL));
-	while (done < count) {
-		size_t len = count - done;
-
-		if (len > p->max_xfer)
-			len = p->max_xfer;
-		n = ux_region_one(p, write, index, offset + done,
-				  (unsigned char *)buf + done, (uint32_t)len,
-				  why);
-		if (n < 0) {
-			if (done)
-				break;
-			return ux_region_fail(dev, what, index, offset, count,
-					      (int)-n, why);
-		}
-		done += (size_t)n;
-		if ((size_t)n < len)
-			break;
-	}
-	return (ssize_t)done;
-}
-
-static ssize_t ux_region_read_locked(struct vfiosim_dev *dev, uint32_t index,
-				     uint64_t offset, void *buf, size_t count)
-{
-	return ux_region_rw(dev, false, index, offset, buf, count);
-}
-
-static ssize_t ux_region_write_locked(struct vfiosim_dev *dev,
-				      uint32_t index, uint64_t offset,
-				      const void *buf, size_t count)
-{
-	/* A write only reads buf: ux_region_one copies it into the request. */
-	return ux_region_rw(dev, true, index, offset, (void *)buf, count);
-}
-
-static int ux_region_write_multi_locked(struct vfiosim_dev *dev,
-					const struct vfiosim_write_op *ops,
-					size_t n)
-{
-	struct ux_priv *p = priv(dev);
-	char why[UX_WHY_LEN];
-	const void *payload;
-	size_t i, chunk, len;
-	uint16_t id;
-	ssize_t ret;
-
-	if (!p->write_multiple) {
-		/* The server did not offer it: one REGION_WRITE each. */
-		for (i = 0; i < n; i++) {
-			uint64_t le = htole64(ops[i].data);
-
-			ret = ux_region_one(p, true, ops[i].region,
-					    ops[i].offset, &le, ops[i].count,
-					    why);
-			if (ret >= 0 && ret != ops[i].count)
-				ret = vfiosim_fail_buf(why, sizeof(why), EIO,
-						       "short write (%zd of %u bytes)",
-						       ret, ops[i].count);
-			if (ret < 0)
-				return vfiosim_fail(dev, (int)-ret,
-						    "region_write_multi write %zu of %zu (REGION_WRITE region %u offset 0x%llx+%u): %s",
-						    i, n, ops[i].region,
-						    (unsigned long long)ops[i].offset,
-						    ops[i].count, why);
-		}
-		return 0;
-	}
-	for (i = 0; i < n; i += chunk) {
-		chunk = n - i;
-		if (chunk > VFIOSIM_USER_WRITE_MULTI_MAX)
-			chunk = VFIOSIM_USER_WRITE_MULTI_MAX;
-		id = ++p->msg_id;
-		len = vfiosim_vu_write_multi_request(p->tx, id, ops + i, chunk);
-		ret = ux_call(p, VFIOSIM_USER_REGION_WRITE_MULTI, id, len,
-			      NULL, 0, &payload, NULL, why);
-		if (ret < 0)
-			return vfiosim_fail(dev, (int)-ret,
-					    "REGION_WRITE_MULTI writes %zu..%zu of %zu: %s",
-					    i, i + chunk - 1, n, why);
-	}
-	return 0;
-}
-
-static int ux_region_mmap_locked(struct vfiosim_dev *dev, uint32_t index,
-				 uint64_t offset, size_t len, int prot,
-				 void **addr)
-{
-	struct ux_priv *p = priv(dev);
-	char why[UX_WHY_LEN];
-	void *map;
-	int ret;
-
-	if (index >= p->num_regions)
-		return ux_region_fail(dev, "mmap", index, offset, len, EINVAL,
-				      strerror(EINVAL));
-	if (p->regions[index].mmap_fd < 0) {
-		struct vfio_region_info info = {
-			.argsz = sizeof(info),
-			.index = index,
-		};
-
-		ret = ux_region_info(p, &info, why);
-		if (ret)
-			return vfiosim_fail(dev, -ret,
-					    "mmap region %u (%s): DEVICE_GET_REGION_INFO: %s",
-					    index, vfiosim_region_name(index),
-					    why);
-	}
-	if (p->regions[index].mmap_fd < 0)
-		return vfiosim_fail(dev, EINVAL,
-				    "mmap region %u (%s): not mmappable (the server gave no mmap fd): %s",
-				    index, vfiosim_region_name(index),
-				    strerror(EINVAL));
-	if (offset >= VFIOSIM_REGION_OFFSET(1))
-		return vfiosim_fail(dev, EINVAL,
-				    "mmap region %u (%s): offset 0x%llx beyond the region window",
-				    index, vfiosim_region_name(index),
-				    (unsigned long long)offset);
-	map = mmap(NULL, len, prot, MAP_SHARED, p->regions[index].mmap_fd,
-		   (off_t)(p->regions[index].offset + offset));
-	if (map == MAP_FAILED)
-		return ux_region_fail(dev, "mmap", index, offset, len, errno,
-				      strerror(errno));
-	*addr = map;
-	return 0;
-}
-
-/* ---- DMA ----------------------------------------------------------- */
-
-static int ux_dma_map_locked(struct vfiosim_dev *dev,
-			     const struct vfiosim_dma_map *map)
-{
-	struct ux_priv *p = priv(dev);
-	struct vfiosim_user_dma_map req = {
-		.argsz = sizeof(req),
-		.flags = map->flags,
-		.offset = map->offset,
-		.addr = map->iova,
-		.size = map->size,
-	};
-	int fd = map->fd;
-	char why[UX_WHY_LEN];
-	const void *payload;
-	ssize_t n;
-
-	memcpy(ux_payload(p), &req, sizeof(req));
-	n = ux_simple(p, VFIOSIM_USER_DMA_MAP, sizeof(req),
-		      fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, &payload, NULL,
-		      why);
-	if (n < 0)
-		return vfiosim_fail(dev, (int)-n,
-				    "DMA_MAP iova 0x%llx size 0x%llx: %s",
-				    (unsigned long long)map->iova,
-				    (unsigned long long)map->size, why);
-	return 0;
-}
-
-static int ux_dma_unmap_locked(struct vfiosim_dev *dev, uint64_t iova,
-			       uint64_t size, uint32_t flags)
-{
-	struct ux_priv *p = priv(dev);
-	struct vfiosim_user_dma_unmap req = {
-		.argsz = sizeof(req),
-		.flags = flags,
-		.addr = iova,
-		.size = size,
-	};
-	char why[UX_WHY_LEN];
-	const void *payload;
-	ssize_t n;
-
-	memcpy(ux_payload(p), &req, sizeof(req));
-	n = ux_simple(p, VFIOSIM_USER_DMA_UNMAP, sizeof(req), NULL, 0,
-		      &payload, NULL, why);
-	if (n < 0)
-		return vfiosim_fail(dev, (int)-n,
-				    "DMA_UNMAP iova 0x%llx size 0x%llx: %s",
-				    (unsigned long long)iova,
-				    (unsigned long long)size, why);
-	return 0;
-}
-
-/* Every op takes the device's lock for its whole round trip. */
-#define UX_LOCKED(ret_t, name, params, args)				\
-static ret_t ux_##name params						\
-{									\
-	struct ux_priv *p = priv(dev);					\
-	ret_t ret;							\
-									\
-	pthread_mutex_lock(&p->lock);					\
-	ret = ux_##name##_locked args;					\
-	pthread_mutex_unlock(&p->lock);					\
-	return ret;							\
-}
-
-UX_LOCKED(int, get_device_info,
-	  (struct vfiosim_dev *dev, struct vfio_device_info *info),
-	  (dev, info))
-UX_LOCKED(int, get_region_info,
-	  (struct vfiosim_dev *dev, struct vfio_region_info *info),
-	  (dev, info))
-UX_LOCKED(int, get_irq_info,
-	  (struct vfiosim_dev *dev, struct vfio_irq_info *info),
-	  (dev, info))
-UX_LOCKED(int, device_feature,
-	  (struct vfiosim_dev *dev, struct vfio_device_feature *feature),
-	  (dev, feature))
-UX_LOCKED(int, set_irqs,
-	  (struct vfiosim_dev *dev, struct vfio_irq_set *set),
-	  (dev, set))
-UX_LOCKED(int, reset, (struct vfiosim_dev *dev), (dev))
-UX_LOCKED(ssize_t, region_read,
-	  (struct vfiosim_dev *dev, uint32_t index, uint64_t offset,
-	   void *buf, size_t count),
-	  (dev, index, offset, buf, count))
-UX_LOCKED(ssize_t, region_write,
-	  (struct vfiosim_dev *dev, uint32_t index, uint64_t offset,
-	   const void *buf, size_t count),
-	  (dev, index, offset, buf, count))
-UX_LOCKED(int, region_write_multi,
-	  (struct vfiosim_dev *dev, const struct vfiosim_write_op *ops,
-	   size_t n),
-	  (dev, ops, n))
-UX_LOCKED(int, region_mmap,
-	  (struct vfiosim_dev *dev, uint32_t index, uint64_t offset,
-	   size_t len, int prot, void **addr),
-	  (dev, index, offset, len, prot, addr))
-UX_LOCKED(int, dma_map,
-	  (struct vfiosim_dev *dev, const struct vfiosim_dma_map *map),
-	  (dev, map))
-UX_LOCKED(int, dma_unmap,
-	  (struct vfiosim_dev *dev, uint64_t iova, uint64_t size,
-	   uint32_t flags),
-	  (dev, iova, size, flags))
-
 /* ping is a netlink round trip: left NULL, the core answers -EOPNOTSUPP. */
 const struct vfiosim_io_ops vfiosim_unix_ops = {
 	.name = "unix",
 	.open = ux_open,
 	.close = ux_close,
-	.get_device_info = ux_get_device_info,
-	.get_region_info = ux_get_region_info,
-	.get_irq_info = ux_get_irq_info,
-	.set_irqs = ux_set_irqs,
-	.region_read = ux_region_read,
-	.region_write = ux_region_write,
-	.region_mmap = ux_region_mmap,
-	.device_feature = ux_device_feature,
-	.reset = ux_reset,
-	.dma_map = ux_dma_map,
-	.dma_unmap = ux_dma_unmap,
-	.region_write_multi = ux_region_write_multi,
+	VU_CLIENT_OPS,
 };

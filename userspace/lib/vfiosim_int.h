@@ -6,6 +6,7 @@
 #ifndef VFIOSIM_INT_H
 #define VFIOSIM_INT_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include "vfiosim.h"
@@ -122,6 +123,102 @@ int vfiosim_vu_set_irqs_layout(const struct vfio_irq_set *set,
 size_t vfiosim_vu_write_multi_request(void *msg, uint16_t msg_id,
 				      const struct vfiosim_write_op *ops,
 				      size_t n);
+
+/*
+ * The vfio-user client (vu_client.c): the ops of the netlink and unix
+ * backends, once.  A backend's priv starts with a struct vu_client; the
+ * backend only moves messages (call) and opens and closes its transport.
+ */
+struct vu_client;
+
+/*
+ * Send the vfio-user message of len bytes at c->msg with nfds fds (int32s)
+ * and wait for its reply to (msg_id, command).  Returns the reply's
+ * payload length and *payload, or -errno with the reason in why.  With
+ * fd_out, *fd_out gets the first fd the reply carried (or -1); every
+ * other fd is closed.
+ */
+typedef ssize_t (*vu_call_fn)(struct vu_client *c, uint16_t command,
+			      uint16_t msg_id, size_t len, const void *fds,
+			      size_t nfds, const void **payload, int *fd_out,
+			      char *why);
+
+struct vu_region {
+	uint64_t offset;	/* as GET_REGION_INFO reported it */
+	uint64_t size;
+	int mmap_fd;		/* from GET_REGION_INFO, or -1 */
+};
+
+struct vu_client {
+	/*
+	 * One request in flight per connection: ops from several threads
+	 * (vCPUs sharing a device, as pread allows on VFIO) take turns.
+	 */
+	pthread_mutex_t lock;
+	vu_call_fn call;
+	unsigned char *msg;	/* where the next vfio-user message goes */
+	size_t payload_max;	/* payload bytes one message may have */
+	uint32_t max_xfer;	/* data bytes per REGION_READ/WRITE */
+	uint32_t max_fds;	/* fds per message the peer takes */
+	uint32_t max_regions;	/* refused above this; 0: no limit */
+	bool write_multiple;	/* REGION_WRITE_MULTI, else REGION_WRITEs */
+	bool split_irq_runs;	/* SET_IRQS eventfds in runs, -1 as no fds */
+	const char *peer;	/* "kernel", "server": for messages */
+	uint16_t msg_id;
+	uint32_t num_regions;
+	struct vu_region *regions;
+};
+
+void vu_client_init(struct vu_client *c);
+/* Close the cached mmap fds and free the region cache. */
+void vu_client_forget_regions(struct vu_client *c);
+/* A request whose payload the caller has put at c->msg + header. */
+ssize_t vu_client_simple(struct vu_client *c, uint16_t command, size_t len,
+			 const void *fds, size_t nfds, const void **payload,
+			 int *fd_out, char *why);
+/* At open: DEVICE_GET_INFO, then GET_REGION_INFO of every region. */
+int vu_client_cache_regions(struct vfiosim_dev *dev);
+
+/* The ops, for dev->priv starting with a struct vu_client. */
+int vu_client_get_device_info(struct vfiosim_dev *dev,
+			      struct vfio_device_info *info);
+int vu_client_get_region_info(struct vfiosim_dev *dev,
+			      struct vfio_region_info *info);
+int vu_client_get_irq_info(struct vfiosim_dev *dev,
+			   struct vfio_irq_info *info);
+int vu_client_device_feature(struct vfiosim_dev *dev,
+			     struct vfio_device_feature *feature);
+int vu_client_set_irqs(struct vfiosim_dev *dev, struct vfio_irq_set *set);
+int vu_client_reset(struct vfiosim_dev *dev);
+ssize_t vu_client_region_read(struct vfiosim_dev *dev, uint32_t index,
+			      uint64_t offset, void *buf, size_t count);
+ssize_t vu_client_region_write(struct vfiosim_dev *dev, uint32_t index,
+			       uint64_t offset, const void *buf,
+			       size_t count);
+int vu_client_region_write_multi(struct vfiosim_dev *dev,
+				 const struct vfiosim_write_op *ops,
+				 size_t n);
+int vu_client_region_mmap(struct vfiosim_dev *dev, uint32_t index,
+			  uint64_t offset, size_t len, int prot, void **addr);
+int vu_client_dma_map(struct vfiosim_dev *dev,
+		      const struct vfiosim_dma_map *map);
+int vu_client_dma_unmap(struct vfiosim_dev *dev, uint64_t iova,
+			uint64_t size, uint32_t flags);
+
+/* The members of a struct vfiosim_io_ops that are the client's. */
+#define VU_CLIENT_OPS							\
+	.get_device_info = vu_client_get_device_info,			\
+	.get_region_info = vu_client_get_region_info,			\
+	.get_irq_info = vu_client_get_irq_info,				\
+	.set_irqs = vu_client_set_irqs,					\
+	.region_read = vu_client_region_read,				\
+	.region_write = vu_client_region_write,				\
+	.region_mmap = vu_client_region_mmap,				\
+	.device_feature = vu_client_device_feature,			\
+	.reset = vu_client_reset,					\
+	.dma_map = vu_client_dma_map,					\
+	.dma_unmap = vu_client_dma_unmap,				\
+	.region_write_multi = vu_client_region_write_multi
 
 /*
  * Generic netlink plumbing (nl.c), shared by the netlink backend and the
