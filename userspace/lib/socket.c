@@ -193,6 +193,31 @@ static int ux_send(struct ux_priv *p, const void *buf, size_t len,
 }
 
 /*
+ * Collect the SCM_RIGHTS fds of a received message into fds[*nfds],
+ * closing what does not fit (all of them when fds is NULL).
+ */
+static void ux_take_fds(struct msghdr *mh, int *fds, size_t *nfds)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		size_t i, k;
+		int fd;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < k; i++) {
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (fds && *nfds < UX_MAX_FDS)
+				fds[(*nfds)++] = fd;
+			else
+				close(fd);
+		}
+	}
+}
+
+/*
  * Receive exactly len bytes into buf (NULL: discard them), collecting
  * SCM_RIGHTS fds into fds[*nfds] (closing what does not fit).  0 or
  * -errno with why; -ECONNRESET when the server closed the connection.
@@ -218,7 +243,6 @@ static int ux_recv(struct ux_priv *p, void *buf, size_t len, int *fds,
 			.msg_control = ctl.buf,
 			.msg_controllen = sizeof(ctl.buf),
 		};
-		struct cmsghdr *c;
 
 		if (buf) {
 			iov.iov_base = (unsigned char *)buf + done;
@@ -251,23 +275,7 @@ static int ux_recv(struct ux_priv *p, void *buf, size_t len, int *fds,
 				 p->path, strerror(-ret));
 			return ux_break(p, ret, "an earlier receive failed");
 		}
-		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			size_t i, k;
-			int fd;
-
-			if (c->cmsg_level != SOL_SOCKET ||
-			    c->cmsg_type != SCM_RIGHTS)
-				continue;
-			k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (i = 0; i < k; i++) {
-				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
-				       sizeof(fd));
-				if (*nfds < UX_MAX_FDS)
-					fds[(*nfds)++] = fd;
-				else
-					close(fd);
-			}
-		}
+		ux_take_fds(&mh, fds, nfds);
 		if (mh.msg_flags & MSG_CTRUNC)
 			*ctrunc = true;
 		if (n == 0) {
@@ -706,7 +714,6 @@ static void ux_drain_until_eof(int fd, long long deadline)
 			.msg_control = ctl.buf,
 			.msg_controllen = sizeof(ctl.buf),
 		};
-		struct cmsghdr *c;
 
 		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n == 0)
@@ -720,20 +727,7 @@ static void ux_drain_until_eof(int fd, long long deadline)
 		}
 		if (n < 0)
 			return;
-		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			size_t i, k;
-			int f;
-
-			if (c->cmsg_level != SOL_SOCKET ||
-			    c->cmsg_type != SCM_RIGHTS)
-				continue;
-			k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (i = 0; i < k; i++) {
-				memcpy(&f, CMSG_DATA(c) + i * sizeof(int),
-				       sizeof(f));
-				close(f);
-			}
-		}
+		ux_take_fds(&mh, NULL, NULL);
 	}
 }
 
