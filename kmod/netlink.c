@@ -608,60 +608,73 @@ static int vu_set_irqs(struct vfiosim_vu_req *req)
 	return vfiosim_set_irqs(req->sdev, &hdr, data);
 }
 
+/*
+ * Payloads sit at 4-byte alignment in the attribute, so fixed headers with
+ * u64 fields are copied out before use.
+ */
 static int vu_region_read(struct vfiosim_vu_req *req)
 {
-	const struct vfiosim_user_region_access *in = req->payload;
-	struct vfiosim_user_region_access *out;
+	struct vfiosim_user_region_access in, *out;
 
-	if (req->len != sizeof(*in) || in->count > VFIOSIM_USER_MAX_DATA_XFER)
+	if (req->len != sizeof(in))
 		return -EINVAL;
-	out = vu_reply(req, sizeof(*out) + in->count);
+	memcpy(&in, req->payload, sizeof(in));
+	if (in.count > VFIOSIM_USER_MAX_DATA_XFER)
+		return -EINVAL;
+	out = vu_reply(req, sizeof(*out) + in.count);
 	if (!out)
 		return -ENOMEM;
-	*out = *in;
-	return vfiosim_region_rw(req->sdev, in->region, in->offset, out->data,
-				 in->count, false);
+	*out = in;
+	return vfiosim_region_rw(req->sdev, in.region, in.offset, out->data,
+				 in.count, false);
 }
 
 static int vu_region_write(struct vfiosim_vu_req *req)
 {
-	const struct vfiosim_user_region_access *in = req->payload;
-	struct vfiosim_user_region_access *out;
+	struct vfiosim_user_region_access in, *out;
 	int ret;
 
-	if (req->len < sizeof(*in) || in->count > VFIOSIM_USER_MAX_DATA_XFER ||
-	    req->len != sizeof(*in) + in->count)
+	if (req->len < sizeof(in))
 		return -EINVAL;
-	ret = vfiosim_region_rw(req->sdev, in->region, in->offset,
-				(void *)in->data, in->count, true);
+	memcpy(&in, req->payload, sizeof(in));
+	if (in.count > VFIOSIM_USER_MAX_DATA_XFER ||
+	    req->len != sizeof(in) + in.count)
+		return -EINVAL;
+	ret = vfiosim_region_rw(req->sdev, in.region, in.offset,
+				(void *)req->payload + sizeof(in), in.count,
+				true);
 	if (ret)
 		return ret;
 	out = vu_reply(req, sizeof(*out));
 	if (!out)
 		return -ENOMEM;
-	*out = *in;
+	*out = in;
 	return 0;
 }
 
 static int vu_region_write_multi(struct vfiosim_vu_req *req)
 {
-	const struct vfiosim_user_write_multi_entry *wr;
+	const struct vfiosim_user_write_multi_entry *wrs;
+	struct vfiosim_user_write_multi_entry wr;
 	u64 wr_cnt, i, *out;
 	int ret;
 
 	if (req->len < sizeof(wr_cnt))
 		return -EINVAL;
-	wr_cnt = *(const u64 *)req->payload;
+	memcpy(&wr_cnt, req->payload, sizeof(wr_cnt));
 	if (!wr_cnt || wr_cnt > VFIOSIM_USER_WRITE_MULTI_MAX ||
-	    req->len != sizeof(wr_cnt) + wr_cnt * sizeof(*wr))
+	    req->len != sizeof(wr_cnt) + wr_cnt * sizeof(wr))
 		return -EINVAL;
-	wr = req->payload + sizeof(wr_cnt);
-	for (i = 0; i < wr_cnt; i++)
-		if (!wr[i].count || wr[i].count > sizeof(wr[i].data))
-			return -EINVAL;
+	wrs = req->payload + sizeof(wr_cnt);
 	for (i = 0; i < wr_cnt; i++) {
-		ret = vfiosim_region_rw(req->sdev, wr[i].region, wr[i].offset,
-					(void *)wr[i].data, wr[i].count, true);
+		memcpy(&wr, &wrs[i], sizeof(wr));
+		if (!wr.count || wr.count > sizeof(wr.data))
+			return -EINVAL;
+	}
+	for (i = 0; i < wr_cnt; i++) {
+		memcpy(&wr, &wrs[i], sizeof(wr));
+		ret = vfiosim_region_rw(req->sdev, wr.region, wr.offset,
+					wr.data, wr.count, true);
 		if (ret)
 			return ret;
 	}
@@ -712,14 +725,17 @@ static bool vfiosim_dma_overlaps(struct vfiosim_session *session, u64 iova,
 
 static int vu_dma_map(struct vfiosim_vu_req *req)
 {
-	const struct vfiosim_user_dma_map *in = req->payload;
+	struct vfiosim_user_dma_map req_map, *in = &req_map;
 	struct vfiosim_session *session = req->sdev->session;
 	u32 rw = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
 	struct vfiosim_dma_map *map;
 	struct file *file = NULL;
 	u64 end;
 
-	if (req->len != sizeof(*in) || in->argsz < sizeof(*in) ||
+	if (req->len != sizeof(*in))
+		return -EINVAL;
+	memcpy(in, req->payload, sizeof(*in));
+	if (in->argsz < sizeof(*in) ||
 	    (in->flags & ~rw) || req->nfds > 1)
 		return -EINVAL;
 	if (!in->size || !PAGE_ALIGNED(in->addr) || !PAGE_ALIGNED(in->size) ||
@@ -764,12 +780,15 @@ static int vu_dma_map(struct vfiosim_vu_req *req)
 
 static int vu_dma_unmap(struct vfiosim_vu_req *req)
 {
-	const struct vfiosim_user_dma_unmap *in = req->payload;
+	struct vfiosim_user_dma_unmap req_unmap, *in = &req_unmap;
 	struct vfiosim_session *session = req->sdev->session;
 	struct vfiosim_dma_map *map, *tmp;
 	void *out;
 
-	if (req->len != sizeof(*in) || in->argsz < sizeof(*in) ||
+	if (req->len != sizeof(*in))
+		return -EINVAL;
+	memcpy(in, req->payload, sizeof(*in));
+	if (in->argsz < sizeof(*in) ||
 	    (in->flags & ~VFIO_DMA_UNMAP_FLAG_ALL))
 		return -EINVAL;
 
