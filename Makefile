@@ -2,16 +2,18 @@
 #
 # vfiosim top-level build.
 #
-#   make              module for each Debian kernel installed, libvfiosim,
+#   make              module for each kernel of scripts/kernels.sh, libvfiosim,
 #                     vfiosimctl and the selftests
 #   make KDIR=<dir>   the module for one kernel build tree, e.g.
 #                     make KDIR=/lib/modules/$(uname -r)/build
 #   make check        everything, then host unit tests (ASan+UBSan),
 #                     checkpatch, and the selftest suite in a QEMU guest
-#                     of each kernel
+#                     of each kernel: Debian 12's 6.1 and 6.12, and the
+#                     newest of the Debian 13 root (scripts/trixie-root.sh)
 #   make demo         a guided tour in a QEMU guest
 #   make bench        benchmarks in a QEMU guest (6.12), against mtty
-#   make deps         install the Debian packages all of this needs
+#   make deps         install the Debian packages all of this needs, and
+#                     build the Debian 13 root
 
 TOP	:= $(CURDIR)
 BUILD	:= $(TOP)/build
@@ -34,7 +36,7 @@ else
 modules:
 	@test -n "$(KVERS)" || { echo "no Debian kernel headers found: run 'make deps'"; exit 1; }
 	@set -e; for k in $(KVERS); do \
-		$(TOP)/scripts/kbuild.sh /usr/src/linux-headers-$$k $(BUILD)/kmod/$$k; \
+		$(TOP)/scripts/build-module.sh $$k $(BUILD)/kmod/$$k; \
 	done
 endif
 
