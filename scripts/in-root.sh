@@ -13,7 +13,7 @@ root=$(cd -- "$root" && pwd -P)
 [ "$root" = / ] && exec "$@"
 [ "$(id -u)" -eq 0 ] || { echo "in-root.sh: must run as root" >&2; exit 1; }
 cwd=$(pwd -P)
-mkdir -p -- "$root$cwd"
+case $cwd/ in /tmp/*) ;; *) mkdir -p -- "$root$cwd" ;; esac
 exec unshare --mount --propagation private -- /bin/bash -euc '
 	root=$1 cwd=$2
 	shift 2
@@ -21,6 +21,7 @@ exec unshare --mount --propagation private -- /bin/bash -euc '
 	mount -t sysfs sysfs "$root/sys"
 	mount --rbind /dev "$root/dev"
 	mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+	mkdir -p "$root$cwd"
 	mount --bind "$cwd" "$root$cwd"
 	exec chroot "$root" /usr/bin/env -i \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

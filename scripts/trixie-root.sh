@@ -28,7 +28,7 @@ backports=(qemu-system-x86 linux-image-amd64 linux-headers-amd64)
 packages=(
 	initramfs-tools make gcc-14 libc6-dev bc flex bison libelf-dev kmod
 	bash coreutils util-linux procps iproute2 findutils grep sed gawk
-	busybox-static mdevctl python3 python3-yaml
+	busybox-static mdevctl python3 python3-yaml python3-jsonschema
 	libmnl0 libasan8 libubsan1 xz-utils zstd gzip cpio
 )
 
