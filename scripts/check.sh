@@ -1,8 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # make check: build everything, run the host-side tests, then the selftest
-# suite inside a QEMU guest of each Debian kernel.  Prints TAP and, last,
-# "N passed, N failed[, N skipped]".  Exit status 0 only if nothing failed.
+# suite inside a QEMU guest of each kernel of the matrix (scripts/kernels.sh:
+# Debian 12's 6.1 and 6.12, and the newest kernel of the Debian 13 root,
+# whose guest uses that root).  Prints TAP, the time of each phase and,
+# last, "N passed, N failed[, N skipped]".  Exit status 0 only if nothing
+# failed.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,7 +51,22 @@ add_counts() {
 	skipped=$((skipped + ${s:-0}))
 }
 
+# Time of each phase, printed as it ends and again at the close.
+phase_start=$(date +%s)
+check_start=$phase_start
+phases=()
+phase_done() {
+	local now
+	now=$(date +%s)
+	phases+=("$1: $((now - phase_start)) s")
+	echo "# phase '$1' took $((now - phase_start)) s"
+	phase_start=$now
+}
+
 finish() {
+	local p
+	for p in "${phases[@]}"; do echo "# time: $p"; done
+	echo "# time: total $(($(date +%s) - check_start)) s"
 	echo "1..$n"
 	if [ "$skipped" -gt 0 ]; then
 		echo "$passed passed, $failed failed, $skipped skipped"
@@ -66,16 +84,26 @@ if [ -z "$kvers" ]; then
 	result 1 "kernels installed"
 	finish
 fi
-
-echo "# building the module for: $(echo $kvers)"
-ok=0
+# Debian 12's two kernels and one of the Debian 13 root, or the run is short.
+nk=0
+for series in '^6\.1\.' '^6\.12\.' '\+deb1[3-9]-'; do
+	echo "$kvers" | grep -qE "$series" && nk=$((nk + 1))
+done
+result $((nk != 3)) "kernel matrix: Debian 12's 6.1 and 6.12, and the Debian 13 root's newest ($(echo $kvers))"
 for k in $kvers; do
-	scripts/kbuild.sh "/usr/src/linux-headers-$k" "$build/kmod/$k" \
-		>"$logs/kbuild-$k.log" 2>&1 || ok=1
+	echo "# kernel $k: root $(scripts/kernels.sh --root "$k")"
+done
+phase_done "dependencies and kernel matrix"
+
+echo "# building the module, W=1, for: $(echo $kvers)"
+for k in $kvers; do
+	scripts/build-module.sh "$k" "$build/kmod/$k" >"$logs/kbuild-$k.log" 2>&1
+	rc=$?
 	# warnings are errors for us (Kbuild adds -Werror), but say so loudly
 	grep -E 'warning:|error:' "$logs/kbuild-$k.log" | sed 's/^/# /'
+	grep -qE 'warning:' "$logs/kbuild-$k.log" && rc=1
+	result $rc "module builds W=1 warning-free for $k"
 done
-result $ok "module builds warning-free for $(echo $kvers)"
 
 echo "# building userspace and selftests with ASan + UBSan"
 make -C userspace SANITIZE=1 BUILD=build/asan >"$logs/userspace.log" 2>&1
@@ -116,13 +144,19 @@ make -s -C userspace fuzz-check >"$logs/fuzz.log" 2>&1
 rc=$?
 tail -n 3 "$logs/fuzz.log" | sed 's/^/# /'
 result $rc "fuzz_vu_server: no crash, leak or sanitizer report"
+phase_done "host builds and tests"
+
+# Probe the accelerator once for every guest of the run.
+VFIOSIM_ACCEL=$(scripts/vm/accel.sh 2> >(sed 's/^/# /'))
+export VFIOSIM_ACCEL
 
 for k in $kvers; do
-	echo "# selftests in a QEMU guest running $k"
+	root=$(scripts/kernels.sh --root "$k")
+	echo "# selftests in a QEMU guest running $k (root $root, accel $VFIOSIM_ACCEL)"
 	res=$build/results/$k
 	rm -rf "$res"
 	mkdir -p "$res"
-	scripts/vm/run --kernel "$k" --results "$res" --timeout 1200 -- \
+	scripts/vm/run --kernel "$k" --root "$root" --results "$res" --timeout 2400 -- \
 		env VFIOSIM_KO="$build/kmod/$k/vfiosim.ko" \
 		selftests/vfiosim/run_vm_suite.sh 2>&1 | quote_summary
 	vm_rc=${PIPESTATUS[0]}
@@ -146,6 +180,7 @@ for k in $kvers; do
 		result $? "$k: guest dmesg free of WARN/BUG/Oops/Call Trace"
 	fi
 	unset p f s
+	phase_done "guest $k"
 done
 
 finish
