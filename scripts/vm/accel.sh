@@ -11,6 +11,8 @@
 # KERNEL_IMAGE with no root filesystem and waits for the kernel's own
 # panic about it, which a working KVM reaches in about a second.
 # VFIOSIM_ACCEL=kvm|tcg overrides the probe.  The reason goes to stderr.
+# With VFIOSIM_ACCEL_CACHE=FILE the answer is kept there and reused while
+# the host has not rebooted and QEMU is the same.
 set -u
 
 qemu=${1:-qemu-system-x86_64}
@@ -29,10 +31,28 @@ kvm | tcg)
 	;;
 esac
 
+cache=${VFIOSIM_ACCEL_CACHE:-}
+key="$(cat /proc/sys/kernel/random/boot_id 2>/dev/null) $("$qemu" --version 2>/dev/null | head -n 1)"
+if [ -n "$cache" ] && [ -f "$cache" ] && [ "$(head -n 1 "$cache")" = "$key" ]; then
+	answer=$(sed -n 2p "$cache")
+	case $answer in
+	kvm | tcg)
+		echo "accel: $answer (probed earlier this boot; $cache)" >&2
+		echo "$answer"
+		exit 0
+		;;
+	esac
+fi
+
+answer() {
+	[ -z "$cache" ] || printf '%s\n%s\n' "$key" "$1" >"$cache" 2>/dev/null || true
+	echo "$1"
+	exit 0
+}
+
 tcg() {
 	echo "accel: tcg ($*)" >&2
-	echo tcg
-	exit 0
+	answer tcg
 }
 
 [ -e /dev/kvm ] || tcg "no /dev/kvm"
@@ -66,8 +86,7 @@ rm -f "$out" "$out.err"
 
 if [ $booted = 1 ] && [ -z "$why" ]; then
 	echo "accel: kvm (a kernel booted under it)" >&2
-	echo kvm
-	exit 0
+	answer kvm
 fi
 if [ -n "$why" ]; then
 	tcg "KVM probe failed: $why"
