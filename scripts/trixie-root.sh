@@ -10,7 +10,9 @@
 #   VFIOSIM_TRIXIE=DIR                where the root lives
 #                                     (default /var/lib/vfiosim/trixie)
 #   VFIOSIM_TRIXIE_REFRESH=1          refresh the root's package lists and
-#                                     take newer backports (a new kernel)
+#                                     take newer backports (a new kernel);
+#                                     done anyway once the lists are a week
+#                                     old, and then a failure only warns
 #
 # The archive is the one apt already uses (its first "bookworm" deb
 # target), else debootstrap's own default: no mirror is named here.
@@ -115,14 +117,31 @@ if [ ! -f "$stamp" ]; then
 	refresh=1
 else
 	refresh=${VFIOSIM_TRIXIE_REFRESH:-0}
+	# A week-old root looks for a newer kernel and QEMU by itself.
+	if [ "$refresh" != 1 ] &&
+		[ -z "$(find "$root/.vfiosim-updated" -mtime -7 2>/dev/null)" ]; then
+		refresh=weekly
+	fi
 fi
 cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 
 need=$(missing_in_root "${packages[@]}" "${backports[@]}")
-if [ -n "$need" ] || [ "$refresh" = 1 ]; then
+if [ -z "$need" ] && [ "$refresh" = weekly ]; then
+	chroot_mounts
+	say "package lists are a week old: looking for newer backports"
+	if apt_in_root update >/dev/null &&
+		apt_in_root -t trixie-backports install "${backports[@]}" >/dev/null; then
+		touch "$root/.vfiosim-updated"
+		say "refreshed in $(($(date +%s) - start)) s"
+	else
+		echo "trixie-root: warning: could not refresh $root; keeping what it has" >&2
+	fi
+	umount_all
+elif [ -n "$need" ] || [ "$refresh" = 1 ]; then
 	chroot_mounts
 	say "apt-get update in $root"
 	apt_in_root update >/dev/null
+	touch "$root/.vfiosim-updated"
 	need_main=$(missing_in_root "${packages[@]}")
 	if [ -n "$need_main" ]; then
 		say "installing:" $need_main
