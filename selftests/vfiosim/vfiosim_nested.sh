@@ -1,0 +1,347 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# A nested guest drives the device through a real VMM.  Runs as root in the
+# test VM (L1) with vfiosim loaded: creates a device, boots a second guest
+# (L2: this kernel, a busybox initramfs from nested/mkinitramfs.sh) with
+# QEMU presenting the device as a PCI function behind a vIOMMU, and nests
+# the TAP that L2's probe (nested/vfiosim_nested_probe.c) prints.
+#
+#   vfiosim_nested.sh [vfio-pci] [vfio-user]
+#
+# VMM paths:
+#   vfio-pci   -device vfio-pci,sysfsdev=/sys/bus/mdev/devices/UUID
+#   vfio-user  -device vfio-user-pci on the socket of vfiosim-userd serving
+#              the device (QEMU >= 10.1), guest RAM in a shared memfd
+# Default (or VFIOSIM_NESTED_PATHS): vfio-pci on QEMU < 10.1, both on newer
+# QEMU.  Several paths boot their L2s at the same time.
+#
+# Environment: VFIOSIM_NESTED_TYPE (vfiosim-full), VFIOSIM_NESTED_TIMEOUT
+# (seconds per L2, 600), VFIOSIM_NESTED_MEM (MB, 256), VFIOSIM_NESTED_CACHE
+# (initramfs cache; default build/nested/KVER here if writable, else /tmp),
+# VFIOSIM_USERD (vfiosim-userd binary; the ASan build), VFIOSIM_ACCEL.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+probe=$here/build/vfiosim_nested_probe
+userd=${VFIOSIM_USERD:-$repo/userspace/build/asan/vfiosim-userd}
+ctl=$repo/userspace/build/asan/vfiosimctl
+types=/sys/class/mdev_bus/vfiosim/mdev_supported_types
+type=${VFIOSIM_NESTED_TYPE:-vfiosim-full}
+l2_timeout=${VFIOSIM_NESTED_TIMEOUT:-600}
+l2_mem=${VFIOSIM_NESTED_MEM:-256}
+kver=$(uname -r)
+qemu=$(command -v qemu-system-x86_64)
+DMESG_BAD='WARNING:|BUG:|Oops|Call Trace|KASAN|UBSAN|lockdep|possible circular locking|general protection fault'
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() {
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name"; return 1; fi
+}
+finish() { echo "1..$n"; [ $failed -eq 0 ]; exit $?; }
+
+echo "TAP version 13"
+if [ -z "$qemu" ] || [ ! -d "$types/$type" ]; then
+	echo "1..0 # SKIP qemu-system-x86_64 or the vfiosim module ($type) missing"
+	exit 4
+fi
+if [ ! -r "/boot/vmlinuz-$kver" ] || [ ! -d "/lib/modules/$kver" ]; then
+	echo "1..0 # SKIP no /boot/vmlinuz-$kver or /lib/modules/$kver for the nested guest"
+	exit 4
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "1..0 # SKIP needs root"
+	exit 4
+fi
+
+qver=$("$qemu" --version | sed -nE '1s/.*version ([0-9]+)\.([0-9]+).*/\1 \2/p')
+read -r qmaj qmin <<<"$qver"
+qnum=$((qmaj * 100 + qmin))
+paths=${*:-${VFIOSIM_NESTED_PATHS:-}}
+if [ -z "$paths" ]; then
+	if [ "$qnum" -ge 1001 ]; then paths="vfio-pci vfio-user"; else paths=vfio-pci; fi
+fi
+echo "# QEMU $qmaj.$qmin ($qemu), kernel $kver, paths: $paths, type $type"
+for p in $paths; do
+	case $p in vfio-pci | vfio-user) ;;
+	*) echo "# unknown path '$p' (vfio-pci or vfio-user)"; not_ok "known VMM path $p"; finish ;;
+	esac
+done
+
+check "probe built ($probe)" test -x "$probe" || finish
+
+# --- L2 boot files, cached per kernel ---------------------------------------
+
+cache=${VFIOSIM_NESTED_CACHE:-}
+if [ -z "$cache" ]; then
+	cache=$here/build/nested/$kver
+	mkdir -p "$cache" 2>/dev/null && touch "$cache/.w" 2>/dev/null ||
+		cache=/tmp/vfiosim-nested/$kver
+fi
+t0=$(date +%s)
+mkdir -p "$cache"
+image=$("$here/nested/mkinitramfs.sh" "$kver" "$cache" "$probe" 2>"$cache/build.err")
+if [ -s "$cache/initramfs.cpio.gz" ] && [ -n "$image" ] && [ -r "$image" ]; then
+	ok "L2 initramfs for $kver in $cache ($(($(date +%s) - t0)) s)"
+else
+	sed 's/^/# /' "$cache/build.err"
+	not_ok "L2 initramfs for $kver in $cache"
+	finish
+fi
+initrd=$cache/initramfs.cpio.gz
+
+accel=tcg
+if [ -x "$repo/scripts/vm/accel.sh" ]; then
+	accel=$("$repo/scripts/vm/accel.sh" "$qemu" "$image" 2>/dev/null) || accel=tcg
+fi
+echo "# L2 kernel $image, accel $accel, ${l2_mem} MB, timeout ${l2_timeout} s each"
+
+# --- boot one L2 per path ---------------------------------------------------
+
+tmp=$(mktemp -d)
+declare -A dir pid uuid upid
+# shellcheck disable=SC2317 # called from the trap
+cleanup() {
+	local p
+	for p in "${!pid[@]}"; do
+		[ -n "${pid[$p]}" ] && kill "${pid[$p]}" 2>/dev/null
+	done
+	for p in "${!upid[@]}"; do
+		[ -n "${upid[$p]}" ] && kill "${upid[$p]}" 2>/dev/null && wait "${upid[$p]}" 2>/dev/null
+	done
+	for p in "${!uuid[@]}"; do
+		[ -n "${uuid[$p]}" ] && [ -e "/sys/bus/mdev/devices/${uuid[$p]}" ] &&
+			echo 1 >"/sys/bus/mdev/devices/${uuid[$p]}/remove"
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# start_l2 PATH: create the device (and its server), start QEMU in the
+# background.  False if it could not get that far (already reported).
+start_l2() {
+	local p=$1 d=$tmp/$1 u machine=q35 dev mem nonce
+	mkdir -p "$d"
+	dir[$p]=$d
+	u=$(cat /proc/sys/kernel/random/uuid)
+	if ! echo "$u" >"$types/$type/create"; then
+		not_ok "$p: create a $type device"
+		return 1
+	fi
+	uuid[$p]=$u
+	mem=(-m "$l2_mem")
+	case $p in
+	vfio-pci)
+		dev="vfio-pci,sysfsdev=/sys/bus/mdev/devices/$u"
+		;;
+	vfio-user)
+		if [ ! -x "$userd" ]; then
+			not_ok "$p: vfiosim-userd built ($userd)"
+			return 1
+		fi
+		if ! "$qemu" -device vfio-user-pci,help >/dev/null 2>&1; then
+			not_ok "$p: QEMU $qmaj.$qmin has vfio-user-pci"
+			return 1
+		fi
+		"$userd" --socket "$d/userd.sock" --device "$u" 2>"$d/userd.log" &
+		upid[$p]=$!
+		for _ in $(seq 100); do
+			grep -q '^vfiosim-userd: listening on' "$d/userd.log" && break
+			kill -0 "${upid[$p]}" 2>/dev/null || break
+			sleep 0.1
+		done
+		if ! grep -q '^vfiosim-userd: listening on' "$d/userd.log"; then
+			sed 's/^/# userd: /' "$d/userd.log"
+			not_ok "$p: vfiosim-userd serves $u on $d/userd.sock"
+			return 1
+		fi
+		ok "$p: vfiosim-userd serves $u on $d/userd.sock"
+		dev="{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$d/userd.sock\"}}"
+		# The server maps guest RAM for DMA: it must be a shareable fd.
+		mem=(-m "$l2_mem" -object "memory-backend-memfd,id=mem,size=${l2_mem}M,share=on")
+		machine=q35,memory-backend=mem
+		;;
+	esac
+	[ "$accel" = kvm ] && machine=$machine,kernel-irqchip=split
+	nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+	echo "$nonce" >"$d/nonce"
+	: >"$d/console.log"
+	date +%s >"$d/start"
+	timeout -k 10 "$l2_timeout" "$qemu" -name "vfiosim-nested-$p" \
+		-machine "$machine" -accel "$accel" -cpu max -smp 1 "${mem[@]}" \
+		-nodefaults -no-user-config -nographic -monitor none \
+		-serial "file:$d/console.log" -no-reboot \
+		-device intel-iommu,caching-mode=on \
+		-device "$dev" \
+		-kernel "$image" -initrd "$initrd" \
+		-append "console=ttyS0 quiet loglevel=3 panic=-1 intel_iommu=on vfiosim_nested=$nonce" \
+		</dev/null >"$d/qemu.out" 2>"$d/qemu.err" &
+	pid[$p]=$!
+	echo "# $p: L2 booting (qemu pid ${pid[$p]}, device $u)"
+}
+
+declare -A started
+for p in $paths; do
+	start_l2 "$p" && started[$p]=1
+done
+
+# Wait for all, saying every 30 s how far each got.
+declare -A seen_begin done_at
+begin_s=$(date +%s)
+while :; do
+	running=0
+	for p in "${!started[@]}"; do
+		[ -n "${done_at[$p]:-}" ] && continue
+		d=${dir[$p]}
+		if [ -z "${seen_begin[$p]:-}" ] &&
+			grep -qa "=== vfiosim-nested $(cat "$d/nonce") begin ===" "$d/console.log"; then
+			seen_begin[$p]=$(($(date +%s) - $(cat "$d/start")))
+		fi
+		if kill -0 "${pid[$p]}" 2>/dev/null; then
+			running=$((running + 1))
+		else
+			wait "${pid[$p]}"
+			echo $? >"$d/rc"
+			done_at[$p]=$(($(date +%s) - $(cat "$d/start")))
+			pid[$p]=
+			echo "# $p: qemu exited after ${done_at[$p]} s"
+		fi
+	done
+	[ $running -eq 0 ] && break
+	now=$(date +%s)
+	if [ $(((now - begin_s) % 30)) -lt 5 ] && [ $((now - begin_s)) -ge 5 ]; then
+		for p in "${!started[@]}"; do
+			[ -n "${done_at[$p]:-}" ] && continue
+			d=${dir[$p]}
+			if [ -z "${seen_begin[$p]:-}" ]; then
+				echo "# $p: L2 booting... $((now - $(cat "$d/start"))) s"
+			else
+				echo "# $p: L2 probe running... $((now - $(cat "$d/start"))) s," \
+					"$(grep -ac '^\(not \)\?ok ' "$d/console.log") results so far"
+			fi
+		done
+	fi
+	sleep 5
+done
+
+# --- results ----------------------------------------------------------------
+
+# section FILE FROM TO: the lines between two marker lines, CRs stripped
+section() {
+	tr -d '\r' <"$1" | sed -n "/$2\$/,/$3\$/{/$2\$/d;/$3\$/d;p}"
+}
+
+report_l2() {
+	local p=$1 d=${dir[$1]} nonce rc body plan='' count=0 desc line
+	nonce=$(cat "$d/nonce")
+	rc=$(cat "$d/rc")
+	body=$d/body
+	section "$d/console.log" "=== vfiosim-nested $nonce begin ===" \
+		"=== vfiosim-nested $nonce end ===" >"$body"
+	section "$d/console.log" "=== vfiosim-nested $nonce dmesg ===" \
+		"=== vfiosim-nested $nonce dmesg end ===" >"$d/dmesg"
+
+	echo "# $p: L2 init after ${seen_begin[$p]:-?} s (5 s polls), qemu done after ${done_at[$p]} s"
+	if [ -n "${seen_begin[$p]:-}" ]; then
+		ok "$p: QEMU realized the device and L2 booted to its init"
+	else
+		not_ok "$p: QEMU realized the device and L2 booted to its init"
+		sed 's/^/# qemu: /' "$d/qemu.err"
+		echo "# last lines of the L2 console:"
+		tr -d '\r' <"$d/console.log" | tail -n 30 | sed 's/^/#   /'
+	fi
+
+	while IFS= read -r line; do
+		case $line in
+		"ok "* | "not ok "*)
+			desc=$(echo "$line" | sed -E 's/^(not )?ok( [0-9]+)?( -)? ?//')
+			case $line in
+			"ok "*) ok "$p: $desc" ;;
+			*) not_ok "$p: $desc" ;;
+			esac
+			echo "$line" | grep -qE '^(not )?ok [0-9]+' && count=$((count + 1))
+			;;
+		1..*) plan=${line#1..} ;;
+		*) echo "# $p: L2: $line" ;;
+		esac
+	done <"$body"
+	if [ -n "${seen_begin[$p]:-}" ]; then
+		check "$p: probe ran to its plan ($count of ${plan:-no plan})" \
+			test -n "$plan" -a "$count" = "${plan:-x}"
+	fi
+	if [ -s "$d/dmesg" ]; then
+		if grep -Eq -- "$DMESG_BAD" "$d/dmesg"; then
+			not_ok "$p: L2 dmesg free of WARNING/BUG/Oops/Call Trace"
+			echo "# L2 dmesg:"
+			sed 's/^/#   /' "$d/dmesg"
+		else
+			ok "$p: L2 dmesg free of WARNING/BUG/Oops/Call Trace ($(wc -l <"$d/dmesg") lines)"
+		fi
+	else
+		not_ok "$p: L2 printed its dmesg"
+	fi
+	check "$p: L2 powered off, qemu exit status $rc" test "$rc" = 0
+	[ "$rc" = 124 ] && echo "# $p: killed after ${l2_timeout} s"
+	if [ -s "$d/qemu.err" ]; then
+		sed 's/^/# qemu stderr: /' "$d/qemu.err"
+	fi
+	check "$p: QEMU printed no error or warning" test ! -s "$d/qemu.err"
+}
+
+stop_userd() {
+	local p=$1 d=${dir[$1]} st
+	[ -n "${upid[$p]:-}" ] || return 0
+	kill -TERM "${upid[$p]}"
+	wait "${upid[$p]}"
+	st=$?
+	upid[$p]=
+	check "$p: vfiosim-userd exits 0 on SIGTERM (status $st)" test $st = 0
+	if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error' "$d/userd.log"; then
+		not_ok "$p: no sanitizer report from vfiosim-userd"
+		sed 's/^/# userd: /' "$d/userd.log" | head -n 60
+	else
+		ok "$p: no sanitizer report from vfiosim-userd"
+	fi
+	grep -iE 'error|reject|refus|unsupported' "$d/userd.log" | sort | uniq -c |
+		head -n 20 | sed 's/^/# userd: /'
+}
+
+# What L2 wrote last into BAR2 (pattern 2 of the probe) is in the device:
+# read it back from L1 once the VMM has let go, at the first, middle and
+# last word (the last page is the one L1's QEMU traps).
+bar2_from_l1() {
+	local p=$1 u=${uuid[$1]} size off got want bad=0
+	grep -q '^ok .*BAR2 keeps pattern 2' "${dir[$p]}/body" 2>/dev/null || return 0
+	[ -x "$ctl" ] || { echo "# no $ctl: BAR2 not read back from L1"; return 0; }
+	case $type in vfiosim-small) size=$((64 << 10)) ;; *) size=$((16 << 20)) ;; esac
+	for off in 0 $((size / 2)) $((size - 8)); do
+		got=$("$ctl" region read "vfio:$u" bar2 "$off" 8 2>&1)
+		want=$(printf '%016x' $(((off * 0x9e3779b97f4a7c15) ^ 0x0123456789abcdef)))
+		if [ "$(printf '%016x' "$((got))" 2>/dev/null)" != "$want" ]; then
+			echo "# BAR2 $off from L1: $got, expected 0x$want"
+			bad=$((bad + 1))
+		fi
+	done
+	check "$p: L1 reads L2's last BAR2 pattern from the device" test $bad = 0
+}
+
+for p in $paths; do
+	if [ -n "${started[$p]:-}" ]; then
+		report_l2 "$p"
+	fi
+	stop_userd "$p"
+	[ -n "${started[$p]:-}" ] && bar2_from_l1 "$p"
+	if [ -n "${uuid[$p]:-}" ]; then
+		check "$p: remove the device" sh -c "echo 1 >/sys/bus/mdev/devices/${uuid[$p]}/remove"
+		uuid[$p]=
+	fi
+	echo "# $p: whole path $(( ${done_at[$p]:-0} )) s of L2"
+done
+echo "# vfiosim_nested.sh took $(($(date +%s) - t0)) s"
+finish
