@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * vfiosim: every kernel-version difference, and nothing else.
- * Supported: Debian 12's 6.1 and 6.12 kernels (and what lies between).
+ * Supported: Debian 12's 6.1 and 6.12 kernels (and what lies between), and
+ * Debian 13's backported 7.3.
  */
 #ifndef _VFIOSIM_COMPAT_H
 #define _VFIOSIM_COMPAT_H
@@ -9,6 +10,7 @@
 #include <linux/device.h>
 #include <linux/eventfd.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/version.h>
 #include <linux/vfio.h>
 
@@ -71,5 +73,64 @@ static inline void vfiosim_vfio_release_done(struct vfio_device *vdev)
 #else
 #define VFIOSIM_IOMMUFD_EMULATED_OPS
 #endif
+
+/*
+ * 6.19 moved VFIO_DEVICE_GET_REGION_INFO into the VFIO core, which asks the
+ * driver's get_region_info_caps op and never passes the ioctl on; before,
+ * the driver's ioctl op answered it.  Used in vfio.c's ops table, where
+ * vfiosim_vfio_region_info_caps() is.
+ */
+#if KERNEL_VERSION(6, 19, 0) <= LINUX_VERSION_CODE
+#define VFIOSIM_REGION_INFO_CAPS_OPS				\
+	.get_region_info_caps = vfiosim_vfio_region_info_caps,
+#else
+#define VFIOSIM_REGION_INFO_CAPS_OPS
+#endif
+
+/*
+ * The virqfd helpers have the same signatures on 6.1, 6.12 and 7.3, but
+ * before 6.2 they live in their own module, vfio_virqfd, which nothing
+ * loads for an mdev driver.  There they are taken with symbol_request()
+ * (which loads the module), and the module is held from a successful
+ * enable until the matching disable.  The caller pairs the two.
+ */
+static inline int vfiosim_virqfd_enable(void *opaque,
+					void (*thread)(void *, void *),
+					struct virqfd **pvirqfd, int fd)
+{
+#if KERNEL_VERSION(6, 2, 0) > LINUX_VERSION_CODE
+	int (*enable)(void *opaque, int (*handler)(void *, void *),
+		      void (*thread)(void *, void *), void *data,
+		      struct virqfd **pvirqfd, int fd);
+	int ret;
+
+	enable = symbol_request(vfio_virqfd_enable);
+	if (!enable)
+		return -ENODEV;
+	ret = enable(opaque, NULL, thread, NULL, pvirqfd, fd);
+	if (ret)
+		symbol_put(vfio_virqfd_enable);
+	return ret;
+#else
+	return vfio_virqfd_enable(opaque, NULL, thread, NULL, pvirqfd, fd);
+#endif
+}
+
+static inline void vfiosim_virqfd_disable(struct virqfd **pvirqfd)
+{
+#if KERNEL_VERSION(6, 2, 0) > LINUX_VERSION_CODE
+	void (*disable)(struct virqfd **pvirqfd);
+
+	/* The module is held since the enable, so this cannot fail. */
+	disable = symbol_get(vfio_virqfd_disable);
+	if (disable) {
+		disable(pvirqfd);
+		symbol_put(vfio_virqfd_disable);
+	}
+	symbol_put(vfio_virqfd_enable);
+#else
+	vfio_virqfd_disable(pvirqfd);
+#endif
+}
 
 #endif /* _VFIOSIM_COMPAT_H */

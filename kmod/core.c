@@ -347,7 +347,7 @@ static int vfiosim_set_mask(struct vfiosim_dev *sdev,
 
 	if ((hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK) ==
 	    VFIO_IRQ_SET_DATA_EVENTFD)
-		return -ENOTTY;	/* no irqfd-style unmask */
+		return -ENOTTY;	/* only INTx unmask takes an eventfd */
 	if (!hdr->count)
 		return -EINVAL;
 	for (i = 0; i < hdr->count; i++)
@@ -392,6 +392,68 @@ static int vfiosim_set_single_trigger(struct vfiosim_dev *sdev,
 }
 
 /*
+ * The INTx unmask eventfd (KVM's resample irqfd): a signal on it unmasks
+ * INTx as VFIO_IRQ_SET_ACTION_UNMASK does.  The virqfd calls this from a
+ * workqueue, never with a lock of ours held.
+ */
+static void vfiosim_intx_unmask_thread(void *opaque, void *data)
+{
+	struct vfiosim_dev *sdev = opaque;
+
+	mutex_lock(&sdev->lock);
+	if (sdev->irq_mode == VFIO_PCI_INTX_IRQ_INDEX) {
+		sdev->intx_masked = false;
+		vfiosim_intx_update(sdev);
+	}
+	mutex_unlock(&sdev->lock);
+}
+
+/* Drop the unmask eventfd.  Caller holds igate and not lock. */
+static void vfiosim_intx_unmask_off(struct vfiosim_dev *sdev)
+{
+	lockdep_assert_held(&sdev->igate);
+	if (!sdev->intx_unmask_on)
+		return;
+	/* Waits for a running unmask_thread, which takes lock. */
+	vfiosim_virqfd_disable(&sdev->intx_unmask);
+	sdev->intx_unmask_on = false;
+}
+
+/*
+ * ACTION_UNMASK | DATA_EVENTFD on INTx, as vfio-pci: an fd arms the unmask
+ * eventfd (EBUSY if one is armed), -1 disarms it.  INTx must be enabled.
+ */
+static int vfiosim_set_intx_unmask_fd(struct vfiosim_dev *sdev,
+				      const struct vfio_irq_set *hdr,
+				      const s32 *fds)
+{
+	bool intx;
+	int ret;
+
+	lockdep_assert_held(&sdev->igate);
+	if (hdr->start || hdr->count != 1)
+		return -EINVAL;
+	mutex_lock(&sdev->lock);
+	intx = sdev->irq_mode == VFIO_PCI_INTX_IRQ_INDEX;
+	mutex_unlock(&sdev->lock);
+	if (!intx)
+		return -EINVAL;
+	if (fds[0] < 0) {
+		vfiosim_intx_unmask_off(sdev);
+		return 0;
+	}
+	if (READ_ONCE(sdev->intx_unmask))
+		return -EBUSY;
+	/* It went away by itself (its eventfd was closed): pair the enable. */
+	vfiosim_intx_unmask_off(sdev);
+	ret = vfiosim_virqfd_enable(sdev, vfiosim_intx_unmask_thread,
+				    &sdev->intx_unmask, fds[0]);
+	if (!ret)
+		sdev->intx_unmask_on = true;
+	return ret;
+}
+
+/*
  * @hdr has passed vfio_set_irqs_validate_and_prepare(); @data holds
  * hdr->count elements of the data type it names.
  */
@@ -399,12 +461,21 @@ int vfiosim_set_irqs(struct vfiosim_dev *sdev, const struct vfio_irq_set *hdr,
 		     const void *data)
 {
 	u32 action = hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
-	int ret = -ENOTTY;
-
+	u32 data_type = hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
 	u32 nvec = vfiosim_mode_vectors(sdev, hdr->index);
+	bool intx_gone;
+	int ret = -ENOTTY;
 
 	if (hdr->count > nvec || hdr->start > nvec - hdr->count)
 		return -EINVAL;
+
+	mutex_lock(&sdev->igate);
+	if (hdr->index == VFIO_PCI_INTX_IRQ_INDEX &&
+	    action == VFIO_IRQ_SET_ACTION_UNMASK &&
+	    data_type == VFIO_IRQ_SET_DATA_EVENTFD) {
+		ret = vfiosim_set_intx_unmask_fd(sdev, hdr, data);
+		goto out;
+	}
 
 	mutex_lock(&sdev->lock);
 	switch (hdr->index) {
@@ -426,7 +497,13 @@ int vfiosim_set_irqs(struct vfiosim_dev *sdev, const struct vfio_irq_set *hdr,
 			ret = vfiosim_set_single_trigger(sdev, hdr, data);
 		break;
 	}
+	intx_gone = sdev->irq_mode != VFIO_PCI_INTX_IRQ_INDEX;
 	mutex_unlock(&sdev->lock);
+	/* As vfio-pci: the unmask eventfd goes with INTx. */
+	if (intx_gone)
+		vfiosim_intx_unmask_off(sdev);
+out:
+	mutex_unlock(&sdev->igate);
 	return ret;
 }
 
@@ -464,12 +541,15 @@ void vfiosim_request(struct vfiosim_dev *sdev, unsigned int count)
 
 void vfiosim_release_irqs(struct vfiosim_dev *sdev)
 {
+	mutex_lock(&sdev->igate);
+	vfiosim_intx_unmask_off(sdev);
 	mutex_lock(&sdev->lock);
 	vfiosim_disable_mode(sdev);
 	sdev->msix_masked = 0;
 	vfiosim_put_triggers(sdev, VFIO_PCI_ERR_IRQ_INDEX);
 	vfiosim_put_triggers(sdev, VFIO_PCI_REQ_IRQ_INDEX);
 	mutex_unlock(&sdev->lock);
+	mutex_unlock(&sdev->igate);
 }
 
 /* ---- region access --------------------------------------------------- */
@@ -796,6 +876,7 @@ int vfiosim_get_region_info(struct vfiosim_dev *sdev,
 	info->offset = VFIOSIM_REGION_OFFSET(info->index);
 	info->size = vfiosim_region_size(sdev, info->index);
 	info->flags = 0;
+	info->cap_offset = 0;
 	if (!info->size)
 		return 0;
 	info->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
@@ -814,7 +895,8 @@ int vfiosim_get_region_info(struct vfiosim_dev *sdev,
 	kfree(sparse);
 	if (ret)
 		return ret;
-	info->flags |= VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS;
+	/* FLAG_CAPS is the transport's: it says where the chain landed. */
+	info->flags |= VFIO_REGION_INFO_FLAG_MMAP;
 	return 0;
 }
 
@@ -886,6 +968,7 @@ void vfiosim_type_init(struct vfiosim_type *type)
 void vfiosim_dev_init(struct vfiosim_dev *sdev, const struct vfiosim_type *type)
 {
 	sdev->type = type;
+	mutex_init(&sdev->igate);
 	mutex_init(&sdev->lock);
 	xa_init(&sdev->bar2_pages);
 	sdev->irq_mode = VFIOSIM_IRQ_MODE_NONE;
@@ -901,4 +984,5 @@ void vfiosim_dev_destroy(struct vfiosim_dev *sdev)
 		__free_page(page);
 	xa_destroy(&sdev->bar2_pages);
 	mutex_destroy(&sdev->lock);
+	mutex_destroy(&sdev->igate);
 }

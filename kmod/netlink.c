@@ -495,11 +495,16 @@ static int vu_region_info(struct vfiosim_vu_req *req)
 	if (ret)
 		goto out;
 
+	/*
+	 * FLAG_CAPS only with the chain in the reply: a client (QEMU) that
+	 * asked with a small argsz sees argsz grow, and asks again.
+	 */
 	info.argsz = minsz + caps.size;
 	info.cap_offset = 0;
 	if (caps.size && argsz >= info.argsz) {
 		vfio_info_cap_shift(&caps, minsz);
 		info.cap_offset = minsz;
+		info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
 	} else {
 		caps.size = 0;		/* the caller learns the size it needs */
 	}

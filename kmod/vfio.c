@@ -153,12 +153,25 @@ static long vfiosim_ioctl_device_info(struct vfiosim_dev *sdev,
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
 
+/* The region info and its capability chain, for the VFIO core or us. */
+static int vfiosim_vfio_region_info_caps(struct vfio_device *vdev,
+					 struct vfio_region_info *info,
+					 struct vfio_info_cap *caps)
+{
+	return vfiosim_get_region_info(vdev_to_sdev(vdev), info, caps);
+}
+
+/*
+ * Before 6.19 the ioctl is ours, and answers as vfio-pci and the later
+ * VFIO core do: FLAG_CAPS whenever there are capabilities, and when they
+ * do not fit, argsz grown to what they need with cap_offset 0.
+ */
 static long vfiosim_ioctl_region_info(struct vfiosim_dev *sdev,
 				      void __user *arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
 	struct vfio_info_cap caps = {};
-	struct vfio_region_info info;
+	struct vfio_region_info info = {};
 	int ret;
 
 	if (copy_from_user(&info, arg, minsz))
@@ -166,12 +179,13 @@ static long vfiosim_ioctl_region_info(struct vfiosim_dev *sdev,
 	if (info.argsz < minsz)
 		return -EINVAL;
 
-	ret = vfiosim_get_region_info(sdev, &info, &caps);
+	ret = vfiosim_vfio_region_info_caps(&sdev->vdev, &info, &caps);
 	if (ret)
 		goto out;
 
 	info.cap_offset = 0;
 	if (caps.size) {
+		info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
 		if (info.argsz < sizeof(info) + caps.size) {
 			/* Tell the caller how much room the caps need. */
 			info.argsz = sizeof(info) + caps.size;
@@ -287,6 +301,7 @@ const struct vfio_device_ops vfiosim_vfio_ops = {
 	.read = vfiosim_read,
 	.write = vfiosim_write,
 	.ioctl = vfiosim_ioctl,
+	VFIOSIM_REGION_INFO_CAPS_OPS
 	.mmap = vfiosim_vfio_mmap,
 	.request = vfiosim_vfio_request,
 	.device_feature = vfiosim_vfio_device_feature,

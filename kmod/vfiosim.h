@@ -41,7 +41,7 @@ struct vfiosim_session;
 
 /*
  * Lock order:
- *   vfiosim_devices_lock -> vfiosim_dev.lock
+ *   vfiosim_devices_lock -> vfiosim_dev.igate -> vfiosim_dev.lock
  *   mmap_lock (BAR2 page faults) -> vfiosim_dev.lock
  * Nothing that can fault on user memory runs under vfiosim_dev.lock, so
  * copies to and from userspace happen outside it.
@@ -62,6 +62,14 @@ struct vfiosim_dev {
 	struct vfiosim_session *session;	/* netlink owner's state */
 	bool removing;				/* no new netlink owner */
 	wait_queue_head_t session_wq;		/* session ended */
+
+	/*
+	 * igate serializes SET_IRQS and the INTx unmask eventfd (a virqfd,
+	 * whose disable waits for a handler that takes lock).
+	 */
+	struct mutex igate;
+	struct virqfd *intx_unmask;
+	bool intx_unmask_on;		/* enabled, not yet disabled */
 
 	/* lock protects every field below. */
 	struct mutex lock;
