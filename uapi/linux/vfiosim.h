@@ -301,7 +301,12 @@ struct vfiosim_user_dma_unmap {
 #define VFIOSIM_USER_VERSION_MAJOR	0
 #define VFIOSIM_USER_VERSION_MINOR	1
 #define VFIOSIM_USER_MAX_DATA_XFER	32768
-#define VFIOSIM_USER_MAX_MSG_FDS	VFIOSIM_MAX_VECTORS
+/*
+ * max_msg_fds, for the kernel and vfiosim-userd alike: 16 is the most
+ * QEMU's client accepts (VFIO_USER_MAX_MAX_FDS).  SET_IRQS of more vectors
+ * comes in several messages with increasing start.
+ */
+#define VFIOSIM_USER_MAX_MSG_FDS	16
 #define VFIOSIM_USER_MAX_DMA_MAPS	1024
 #define VFIOSIM_USER_PGSIZES		4096
 

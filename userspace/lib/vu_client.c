@@ -235,15 +235,19 @@ static int vu_device_feature_locked(struct vfiosim_dev *dev,
 }
 
 /*
- * DEVICE_SET_IRQS with eventfds, for a transport that carries open files
- * only (SCM_RIGHTS): as QEMU's vfio-user client does, the vectors go in
- * runs: a run of eventfds travels as fds, a run of -1 (de-assign) as a
- * message with count vectors and no fds at all, which de-assigns them;
- * and no run has more fds than the peer takes.  Runs before a failing
- * one are done.
+ * DEVICE_SET_IRQS with eventfds in several messages, as QEMU's vfio-user
+ * client sends them: no message carries more fds than the peer takes
+ * (max_fds), and each says where its vectors start.  With split (a
+ * transport that carries open files only, SCM_RIGHTS) the vectors also go
+ * in runs: a run of eventfds travels as fds, a run of -1 (de-assign) as a
+ * message with count vectors and no fds at all.  Without split, -1 travels
+ * as a number like the fds.  Messages before a failing one are done (a
+ * request that is refused as a whole on VFIO, say vectors past the end,
+ * may have set the vectors of its first chunks here).
  */
 static int vu_set_irqs_runs(struct vu_client *c, struct vfio_irq_set *set,
-			    size_t nfds, uint32_t max_fds, char *why)
+			    size_t nfds, uint32_t max_fds, bool split,
+			    char *why)
 {
 	const unsigned char *data = (const unsigned char *)set + sizeof(*set);
 	struct vfio_irq_set msg = *set;
@@ -256,13 +260,13 @@ static int vu_set_irqs_runs(struct vu_client *c, struct vfio_irq_set *set,
 	do {
 		bool valid = false;
 
-		for (run = 0; i + run < nfds; run++) {
+		for (run = 0; i + run < nfds && run < max_fds; run++) {
 			int32_t fd;
 
 			memcpy(&fd, data + (i + run) * sizeof(fd), sizeof(fd));
 			if (!run)
 				valid = fd >= 0;
-			else if ((fd >= 0) != valid || run == max_fds)
+			else if (split && (fd >= 0) != valid)
 				break;
 			fds[run] = fd;
 		}
@@ -270,8 +274,9 @@ static int vu_set_irqs_runs(struct vu_client *c, struct vfio_irq_set *set,
 		msg.count = (uint32_t)run;
 		memcpy(vu_payload(c), &msg, sizeof(msg));
 		n = vu_client_simple(c, VFIOSIM_USER_DEVICE_SET_IRQS,
-				     sizeof(msg), fds, valid ? run : 0,
-				     &payload, NULL, why);
+				     sizeof(msg), fds,
+				     split && !valid ? 0 : run, &payload, NULL,
+				     why);
 		if (n < 0)
 			return (int)n;
 		i += run;
@@ -288,6 +293,7 @@ static int vu_set_irqs_locked(struct vfiosim_dev *dev,
 	const void *payload;
 	size_t data_len, nfds;
 	uint32_t max_fds;
+	bool eventfds;
 	ssize_t n;
 	int ret;
 
@@ -295,21 +301,22 @@ static int vu_set_irqs_locked(struct vfiosim_dev *dev,
 	max_fds = c->max_fds < VU_MAX_FDS ? c->max_fds : VU_MAX_FDS;
 	if (!max_fds)
 		max_fds = 1;
+	eventfds = (set->flags & VFIO_IRQ_SET_DATA_TYPE_MASK) ==
+		   VFIO_IRQ_SET_DATA_EVENTFD;
 	ret = vfiosim_vu_set_irqs_layout(set, &data_len, &nfds, why,
 					 sizeof(why));
-	/* vfio-user's max_msg_fds; no device has more vectors either. */
-	if (!ret && nfds > VU_MAX_FDS)
-		ret = vfiosim_fail_buf(why, sizeof(why), EINVAL,
-				       "%zu eventfds, more than one message carries (%u)",
-				       nfds, VU_MAX_FDS);
 	if (!ret && data_len > c->payload_max - sizeof(*set))
 		ret = vfiosim_fail_buf(why, sizeof(why), EINVAL,
 				       "argsz %u does not fit one vfio-user message (%zu bytes)",
 				       set->argsz, c->payload_max);
-	if (!ret && c->split_irq_runs &&
-	    (set->flags & VFIO_IRQ_SET_DATA_TYPE_MASK) ==
-	    VFIO_IRQ_SET_DATA_EVENTFD) {
-		ret = vu_set_irqs_runs(c, set, nfds, max_fds, why);
+	/* No device has more vectors: refused whole, not after a chunk. */
+	if (!ret && nfds > VFIOSIM_MAX_VECTORS)
+		ret = vfiosim_fail_buf(why, sizeof(why), EINVAL,
+				       "%zu eventfds, more than any device has vectors (%u)",
+				       nfds, VFIOSIM_MAX_VECTORS);
+	if (!ret && eventfds && (c->split_irq_runs || nfds > max_fds)) {
+		ret = vu_set_irqs_runs(c, set, nfds, max_fds,
+				       c->split_irq_runs, why);
 	} else if (!ret) {
 		/* Eventfds all in one message, -1 included (no runs). */
 		memcpy(vu_payload(c), set, sizeof(*set));

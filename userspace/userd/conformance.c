@@ -364,7 +364,7 @@ static void t_version(void)
 		ok(n > 0 && j[jl - 1] == '\0' && strlen(j) == jl - 1,
 		   "version: reply JSON is NUL-terminated");
 		ok(n > 0 && strstr(j, "\"max_data_xfer_size\":32768") &&
-		   strstr(j, "\"max_msg_fds\":32") &&
+		   strstr(j, "\"max_msg_fds\":16") &&
 		   strstr(j, "\"pgsizes\":4096") &&
 		   strstr(j, "\"write_multiple\":true"),
 		   "version: reply capabilities (%s)", n > 0 ? j : "");
@@ -543,10 +543,12 @@ static void t_irqs(int fd)
 	ok(n == -EINVAL, "set_irqs: count 2 with 1 fd gets EINVAL (%zd)", n);
 	n = call(fd, VFIOSIM_USER_DEVICE_SET_IRQS, p, sizeof(s), efd, 3);
 	ok(n == -EINVAL, "set_irqs: count 2 with 3 fds gets EINVAL (%zd)", n);
-	s.count = 33;
+	/* QEMU takes at most 16 (VFIO_USER_MAX_MAX_FDS), so we offer 16. */
+	s.count = VFIOSIM_USER_MAX_MSG_FDS + 1;
 	memcpy(p, &s, sizeof(s));
-	n = call(fd, VFIOSIM_USER_DEVICE_SET_IRQS, p, sizeof(s), efd, 33);
-	ok(n == -EINVAL, "set_irqs: 33 fds (> max_msg_fds) get EINVAL (%zd)",
+	n = call(fd, VFIOSIM_USER_DEVICE_SET_IRQS, p, sizeof(s), efd,
+		 VFIOSIM_USER_MAX_MSG_FDS + 1);
+	ok(n == -EINVAL, "set_irqs: 17 fds (> max_msg_fds) get EINVAL (%zd)",
 	   n);
 	s.count = 2;
 	memcpy(p, &s, sizeof(s));
@@ -560,6 +562,19 @@ static void t_irqs(int fd)
 	   "set_irqs: doorbell 1 signals the second eventfd");
 	n = call(fd, VFIOSIM_USER_DEVICE_SET_IRQS, p, sizeof(s), NULL, 0);
 	ok(n == 0, "set_irqs: no fds de-assigns the range (%zd)", n);
+	/* As QEMU sends more vectors than max_msg_fds: a chunk at start 2. */
+	s.start = 2;
+	memcpy(p, &s, sizeof(s));
+	n = call(fd, VFIOSIM_USER_DEVICE_SET_IRQS, p, sizeof(s), efd + 2, 2);
+	db = 3;
+	region_rw(fd, true, VFIO_PCI_BAR0_REGION_INDEX, VFIOSIM_REG_DOORBELL,
+		  &db, 4);
+	pfd = (struct pollfd){ efd[3], POLLIN, 0 };
+	ok(n == 0 && poll(&pfd, 1, TIMEOUT_MS) == 1 &&
+	   read(efd[3], &cnt, 8) == 8 && cnt == 1,
+	   "set_irqs: a chunk at start 2; doorbell 3 signals its second fd (%zd)",
+	   n);
+	s.start = 0;
 	s.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
 	s.count = 0;
 	memcpy(p, &s, sizeof(s));
@@ -603,16 +618,36 @@ static void t_mmap(int fd)
 {
 	struct vfio_region_info ri = { .argsz = sizeof(ri),
 				       .index = VFIO_PCI_BAR2_REGION_INDEX };
+	uint32_t need;
 	ssize_t n;
 	int mfd;
 	void *p;
 	uint32_t v = 0;
 
+	/*
+	 * QEMU asks with argsz 32 first, refuses FLAG_CAPS with a cap_offset
+	 * outside the reply, and asks again when argsz grew.
+	 */
+	n = call(fd, VFIOSIM_USER_DEVICE_GET_REGION_INFO, &ri, sizeof(ri),
+		 NULL, 0);
+	memcpy(&ri, rbuf + HDR, sizeof(ri));
+	close_rfds();
+	need = ri.argsz;
+	ok(n == (ssize_t)sizeof(ri) && need > sizeof(ri) &&
+	   !(ri.flags & VFIO_REGION_INFO_FLAG_CAPS) && !ri.cap_offset,
+	   "region_info: argsz 32 gets argsz %u, no FLAG_CAPS, cap_offset 0 (flags 0x%x, %zd bytes)",
+	   need, ri.flags, n);
+	ri = (struct vfio_region_info){ .argsz = need,
+					.index = VFIO_PCI_BAR2_REGION_INDEX };
 	n = call(fd, VFIOSIM_USER_DEVICE_GET_REGION_INFO, &ri, sizeof(ri),
 		 NULL, 0);
 	memcpy(&ri, rbuf + HDR, sizeof(ri));
 	mfd = nrfds ? rfds[0] : -1;
 	nrfds = 0;
+	ok(n == (ssize_t)need && (ri.flags & VFIO_REGION_INFO_FLAG_CAPS) &&
+	   ri.cap_offset >= sizeof(ri) && ri.cap_offset < need,
+	   "region_info: argsz %u gets the caps, cap_offset %u (%zd bytes)",
+	   need, ri.cap_offset, n);
 	ok(n >= (ssize_t)sizeof(ri) && (ri.flags & VFIO_REGION_INFO_FLAG_MMAP) &&
 	   mfd >= 0, "region_info: BAR2 is mmappable and came with an fd");
 	if (mfd < 0)
