@@ -98,20 +98,84 @@ TEST_F(vfiosim, region_info_bar2_sparse_mmap)
 	free(info);
 }
 
+/*
+ * Too small for the chain: the device says how much it needs, with
+ * cap_offset 0.  On VFIO, FLAG_CAPS stays set, as vfio-pci (and the VFIO
+ * core since 6.19) answer.  On vfio-user (netlink, unix) FLAG_CAPS is set
+ * only when the chain is in the reply: QEMU's client refuses FLAG_CAPS
+ * with a cap_offset outside the reply, and asks again when argsz grew.
+ */
 TEST_F(vfiosim, region_info_bar2_short_argsz_reports_needed_size)
 {
-	struct vfio_region_info info = {
-		.argsz = sizeof(info),
-		.index = VFIO_PCI_BAR2_REGION_INDEX,
-	};
+	const uint32_t need = sizeof(struct vfio_region_info) +
+			      sizeof(struct vfio_region_info_cap_sparse_mmap) +
+			      sizeof(struct vfio_region_sparse_mmap_area);
+	bool vfio = !strcmp(variant->backend, "vfio");
+	union {
+		struct vfio_region_info info;
+		uint8_t raw[256];
+	} u;
 
-	/* Too small for the chain: the device says how much it needs. */
-	ASSERT_EQ(0, vfiosim_get_region_info(self->dev, &info));
-	EXPECT_EQ(sizeof(info) +
-		  sizeof(struct vfio_region_info_cap_sparse_mmap) +
-		  sizeof(struct vfio_region_sparse_mmap_area), info.argsz);
-	EXPECT_TRUE(info.flags & VFIO_REGION_INFO_FLAG_CAPS);
-	EXPECT_EQ(0, info.cap_offset);
+	memset(&u, 0, sizeof(u));
+	u.info.argsz = sizeof(u.info);
+	u.info.index = VFIO_PCI_BAR2_REGION_INDEX;
+	ASSERT_EQ(0, vfiosim_get_region_info(self->dev, &u.info))
+		TH_LOG("%s", DEV_ERR(self));
+	EXPECT_EQ(need, u.info.argsz);
+	EXPECT_EQ(vfio, !!(u.info.flags & VFIO_REGION_INFO_FLAG_CAPS))
+		TH_LOG("flags 0x%x", u.info.flags);
+	EXPECT_TRUE(u.info.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	EXPECT_EQ(0, u.info.cap_offset);
+	EXPECT_EQ(self->model->bar2_size, u.info.size);
+
+	/* One byte short is still too small. */
+	memset(&u, 0, sizeof(u));
+	u.info.argsz = need - 1;
+	u.info.index = VFIO_PCI_BAR2_REGION_INDEX;
+	ASSERT_EQ(0, vfiosim_get_region_info(self->dev, &u.info));
+	EXPECT_EQ(need, u.info.argsz);
+	EXPECT_EQ(vfio, !!(u.info.flags & VFIO_REGION_INFO_FLAG_CAPS));
+	EXPECT_EQ(0, u.info.cap_offset);
+
+	/* The retry with what it asked for gets the chain, in the reply. */
+	memset(&u, 0, sizeof(u));
+	u.info.argsz = need;
+	u.info.index = VFIO_PCI_BAR2_REGION_INDEX;
+	ASSERT_EQ(0, vfiosim_get_region_info(self->dev, &u.info));
+	EXPECT_EQ(need, u.info.argsz);
+	EXPECT_TRUE(u.info.flags & VFIO_REGION_INFO_FLAG_CAPS);
+	EXPECT_EQ(sizeof(u.info), u.info.cap_offset);
+	EXPECT_NE(NULL, vfiosim_region_info_cap(&u.info,
+						VFIO_REGION_INFO_CAP_SPARSE_MMAP));
+
+	/* Below the struct itself: refused on every path. */
+	memset(&u, 0, sizeof(u));
+	u.info.argsz = sizeof(u.info) - 1;
+	u.info.index = VFIO_PCI_BAR2_REGION_INDEX;
+	EXPECT_EQ(-EINVAL, vfiosim_get_region_info(self->dev, &u.info));
+}
+
+/* A region without capabilities never says FLAG_CAPS, whatever argsz. */
+TEST_F(vfiosim, region_info_no_caps_no_flag)
+{
+	uint32_t index;
+
+	for (index = 0; index < VFIO_PCI_NUM_REGIONS; index++) {
+		struct vfio_region_info info = {
+			.argsz = sizeof(info),
+			.index = index,
+			.cap_offset = 0x5a5a,	/* must come back 0 */
+		};
+
+		if (index == VFIO_PCI_BAR2_REGION_INDEX)
+			continue;
+		ASSERT_EQ(0, vfiosim_get_region_info(self->dev, &info))
+			TH_LOG("region %u: %s", index, DEV_ERR(self));
+		EXPECT_FALSE(info.flags & VFIO_REGION_INFO_FLAG_CAPS)
+			TH_LOG("region %u", index);
+		EXPECT_EQ(0, info.cap_offset) TH_LOG("region %u", index);
+		EXPECT_EQ(sizeof(info), info.argsz) TH_LOG("region %u", index);
+	}
 }
 
 TEST_F(vfiosim, region_info_config)

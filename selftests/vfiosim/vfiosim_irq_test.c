@@ -262,6 +262,168 @@ TEST_F(vfiosim, msi_irq_status_is_w1c)
 	efd_close_all(fds, n);
 }
 
+/*
+ * More vectors than one vfio-user message carries fds (max_msg_fds, 16):
+ * QEMU sends them in chunks with start > 0.  Here the chunks are the
+ * caller's: two SET_IRQS, the second at start n/2 (n - n/2 vectors), and
+ * every doorbell reaches its own eventfd.
+ */
+static void check_two_chunks(struct __test_metadata *_metadata,
+			     struct vfiosim_dev *dev, uint32_t index,
+			     uint32_t n)
+{
+	uint32_t half = n / 2, v;
+	int fds[VFIOSIM_MAX_VECTORS];
+
+	for (v = 0; v < n; v++) {
+		fds[v] = efd_new();
+		ASSERT_LE(0, fds[v]);
+	}
+	ASSERT_EQ(0, irq_set(dev, index, VFIO_IRQ_SET_DATA_EVENTFD |
+			     VFIO_IRQ_SET_ACTION_TRIGGER, 0, half, fds,
+			     half * sizeof(int))) TH_LOG("%s", vfiosim_dev_error(dev));
+	ASSERT_EQ(0, irq_set(dev, index, VFIO_IRQ_SET_DATA_EVENTFD |
+			     VFIO_IRQ_SET_ACTION_TRIGGER, half, n - half,
+			     fds + half, (n - half) * sizeof(int)))
+		TH_LOG("%s", vfiosim_dev_error(dev));
+	for (v = 0; v < n; v++) {
+		uint64_t counts[VFIOSIM_MAX_VECTORS];
+
+		ASSERT_EQ(0, ring_doorbell(dev, v));
+		EXPECT_EQ(BIT_ULL(v), efd_wait_mask(fds, n, BIT_ULL(v), counts))
+			TH_LOG("index %u vector %u", index, v);
+	}
+	EXPECT_EQ(0, reg32(dev, VFIOSIM_REG_DROPPED));
+	/* A chunk of -1 past the start de-assigns those vectors only. */
+	ASSERT_EQ(0, vfiosim_irq_set_eventfd(dev, index, n - 1, -1));
+	ASSERT_EQ(0, ring_doorbell(dev, n - 1));
+	EXPECT_EQ(0, efd_wait_mask(fds, n, 0, NULL));
+	ASSERT_EQ(0, ring_doorbell(dev, half));
+	EXPECT_EQ(BIT_ULL(half), efd_wait_mask(fds, n, BIT_ULL(half), NULL));
+	ASSERT_EQ(0, irq_disable(dev, index));
+	efd_close_all(fds, n);
+}
+
+TEST_F(vfiosim, msix_eventfds_in_two_chunks)
+{
+	check_two_chunks(_metadata, self->dev, MSIX, self->model->msix_vectors);
+}
+
+TEST_F(vfiosim, msi_eventfds_in_two_chunks)
+{
+	check_two_chunks(_metadata, self->dev, MSI, self->model->msi_vectors);
+}
+
+/*
+ * All 32 vectors of the full type in one SET_IRQS: more than a vfio-user
+ * message carries, so libvfiosim splits it as QEMU does (chunks of at most
+ * VFIOSIM_USER_MAX_MSG_FDS, increasing start); the device sees them all.
+ */
+TEST_F(vfiosim, msix_more_eventfds_than_one_message)
+{
+	uint32_t n = self->model->msix_vectors;
+
+	if (n <= VFIOSIM_USER_MAX_MSG_FDS)
+		SKIP(return, "%u vectors fit one message", n);
+	check_each_vector_fires_alone(_metadata, self->dev, MSIX, n);
+}
+
+/* ---- INTx unmask eventfd (KVM's resample irqfd) -------------------------- */
+
+#define UNMASK_EVENTFD	(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK)
+/* The unmask runs from a workqueue: give it time before calling it quiet. */
+#define UNMASK_QUIET_MS	200
+
+static int intx_unmask_fd(struct vfiosim_dev *dev, int32_t fd)
+{
+	return irq_set(dev, INTX, UNMASK_EVENTFD, 0, 1, &fd, sizeof(fd));
+}
+
+static int efd_signal(int fd)
+{
+	uint64_t one = 1;
+
+	return write(fd, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
+}
+
+TEST_F(vfiosim, intx_unmask_eventfd)
+{
+	int trig = intx_enable(self->dev), unmask = efd_new();
+
+	ASSERT_LE(0, trig) TH_LOG("%s", DEV_ERR(self));
+	ASSERT_LE(0, unmask);
+	ASSERT_EQ(0, intx_unmask_fd(self->dev, unmask)) TH_LOG("%s", DEV_ERR(self));
+	/* One at a time, as vfio-pci. */
+	EXPECT_EQ(-EBUSY, intx_unmask_fd(self->dev, unmask));
+
+	/* Doorbell: signalled and auto-masked; a second one is held back. */
+	ASSERT_EQ(0, ring_doorbell(self->dev, 0));
+	ASSERT_EQ(1, efd_wait(trig, IRQ_FIRE_TIMEOUT_MS));
+	ASSERT_EQ(0, ring_doorbell(self->dev, 0));
+	EXPECT_EQ(0, efd_wait(trig, IRQ_QUIET_MS));
+
+	/* The unmask eventfd unmasks: the line is still up, so again. */
+	ASSERT_EQ(0, efd_signal(unmask));
+	EXPECT_EQ(1, efd_wait(trig, IRQ_FIRE_TIMEOUT_MS));
+	/* ...and masked again by that signal. */
+	ASSERT_EQ(0, ring_doorbell(self->dev, 0));
+	EXPECT_EQ(0, efd_wait(trig, IRQ_QUIET_MS));
+
+	/* Acknowledged first: the unmask has nothing to signal... */
+	ASSERT_EQ(0, bar0_write(self->dev, VFIOSIM_REG_IRQ_STATUS, 1));
+	ASSERT_EQ(0, efd_signal(unmask));
+	EXPECT_EQ(0, efd_wait(trig, UNMASK_QUIET_MS));
+	/* ...but it did unmask: the next doorbell is signalled. */
+	ASSERT_EQ(0, ring_doorbell(self->dev, 0));
+	EXPECT_EQ(1, efd_wait(trig, IRQ_FIRE_TIMEOUT_MS));
+
+	/* fd -1 disarms it: signals on it no longer unmask. */
+	ASSERT_EQ(0, intx_unmask_fd(self->dev, -1)) TH_LOG("%s", DEV_ERR(self));
+	ASSERT_EQ(0, efd_signal(unmask));
+	EXPECT_EQ(0, efd_wait(trig, UNMASK_QUIET_MS));
+	/* The VFIO unmask still works, and a new one may be armed. */
+	ASSERT_EQ(0, irq_action(self->dev, INTX, VFIO_IRQ_SET_ACTION_UNMASK,
+				0, 1));
+	EXPECT_EQ(1, efd_wait(trig, IRQ_FIRE_TIMEOUT_MS));
+	efd_wait(unmask, 0);
+	EXPECT_EQ(0, intx_unmask_fd(self->dev, unmask)) TH_LOG("%s", DEV_ERR(self));
+	ASSERT_EQ(0, efd_signal(unmask));
+	EXPECT_EQ(1, efd_wait(trig, IRQ_FIRE_TIMEOUT_MS));
+	ASSERT_EQ(0, intx_unmask_fd(self->dev, -1));
+	close(unmask);
+	close(trig);
+}
+
+TEST_F(vfiosim, intx_unmask_eventfd_goes_with_intx)
+{
+	int unmask = efd_new(), trig;
+
+	ASSERT_LE(0, unmask);
+	/* Only with INTx enabled, and only its one vector. */
+	EXPECT_EQ(-EINVAL, intx_unmask_fd(self->dev, unmask));
+	trig = intx_enable(self->dev);
+	ASSERT_LE(0, trig) TH_LOG("%s", DEV_ERR(self));
+	EXPECT_EQ(-EINVAL, irq_set(self->dev, INTX, UNMASK_EVENTFD, 1, 1,
+				   &unmask, sizeof(unmask)));
+	ASSERT_EQ(0, intx_unmask_fd(self->dev, unmask)) TH_LOG("%s", DEV_ERR(self));
+
+	/* Tearing INTx down drops the unmask eventfd with it. */
+	ASSERT_EQ(0, irq_disable(self->dev, INTX));
+	close(trig);
+	trig = intx_enable(self->dev);
+	ASSERT_LE(0, trig) TH_LOG("%s", DEV_ERR(self));
+	ASSERT_EQ(0, ring_doorbell(self->dev, 0));
+	ASSERT_EQ(1, efd_wait(trig, IRQ_FIRE_TIMEOUT_MS));
+	ASSERT_EQ(0, efd_signal(unmask));
+	EXPECT_EQ(0, efd_wait(trig, UNMASK_QUIET_MS));
+	/* So a new one is not EBUSY. */
+	efd_wait(unmask, 0);
+	EXPECT_EQ(0, intx_unmask_fd(self->dev, unmask)) TH_LOG("%s", DEV_ERR(self));
+	/* Closing the device with one armed releases it (no leak, no hang). */
+	close(trig);
+	close(unmask);
+}
+
 /* ---- ERR --------------------------------------------------------------- */
 
 TEST_F(vfiosim, err_trigger_signals_err)

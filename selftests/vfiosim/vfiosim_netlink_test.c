@@ -938,6 +938,17 @@ TEST_F(nl, version)
 	TH_LOG("VERSION %u.%u %s", rv->major, rv->minor, data);
 	EXPECT_NE(NULL, strstr(data, "\"max_data_xfer_size\""));
 	EXPECT_EQ('{', data[0]);
+	/* QEMU fails a VERSION reply with more than 16 as malformed. */
+	{
+		const char *m = strstr(data, "\"max_msg_fds\":");
+		unsigned long fds;
+
+		ASSERT_NE(NULL, m);
+		fds = strtoul(m + strlen("\"max_msg_fds\":"), NULL, 10);
+		EXPECT_GE(16, fds);
+		EXPECT_LE(1, fds);
+		EXPECT_EQ(VFIOSIM_USER_MAX_MSG_FDS, fds);
+	}
 }
 
 /* Netlink holds the device: nobody else gets it. */
