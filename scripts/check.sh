@@ -147,7 +147,8 @@ result $rc "fuzz_vu_server: no crash, leak or sanitizer report"
 phase_done "host builds and tests"
 
 # Probe the accelerator once for every guest of the run.
-VFIOSIM_ACCEL=$(scripts/vm/accel.sh 2> >(sed 's/^/# /'))
+VFIOSIM_ACCEL=$(scripts/vm/accel.sh 2>"$logs/accel.log")
+sed 's/^/# /' "$logs/accel.log"
 export VFIOSIM_ACCEL
 
 for k in $kvers; do
