@@ -17,7 +17,8 @@
 # QEMU.  Several paths boot their L2s at the same time.
 #
 # Environment: VFIOSIM_NESTED_TYPE (vfiosim-full), VFIOSIM_NESTED_TIMEOUT
-# (seconds per L2, 600), VFIOSIM_NESTED_MEM (MB, 256), VFIOSIM_NESTED_CACHE
+# (seconds per L2; VFIOSIM_TEST_TIMEOUT - 120, so 780), VFIOSIM_NESTED_MEM
+# (MB, 256), VFIOSIM_NESTED_CACHE
 # (initramfs cache; default build/nested/KVER here if writable, else /tmp),
 # VFIOSIM_USERD (vfiosim-userd binary; the ASan build), VFIOSIM_ACCEL.
 set -u
@@ -29,7 +30,9 @@ userd=${VFIOSIM_USERD:-$repo/userspace/build/asan/vfiosim-userd}
 ctl=$repo/userspace/build/asan/vfiosimctl
 types=/sys/class/mdev_bus/vfiosim/mdev_supported_types
 type=${VFIOSIM_NESTED_TYPE:-vfiosim-full}
-l2_timeout=${VFIOSIM_NESTED_TIMEOUT:-600}
+# run_vm_suite.sh kills a test after VFIOSIM_TEST_TIMEOUT (900 s): time
+# L2 out before that, so that what it did is still reported.
+l2_timeout=${VFIOSIM_NESTED_TIMEOUT:-$((${VFIOSIM_TEST_TIMEOUT:-900} - 120))}
 l2_mem=${VFIOSIM_NESTED_MEM:-256}
 kver=$(uname -r)
 qemu=$(command -v qemu-system-x86_64)
@@ -95,6 +98,7 @@ else
 	not_ok "L2 initramfs for $kver in $cache"
 	finish
 fi
+rm -f "$cache/build.err"
 initrd=$cache/initramfs.cpio.gz
 
 accel=tcg
