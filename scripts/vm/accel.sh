@@ -71,6 +71,8 @@ out=$(mktemp)
 	-append "console=ttyS0 panic=-1 root=/dev/vfiosim-probe-none" \
 	>"$out.err" 2>&1 &
 pid=$!
+# A paused guest (KVM internal error) would otherwise outlive us.
+trap 'kill -9 $pid 2>/dev/null; rm -f "$out" "$out.err"' EXIT
 for _ in $(seq 100); do
 	kill -0 $pid 2>/dev/null || break
 	grep -qE 'KVM internal error|failed to set MSR' "$out.err" && break
