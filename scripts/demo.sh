@@ -57,4 +57,4 @@ say "Remove the device and unload the module"
 run "$ctl" dev del "$uuid"
 run rmmod vfiosim
 echo
-echo "Done. Next: 'make check' runs the whole test suite on 6.1 and 6.12."
+echo "Done. Next: 'make check' runs the whole test suite on 6.1, 6.12 and the Debian 13 root's kernel."
