@@ -133,4 +133,34 @@ static inline void vfiosim_virqfd_disable(struct virqfd **pvirqfd)
 #endif
 }
 
+/* 6.19 added VFIO_DEVICE_FEATURE_DMA_BUF (dmabuf.c) to the VFIO uapi. */
+#if KERNEL_VERSION(6, 19, 0) <= LINUX_VERSION_CODE
+#define VFIOSIM_HAVE_DMA_BUF
+#include <linux/dma-buf.h>
+
+/*
+ * 7.0 renamed dma_buf_move_notify() and the importer's move_notify op to
+ * invalidate_mappings.  (The 6.19 side is not in the build matrix.)
+ */
+static inline void vfiosim_dma_buf_invalidate(struct dma_buf *dmabuf)
+{
+#if KERNEL_VERSION(7, 0, 0) <= LINUX_VERSION_CODE
+	dma_buf_invalidate_mappings(dmabuf);
+#else
+	dma_buf_move_notify(dmabuf);
+#endif
+}
+
+/* The importer is told of a revoke, and so unmaps in bounded time. */
+static inline bool
+vfiosim_dma_buf_attach_revocable(struct dma_buf_attachment *attach)
+{
+#if KERNEL_VERSION(7, 0, 0) <= LINUX_VERSION_CODE
+	return attach->importer_ops && attach->importer_ops->invalidate_mappings;
+#else
+	return attach->importer_ops && attach->importer_ops->move_notify;
+#endif
+}
+#endif
+
 #endif /* _VFIOSIM_COMPAT_H */

@@ -568,7 +568,7 @@ static u64 vfiosim_region_size(const struct vfiosim_dev *sdev, u32 index)
 	}
 }
 
-static u64 vfiosim_bar2_mmap_size(const struct vfiosim_dev *sdev)
+u64 vfiosim_bar2_mmap_size(const struct vfiosim_dev *sdev)
 {
 	return sdev->type->bar2_size - VFIOSIM_BAR2_TRAPPED_SIZE;
 }
@@ -721,6 +721,30 @@ static struct page *vfiosim_bar2_page(struct vfiosim_dev *sdev, pgoff_t pgoff)
 	page = vfiosim_bar2_lookup(sdev, pgoff, true);
 	mutex_unlock(&sdev->lock);
 	return page;
+}
+
+/*
+ * A reference on each of the @nr BAR2 pages from @pgoff, allocated as a
+ * fault would allocate them (for dma-bufs); all or none.
+ */
+int vfiosim_bar2_get_pages(struct vfiosim_dev *sdev, pgoff_t pgoff,
+			   unsigned long nr, struct page **pages)
+{
+	unsigned long i;
+
+	mutex_lock(&sdev->lock);
+	for (i = 0; i < nr; i++) {
+		pages[i] = vfiosim_bar2_lookup(sdev, pgoff + i, true);
+		if (!pages[i])
+			break;
+		get_page(pages[i]);
+	}
+	mutex_unlock(&sdev->lock);
+	if (i == nr)
+		return 0;
+	while (i--)
+		put_page(pages[i]);
+	return -ENOMEM;
 }
 
 /* Region offsets carry the region index in their top bits. */

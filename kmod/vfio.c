@@ -32,11 +32,14 @@ static int vfiosim_vfio_init(struct vfio_device *vdev)
 	guid_copy(&sdev->uuid, &mdev->uuid);
 	INIT_LIST_HEAD(&sdev->node);
 	init_waitqueue_head(&sdev->session_wq);
+	mutex_init(&sdev->dmabufs_lock);
+	INIT_LIST_HEAD(&sdev->dmabufs);
 	return 0;
 }
 
 static void vfiosim_vfio_release(struct vfio_device *vdev)
 {
+	mutex_destroy(&vdev_to_sdev(vdev)->dmabufs_lock);
 	vfiosim_dev_destroy(vdev_to_sdev(vdev));
 	vfiosim_release_instance();
 	vfiosim_vfio_release_done(vdev);
@@ -55,13 +58,15 @@ static int vfiosim_open_device(struct vfio_device *vdev)
 }
 
 /*
- * No eventfd outlives the user that set it.  Registers keep their values,
- * as a device's would between two drivers; VFIO_DEVICE_RESET clears them.
+ * No eventfd or dma-buf outlives the user that set it.  Registers keep
+ * their values, as a device's would between two drivers;
+ * VFIO_DEVICE_RESET clears them.
  */
 static void vfiosim_close_device(struct vfio_device *vdev)
 {
 	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
 
+	vfiosim_dmabuf_cleanup(sdev);
 	vfiosim_release_irqs(sdev);
 	vfiosim_unclaim(sdev);
 	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_CLOSED);
@@ -278,7 +283,14 @@ static long vfiosim_ioctl(struct vfio_device *vdev, unsigned int cmd,
 static int vfiosim_vfio_device_feature(struct vfio_device *vdev, u32 flags,
 				       void __user *arg, size_t argsz)
 {
-	return vfiosim_device_feature(vdev_to_sdev(vdev), flags);
+	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
+	int ret;
+
+	/* BAR2 dma-bufs are VFIO's own; any other feature is the device's. */
+	ret = vfiosim_dmabuf_feature(sdev, flags, arg, argsz);
+	if (ret != -ENOTTY)
+		return ret;
+	return vfiosim_device_feature(sdev, flags);
 }
 
 static int vfiosim_vfio_mmap(struct vfio_device *vdev,

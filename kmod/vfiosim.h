@@ -6,6 +6,7 @@
  * core.c     the device model: config space, BAR0, BAR2, interrupts, reset
  * vfio.c     vfio_device_ops: translates the VFIO uapi into core calls
  * netlink.c  the "vfiosim" genl family: vfio-user messages into core calls
+ * dmabuf.c   VFIO_DEVICE_FEATURE_DMA_BUF: dma-bufs of BAR2 (VFIO only)
  *
  * Transports translate and never decide: every device behaviour lives in
  * core.c so that each way in (VFIO today, vfio-user over netlink next) sees
@@ -20,6 +21,8 @@
 #include <linux/vfio.h>
 #include <linux/xarray.h>
 #include <uapi/linux/vfiosim.h>
+
+#include "compat.h"
 
 /* A personality: a row of data, not a fork of the code. */
 struct vfiosim_type {
@@ -43,6 +46,9 @@ struct vfiosim_session;
  * Lock order:
  *   vfiosim_devices_lock -> vfiosim_dev.igate -> vfiosim_dev.lock
  *   mmap_lock (BAR2 page faults) -> vfiosim_dev.lock
+ *   vfiosim_dev.dmabufs_lock -> the dma_resv lock of each of its dma-bufs
+ * dmabufs_lock is taken with no other vfiosim lock held, and the BAR2
+ * pages of a dma-buf are gathered under vfiosim_dev.lock before it.
  * Nothing that can fault on user memory runs under vfiosim_dev.lock, so
  * copies to and from userspace happen outside it.
  *
@@ -70,6 +76,10 @@ struct vfiosim_dev {
 	struct mutex igate;
 	struct virqfd *intx_unmask;
 	bool intx_unmask_on;		/* enabled, not yet disabled */
+
+	/* dmabuf.c's exported dma-bufs, revoked at close */
+	struct mutex dmabufs_lock;
+	struct list_head dmabufs;
 
 	/* lock protects every field below. */
 	struct mutex lock;
@@ -127,6 +137,9 @@ void vfiosim_reset(struct vfiosim_dev *sdev);
 void vfiosim_release_irqs(struct vfiosim_dev *sdev);
 void vfiosim_request(struct vfiosim_dev *sdev, unsigned int count);
 int vfiosim_mmap(struct vfiosim_dev *sdev, struct vm_area_struct *vma);
+u64 vfiosim_bar2_mmap_size(const struct vfiosim_dev *sdev);
+int vfiosim_bar2_get_pages(struct vfiosim_dev *sdev, pgoff_t pgoff,
+			   unsigned long nr, struct page **pages);
 int vfiosim_device_feature(struct vfiosim_dev *sdev, u32 flags);
 int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner,
 		  u32 portid);
@@ -138,6 +151,23 @@ extern const struct vfio_device_ops vfiosim_vfio_ops;
 /* main.c */
 bool vfiosim_claim_instance(void);
 void vfiosim_release_instance(void);
+
+/* dmabuf.c; before 6.19 the feature is ENOTTY, as in vfio-pci there */
+#ifdef VFIOSIM_HAVE_DMA_BUF
+int vfiosim_dmabuf_feature(struct vfiosim_dev *sdev, u32 flags,
+			   void __user *arg, size_t argsz);
+void vfiosim_dmabuf_cleanup(struct vfiosim_dev *sdev);
+#else
+static inline int vfiosim_dmabuf_feature(struct vfiosim_dev *sdev, u32 flags,
+					 void __user *arg, size_t argsz)
+{
+	return -ENOTTY;
+}
+
+static inline void vfiosim_dmabuf_cleanup(struct vfiosim_dev *sdev)
+{
+}
+#endif
 
 /* netlink.c */
 int vfiosim_netlink_init(void);
