@@ -789,6 +789,7 @@ static int vu_dma_unmap(struct vfiosim_vu_req *req)
 	struct vfiosim_session *session = req->sdev->session;
 	struct vfiosim_dma_map *map, *tmp;
 	void *out;
+	u64 end;
 
 	if (req->len != sizeof(*in))
 		return -EINVAL;
@@ -804,13 +805,27 @@ static int vu_dma_unmap(struct vfiosim_vu_req *req)
 			vfiosim_dma_map_free(session, map);
 		goto reply;
 	}
+	/*
+	 * As the type1 IOMMU (v2) unmaps: every mapping inside the range goes,
+	 * a range that splits a mapping is refused, and a range with nothing
+	 * in it is no error.  QEMU unmaps whole vIOMMU windows this way.
+	 */
+	end = in->addr + in->size;
+	if (!in->size || end < in->addr)
+		return -EINVAL;
 	list_for_each_entry(map, &session->dma_maps, node) {
-		if (map->iova == in->addr && map->size == in->size) {
-			vfiosim_dma_map_free(session, map);
-			goto reply;
-		}
+		bool overlaps = map->iova < end &&
+				map->iova + map->size > in->addr;
+		bool inside = map->iova >= in->addr &&
+			      map->iova + map->size <= end;
+
+		if (overlaps && !inside)
+			return -EINVAL;
 	}
-	return -ENOENT;
+	list_for_each_entry_safe(map, tmp, &session->dma_maps, node) {
+		if (map->iova >= in->addr && map->iova + map->size <= end)
+			vfiosim_dma_map_free(session, map);
+	}
 reply:
 	out = vu_reply(req, sizeof(*in));
 	if (!out)

@@ -1306,17 +1306,40 @@ TEST_F(nl, dma_map_unmap)
 	EXPECT_EQ(0, vu_dma_map(&self->a, self->uuid, 0x400000, 0x4000, -1, 0, r))
 		TH_LOG("fd-less DMA_MAP: %s", WHY(self));
 
-	/* unmap: exact is fine, a range nobody mapped is not */
-	EXPECT_EQ(0, vu_dma_unmap(&self->a, self->uuid, 0x100000, 0x10000, 0, r))
+	/*
+	 * unmap as the type1 IOMMU does (QEMU's vfio-user client unmaps
+	 * whole vIOMMU windows): a range that splits a mapping is EINVAL,
+	 * and so are size 0 and a wrapping range; every mapping inside the
+	 * range goes; a range with nothing mapped in it is no error.
+	 */
+	EXPECT_EQ(EINVAL, vu_dma_unmap(&self->a, self->uuid, 0x108000, 0x10000,
+				       0, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(EINVAL, vu_dma_unmap(&self->a, self->uuid, 0xf8000, 0x10000,
+				       0, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(EINVAL, vu_dma_unmap(&self->a, self->uuid, 0x104000, 0x1000,
+				       0, r)) TH_LOG("inside one: %s", WHY(self));
+	EXPECT_EQ(EINVAL, vu_dma_unmap(&self->a, self->uuid, 0x100000, 0, 0, r))
 		TH_LOG("%s", WHY(self));
-	ret = vu_dma_unmap(&self->a, self->uuid, 0x100000, 0x10000, 0, r);
-	EXPECT_LT(0, ret) TH_LOG("unmapping twice: %d %s", ret, WHY(self));
-	TH_LOG("DMA_UNMAP of nothing: %s", WHY(self));
-	ret = vu_dma_unmap(&self->a, self->uuid, 0x800000, 0x1000, 0, r);
-	EXPECT_LT(0, ret) TH_LOG("%d %s", ret, WHY(self));
-	/* the freed range maps again */
+	EXPECT_EQ(EINVAL, vu_dma_unmap(&self->a, self->uuid,
+				       0xfffffffffffff000ULL, 0x2000, 0, r))
+		TH_LOG("%s", WHY(self));
+	/* refused unmaps removed nothing: the range is still taken */
+	EXPECT_EQ(EEXIST, vu_dma_map(&self->a, self->uuid, 0x100000, 0x10000,
+				     mfd, 0, r)) TH_LOG("%s", WHY(self));
+	/* one range over both adjacent mappings removes both */
+	EXPECT_EQ(0, vu_dma_unmap(&self->a, self->uuid, 0x100000, 0x11000, 0, r))
+		TH_LOG("%s", WHY(self));
+	EXPECT_EQ(0, vu_dma_unmap(&self->a, self->uuid, 0x100000, 0x11000, 0, r))
+		TH_LOG("unmapping twice: %s", WHY(self));
+	EXPECT_EQ(0, vu_dma_unmap(&self->a, self->uuid, 0x800000, 0x1000, 0, r))
+		TH_LOG("DMA_UNMAP of nothing: %s", WHY(self));
+	/* the freed ranges map again */
 	EXPECT_EQ(0, vu_dma_map(&self->a, self->uuid, 0x100000, 0x10000, mfd, 0, r))
 		TH_LOG("%s", WHY(self));
+	EXPECT_EQ(0, vu_dma_map(&self->a, self->uuid, 0x110000, 0x1000, mfd,
+				0x10000, r)) TH_LOG("%s", WHY(self));
+	EXPECT_EQ(EEXIST, vu_dma_map(&self->a, self->uuid, 0x400000, 0x4000,
+				     -1, 0, r)) TH_LOG("untouched: %s", WHY(self));
 
 	/* UNMAP ALL (addr and size 0) clears everything */
 	EXPECT_EQ(0, vu_dma_unmap(&self->a, self->uuid, 0, 0,

@@ -607,7 +607,8 @@ static void t_dma(int fd)
 	n = call(fd, VFIOSIM_USER_DMA_UNMAP, &u, sizeof(u), NULL, 0);
 	ok(n >= 0, "dma_unmap: the mapping (%zd)", n);
 	n = call(fd, VFIOSIM_USER_DMA_UNMAP, &u, sizeof(u), NULL, 0);
-	ok(n == -ENOENT, "dma_unmap: again gets ENOENT (%zd)", n);
+	/* as the type1 IOMMU: a range with nothing in it is no error */
+	ok(n >= 0, "dma_unmap: again succeeds, as type1 (%zd)", n);
 	n = call(fd, VFIOSIM_USER_DMA_MAP, &m, sizeof(m), &mfd, 1);
 	ok(n >= 0, "dma_map: again, left for the disconnect to release (%zd)",
 	   n);
