@@ -167,7 +167,9 @@ start_l2() {
 			return 1
 		fi
 		ok "$p: vfiosim-userd serves $u on $d/userd.sock"
-		dev="{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$d/userd.sock\"}}"
+		# QEMU waits 5 s of wall time for a reply, sized for hardware; a
+		# TCG guest on a loaded host can stall longer than that.
+		dev="{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$d/userd.sock\"},\"x-msg-timeout\":30000}"
 		# The server maps guest RAM for DMA: it must be a shareable fd.
 		mem=(-m "$l2_mem" -object "memory-backend-memfd,id=mem,size=${l2_mem}M,share=on")
 		machine=q35,memory-backend=mem

@@ -54,8 +54,10 @@ run_qemu() {
 			grep -q '^vfiosim-userd: listening on' "$dir/userd.log" && break
 			sleep 0.1
 		done
-		# QEMU 11 takes the socket as a SocketAddress: JSON syntax.
-		dev="{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$dir/sock\"}}"
+		# QEMU 11 takes the socket as a SocketAddress: JSON syntax.  It
+		# waits 5 s of wall time for a reply, sized for hardware; this
+		# guest runs under TCG, on a host that may be loaded.
+		dev="{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$dir/sock\"},\"x-msg-timeout\":30000}"
 	else
 		dev="vfio-pci,sysfsdev=/sys/bus/mdev/devices/$uuid"
 	fi
