@@ -789,7 +789,7 @@ static int vu_dma_unmap(struct vfiosim_vu_req *req)
 	struct vfiosim_session *session = req->sdev->session;
 	struct vfiosim_dma_map *map, *tmp;
 	void *out;
-	u64 end;
+	u64 last;
 
 	if (req->len != sizeof(*in))
 		return -EINVAL;
@@ -808,22 +808,22 @@ static int vu_dma_unmap(struct vfiosim_vu_req *req)
 	/*
 	 * As the type1 IOMMU (v2) unmaps: every mapping inside the range goes,
 	 * a range that splits a mapping is refused, and a range with nothing
-	 * in it is no error.  QEMU unmaps whole vIOMMU windows this way.
+	 * in it is no error.  QEMU unmaps whole vIOMMU windows this way, the
+	 * top half ending at 2^64: hence inclusive ends.
 	 */
-	end = in->addr + in->size;
-	if (!in->size || end < in->addr)
+	last = in->addr + in->size - 1;
+	if (!in->size || last < in->addr)
 		return -EINVAL;
 	list_for_each_entry(map, &session->dma_maps, node) {
-		bool overlaps = map->iova < end &&
-				map->iova + map->size > in->addr;
-		bool inside = map->iova >= in->addr &&
-			      map->iova + map->size <= end;
+		u64 map_last = map->iova + map->size - 1;
+		bool overlaps = map->iova <= last && map_last >= in->addr;
+		bool inside = map->iova >= in->addr && map_last <= last;
 
 		if (overlaps && !inside)
 			return -EINVAL;
 	}
 	list_for_each_entry_safe(map, tmp, &session->dma_maps, node) {
-		if (map->iova >= in->addr && map->iova + map->size <= end)
+		if (map->iova >= in->addr && map->iova + map->size - 1 <= last)
 			vfiosim_dma_map_free(session, map);
 	}
 reply:

@@ -1333,6 +1333,9 @@ TEST_F(nl, dma_map_unmap)
 		TH_LOG("unmapping twice: %s", WHY(self));
 	EXPECT_EQ(0, vu_dma_unmap(&self->a, self->uuid, 0x800000, 0x1000, 0, r))
 		TH_LOG("DMA_UNMAP of nothing: %s", WHY(self));
+	/* QEMU unmaps all of a vIOMMU's space in two halves; the top one ends at 2^64 */
+	EXPECT_EQ(0, vu_dma_unmap(&self->a, self->uuid, 1ULL << 63, 1ULL << 63,
+				  0, r)) TH_LOG("top half: %s", WHY(self));
 	/* the freed ranges map again */
 	EXPECT_EQ(0, vu_dma_map(&self->a, self->uuid, 0x100000, 0x10000, mfd, 0, r))
 		TH_LOG("%s", WHY(self));
