@@ -12,6 +12,8 @@
 #   VFIOSIM_KO       path to vfiosim.ko (required)
 #   VFIOSIM_RESULTS  writable directory for counts and logs (required)
 #   VFIOSIM_TEST_TIMEOUT  seconds one program may take (default 900)
+#   VFIOSIM_ONLY     space-separated program names: run only those (for
+#                    development; make check always runs everything)
 
 set -u
 
@@ -26,6 +28,20 @@ shell_tests="vfiosim_module.sh vfiosim_mdevctl.sh vfiosim_qemu.sh vfiosim_userd.
 	     vfiosim_nested.sh"
 c_tests="vfiosim_info_test vfiosim_access_test vfiosim_irq_test
 	 vfiosim_stress_test vfiosim_lifecycle_test vfiosim_netlink_test vfiosim_dmabuf_test"
+
+# Keep the names of $1 that VFIOSIM_ONLY lists (all of them without it).
+only()
+{
+	local t out=""
+
+	[ -n "${VFIOSIM_ONLY:-}" ] || { echo "$1"; return; }
+	for t in $1; do
+		case " $VFIOSIM_ONLY " in *" $t "*) out="$out $t" ;; esac
+	done
+	echo "$out"
+}
+shell_tests=$(only "$shell_tests")
+c_tests=$(only "$c_tests")
 
 passed=0
 failed=0
