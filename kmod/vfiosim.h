@@ -5,7 +5,8 @@
  * main.c     module init/exit, the mdev parent, types and device registry
  * core.c     the device model: config space, BAR0, BAR2, interrupts, reset
  * vfio.c     vfio_device_ops: translates the VFIO uapi into core calls
- * netlink.c  the "vfiosim" genl family: vfio-user messages into core calls
+ * genl.c     the "vfiosim" genl family: devices, sessions, events
+ * vfio_user.c  vfio-user messages from genl.c into core calls (netlink.h)
  * dmabuf.c   VFIO_DEVICE_FEATURE_DMA_BUF: dma-bufs of BAR2 (VFIO only)
  *
  * Transports translate and never decide: every device behaviour lives in
@@ -169,7 +170,7 @@ static inline void vfiosim_dmabuf_cleanup(struct vfiosim_dev *sdev)
 }
 #endif
 
-/* netlink.c */
+/* genl.c */
 int vfiosim_netlink_init(void);
 void vfiosim_netlink_exit(void);
 void vfiosim_netlink_event(struct vfiosim_dev *sdev, enum vfiosim_event event);

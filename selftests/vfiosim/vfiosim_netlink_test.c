@@ -1638,7 +1638,7 @@ static void fuzz_gen(struct fuzz_msg *m, int efd, int mfd)
 
 			s->count = c[i].count;
 			m->nfds = c[i].nfds;
-			/* no fds at all de-assigns the range (kmod/netlink.c) */
+			/* no fds at all de-assigns the range (kmod/vfio_user.c) */
 			if (!m->nfds)
 				m->expect = EXP_ANY;
 			for (k = 0; k < (uint32_t)m->nfds; k++)

@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vfiosim: the vfio-user protocol of the netlink transport.
+ *
+ * One vfio-user command (already taken out of its netlink message by
+ * genl.c, with the device it addresses) is checked and served here, and
+ * its reply payload built.  Device behaviour is core.c's.
+ */
+
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/slab.h>
+
+#include "compat.h"
+#include "netlink.h"
+
+void vfiosim_dma_map_free(struct vfiosim_session *session,
+			  struct vfiosim_dma_map *map)
+{
+	list_del(&map->node);
+	if (map->file)
+		fput(map->file);
+	kfree(map);
+	session->nr_dma_maps--;
+}
+
+/* ---- vfio-user commands ---------------------------------------------- */
+
+/* Room for @len reply bytes, or NULL if the reply buffer is too small. */
+static void *vu_reply(struct vfiosim_vu_req *req, u32 len)
+{
+	if (len > req->reply_cap)
+		return NULL;
+	req->reply_len = len;
+	return req->reply;
+}
+
+/* A fixed-layout request begins with an argsz the reply must respect. */
+static int vu_argsz(struct vfiosim_vu_req *req, u32 min_payload, u32 minsz,
+		    u32 *argsz)
+{
+	if (req->len < min_payload)
+		return -EINVAL;
+	*argsz = *(const u32 *)req->payload;
+	return *argsz < minsz ? -EINVAL : 0;
+}
+
+static int vu_version(struct vfiosim_vu_req *req)
+{
+	const struct vfiosim_user_version *in = req->payload;
+	struct vfiosim_user_version *out;
+	char caps[192];
+	int len;
+
+	if (req->len < sizeof(*in))
+		return -EINVAL;
+	/* optional JSON, but if present it must be NUL-terminated */
+	if (req->len > sizeof(*in) &&
+	    !memchr(in->data, '\0', req->len - sizeof(*in)))
+		return -EINVAL;
+	if (in->major != VFIOSIM_USER_VERSION_MAJOR)
+		return -EOPNOTSUPP;
+
+	len = snprintf(caps, sizeof(caps),
+		       "{\"capabilities\":{\"max_msg_fds\":%u,\"max_data_xfer_size\":%u,\"max_dma_maps\":%u,\"pgsizes\":%u,\"write_multiple\":true}}",
+		       VFIOSIM_USER_MAX_MSG_FDS, VFIOSIM_USER_MAX_DATA_XFER,
+		       VFIOSIM_USER_MAX_DMA_MAPS, VFIOSIM_USER_PGSIZES);
+	out = vu_reply(req, sizeof(*out) + len + 1);
+	if (!out)
+		return -ENOMEM;
+	out->major = VFIOSIM_USER_VERSION_MAJOR;
+	out->minor = min_t(u16, in->minor, VFIOSIM_USER_VERSION_MINOR);
+	memcpy(out->data, caps, len + 1);
+	return 0;
+}
+
+static int vu_device_info(struct vfiosim_vu_req *req)
+{
+	u32 minsz = offsetofend(struct vfio_device_info, num_irqs);
+	struct vfio_device_info *info;
+	u32 argsz;
+	int ret;
+
+	ret = vu_argsz(req, sizeof(u32), minsz, &argsz);
+	if (ret)
+		return ret;
+	info = vu_reply(req, minsz);
+	if (!info)
+		return -ENOMEM;
+	info->argsz = minsz;
+	vfiosim_get_device_info(req->sdev, info);
+	return 0;
+}
+
+static const struct file_operations vfiosim_region_fops;
+
+static int vu_region_info(struct vfiosim_vu_req *req)
+{
+	u32 minsz = sizeof(struct vfio_region_info);
+	struct vfio_info_cap caps = {};
+	struct vfio_region_info info = {};
+	void *out;
+	u32 argsz;
+	int ret;
+
+	ret = vu_argsz(req, offsetofend(struct vfio_region_info, index), minsz,
+		       &argsz);
+	if (ret)
+		return ret;
+	info.index = ((const struct vfio_region_info *)req->payload)->index;
+	ret = vfiosim_get_region_info(req->sdev, &info, &caps);
+	if (ret)
+		goto out;
+
+	/*
+	 * FLAG_CAPS only with the chain in the reply: a client (QEMU) that
+	 * asked with a small argsz sees argsz grow, and asks again.
+	 */
+	info.argsz = minsz + caps.size;
+	info.cap_offset = 0;
+	if (caps.size && argsz >= info.argsz) {
+		vfio_info_cap_shift(&caps, minsz);
+		info.cap_offset = minsz;
+		info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+	} else {
+		caps.size = 0;		/* the caller learns the size it needs */
+	}
+	out = vu_reply(req, minsz + caps.size);
+	if (!out) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memcpy(out, &info, minsz);
+	if (caps.size)
+		memcpy(out + minsz, caps.buf, caps.size);
+
+	/* An mmappable region comes with an fd the caller can map. */
+	if ((info.flags & VFIO_REGION_INFO_FLAG_MMAP) &&
+	    !(req->hdr->flags & VFIOSIM_USER_F_NO_REPLY)) {
+		struct file *file;
+
+		get_device(&req->sdev->vdev.device);
+		file = anon_inode_getfile("[vfiosim-region]",
+					  &vfiosim_region_fops, req->sdev,
+					  O_RDWR);
+		if (IS_ERR(file)) {
+			put_device(&req->sdev->vdev.device);
+			ret = PTR_ERR(file);
+			goto out;
+		}
+		req->out_file = file;
+	}
+out:
+	kfree(caps.buf);
+	return ret;
+}
+
+static int vu_irq_info(struct vfiosim_vu_req *req)
+{
+	u32 minsz = sizeof(struct vfio_irq_info);
+	struct vfio_irq_info *info;
+	u32 argsz;
+	int ret;
+
+	ret = vu_argsz(req, offsetofend(struct vfio_irq_info, index), minsz,
+		       &argsz);
+	if (ret)
+		return ret;
+	info = vu_reply(req, minsz);
+	if (!info)
+		return -ENOMEM;
+	info->index = ((const struct vfio_irq_info *)req->payload)->index;
+	info->argsz = minsz;
+	return vfiosim_get_irq_info(req->sdev, info);
+}
+
+/*
+ * The eventfds of DATA_EVENTFD travel in VFIOSIM_ATTR_FDS, not in the
+ * payload: exactly count of them, or none to de-assign the range.
+ */
+static int vu_set_irqs(struct vfiosim_vu_req *req)
+{
+	u32 minsz = offsetofend(struct vfio_irq_set, count);
+	s32 none[VFIOSIM_MAX_VECTORS];
+	struct vfio_irq_info irq = {};
+	struct vfio_irq_set hdr;
+	const void *data = NULL;
+	size_t data_size;
+	u32 i;
+	int ret;
+
+	if (req->len < minsz)
+		return -EINVAL;
+	memcpy(&hdr, req->payload, minsz);
+	irq.index = hdr.index;
+	if (vfiosim_get_irq_info(req->sdev, &irq))
+		return -EINVAL;
+
+	switch (hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
+	case VFIO_IRQ_SET_DATA_EVENTFD:
+		if (req->nfds && req->nfds != hdr.count)
+			return -EINVAL;
+		if (hdr.count > VFIOSIM_MAX_VECTORS)
+			return -EINVAL;
+		/* the fds are in the message meta-data, not in argsz */
+		hdr.argsz = minsz + hdr.count * sizeof(s32);
+		if (req->nfds) {
+			data = req->fds;
+		} else {
+			for (i = 0; i < hdr.count; i++)
+				none[i] = -1;
+			data = none;
+		}
+		break;
+	case VFIO_IRQ_SET_DATA_BOOL:
+		data = req->payload + minsz;
+		fallthrough;
+	default:
+		if (req->nfds)
+			return -EINVAL;
+		if (hdr.argsz > req->len)
+			return -EINVAL;
+		break;
+	}
+
+	ret = vfio_set_irqs_validate_and_prepare(&hdr, irq.count,
+						 VFIO_PCI_NUM_IRQS, &data_size);
+	if (ret)
+		return ret;
+	return vfiosim_set_irqs(req->sdev, &hdr, data);
+}
+
+/*
+ * Payloads sit at 4-byte alignment in the attribute, so fixed headers with
+ * u64 fields are copied out before use.
+ */
+static int vu_region_read(struct vfiosim_vu_req *req)
+{
+	struct vfiosim_user_region_access in, *out;
+
+	if (req->len != sizeof(in))
+		return -EINVAL;
+	memcpy(&in, req->payload, sizeof(in));
+	if (in.count > VFIOSIM_USER_MAX_DATA_XFER)
+		return -EINVAL;
+	out = vu_reply(req, sizeof(*out) + in.count);
+	if (!out)
+		return -ENOMEM;
+	*out = in;
+	return vfiosim_region_rw(req->sdev, in.region, in.offset, out->data,
+				 in.count, false);
+}
+
+static int vu_region_write(struct vfiosim_vu_req *req)
+{
+	struct vfiosim_user_region_access in, *out;
+	int ret;
+
+	if (req->len < sizeof(in))
+		return -EINVAL;
+	memcpy(&in, req->payload, sizeof(in));
+	if (in.count > VFIOSIM_USER_MAX_DATA_XFER ||
+	    req->len != sizeof(in) + in.count)
+		return -EINVAL;
+	ret = vfiosim_region_rw(req->sdev, in.region, in.offset,
+				(void *)req->payload + sizeof(in), in.count,
+				true);
+	if (ret)
+		return ret;
+	out = vu_reply(req, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	*out = in;
+	return 0;
+}
+
+static int vu_region_write_multi(struct vfiosim_vu_req *req)
+{
+	const struct vfiosim_user_write_multi_entry *wrs;
+	struct vfiosim_user_write_multi_entry wr;
+	u64 wr_cnt, i, *out;
+	int ret;
+
+	if (req->len < sizeof(wr_cnt))
+		return -EINVAL;
+	memcpy(&wr_cnt, req->payload, sizeof(wr_cnt));
+	if (!wr_cnt || wr_cnt > VFIOSIM_USER_WRITE_MULTI_MAX ||
+	    req->len != sizeof(wr_cnt) + wr_cnt * sizeof(wr))
+		return -EINVAL;
+	wrs = req->payload + sizeof(wr_cnt);
+	for (i = 0; i < wr_cnt; i++) {
+		memcpy(&wr, &wrs[i], sizeof(wr));
+		if (!wr.count || wr.count > sizeof(wr.data))
+			return -EINVAL;
+	}
+	for (i = 0; i < wr_cnt; i++) {
+		memcpy(&wr, &wrs[i], sizeof(wr));
+		ret = vfiosim_region_rw(req->sdev, wr.region, wr.offset,
+					wr.data, wr.count, true);
+		if (ret)
+			return ret;
+	}
+	out = vu_reply(req, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	*out = wr_cnt;
+	return 0;
+}
+
+static int vu_reset(struct vfiosim_vu_req *req)
+{
+	if (req->len)
+		return -EINVAL;
+	vfiosim_reset(req->sdev);
+	vfiosim_netlink_event(req->sdev, VFIOSIM_EVENT_RESET);
+	return 0;
+}
+
+/* The checks the VFIO core makes before a driver sees a feature. */
+static int vu_device_feature(struct vfiosim_vu_req *req)
+{
+	u32 minsz = offsetofend(struct vfio_device_feature, flags);
+	const struct vfio_device_feature *in = req->payload;
+
+	if (req->len < minsz || in->argsz < minsz)
+		return -EINVAL;
+	if (in->flags & ~(VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_SET |
+			  VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_PROBE))
+		return -EINVAL;
+	if (!(in->flags & VFIO_DEVICE_FEATURE_PROBE) &&
+	    (in->flags & VFIO_DEVICE_FEATURE_SET) &&
+	    (in->flags & VFIO_DEVICE_FEATURE_GET))
+		return -EINVAL;
+	return vfiosim_device_feature(req->sdev, in->flags);
+}
+
+static bool vfiosim_dma_overlaps(struct vfiosim_session *session, u64 iova,
+				 u64 size)
+{
+	struct vfiosim_dma_map *map;
+
+	list_for_each_entry(map, &session->dma_maps, node)
+		if (iova < map->iova + map->size && map->iova < iova + size)
+			return true;
+	return false;
+}
+
+static int vu_dma_map(struct vfiosim_vu_req *req)
+{
+	struct vfiosim_user_dma_map req_map, *in = &req_map;
+	struct vfiosim_session *session = req->sdev->session;
+	u32 rw = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+	struct vfiosim_dma_map *map;
+	struct file *file = NULL;
+	u64 end;
+
+	if (req->len != sizeof(*in))
+		return -EINVAL;
+	memcpy(in, req->payload, sizeof(*in));
+	if (in->argsz < sizeof(*in) ||
+	    (in->flags & ~rw) || req->nfds > 1)
+		return -EINVAL;
+	if (!in->size || !PAGE_ALIGNED(in->addr) || !PAGE_ALIGNED(in->size) ||
+	    !PAGE_ALIGNED(in->offset) ||
+	    check_add_overflow(in->addr, in->size, &end) ||
+	    check_add_overflow(in->offset, in->size, &end))
+		return -EINVAL;
+	if (session->nr_dma_maps >= VFIOSIM_USER_MAX_DMA_MAPS)
+		return -ENOSPC;
+	if (vfiosim_dma_overlaps(session, in->addr, in->size))
+		return -EEXIST;
+
+	if (req->nfds) {
+		file = fget(req->fds[0]);
+		if (!file)
+			return -EBADF;
+		/* The device reads what READ maps and writes what WRITE maps. */
+		if (((in->flags & VFIO_DMA_MAP_FLAG_READ) &&
+		     !(file->f_mode & FMODE_READ)) ||
+		    ((in->flags & VFIO_DMA_MAP_FLAG_WRITE) &&
+		     !(file->f_mode & FMODE_WRITE))) {
+			fput(file);
+			return -EACCES;
+		}
+	}
+
+	map = kzalloc(sizeof(*map), GFP_KERNEL);
+	if (!map) {
+		if (file)
+			fput(file);
+		return -ENOMEM;
+	}
+	map->iova = in->addr;
+	map->size = in->size;
+	map->offset = in->offset;
+	map->flags = in->flags;
+	map->file = file;
+	list_add_tail(&map->node, &session->dma_maps);
+	session->nr_dma_maps++;
+	return 0;
+}
+
+static int vu_dma_unmap(struct vfiosim_vu_req *req)
+{
+	struct vfiosim_user_dma_unmap req_unmap, *in = &req_unmap;
+	struct vfiosim_session *session = req->sdev->session;
+	struct vfiosim_dma_map *map, *tmp;
+	void *out;
+	u64 last;
+
+	if (req->len != sizeof(*in))
+		return -EINVAL;
+	memcpy(in, req->payload, sizeof(*in));
+	if (in->argsz < sizeof(*in) ||
+	    (in->flags & ~VFIO_DMA_UNMAP_FLAG_ALL))
+		return -EINVAL;
+
+	if (in->flags & VFIO_DMA_UNMAP_FLAG_ALL) {
+		if (in->addr || in->size)
+			return -EINVAL;
+		list_for_each_entry_safe(map, tmp, &session->dma_maps, node)
+			vfiosim_dma_map_free(session, map);
+		goto reply;
+	}
+	/*
+	 * As the type1 IOMMU (v2) unmaps: every mapping inside the range goes,
+	 * a range that splits a mapping is refused, and a range with nothing
+	 * in it is no error.  QEMU unmaps whole vIOMMU windows this way, the
+	 * top half ending at 2^64: hence inclusive ends.
+	 */
+	last = in->addr + in->size - 1;
+	if (!in->size || last < in->addr)
+		return -EINVAL;
+	list_for_each_entry(map, &session->dma_maps, node) {
+		u64 map_last = map->iova + map->size - 1;
+		bool overlaps = map->iova <= last && map_last >= in->addr;
+		bool inside = map->iova >= in->addr && map_last <= last;
+
+		if (overlaps && !inside)
+			return -EINVAL;
+	}
+	list_for_each_entry_safe(map, tmp, &session->dma_maps, node) {
+		if (map->iova >= in->addr && map->iova + map->size - 1 <= last)
+			vfiosim_dma_map_free(session, map);
+	}
+reply:
+	out = vu_reply(req, sizeof(*in));
+	if (!out)
+		return -ENOMEM;
+	memcpy(out, in, sizeof(*in));
+	return 0;
+}
+
+int vfiosim_vu_dispatch(struct vfiosim_vu_req *req)
+{
+	switch (req->hdr->command) {
+	case VFIOSIM_USER_VERSION:
+		return vu_version(req);
+	case VFIOSIM_USER_DMA_MAP:
+		return vu_dma_map(req);
+	case VFIOSIM_USER_DMA_UNMAP:
+		return vu_dma_unmap(req);
+	case VFIOSIM_USER_DEVICE_GET_INFO:
+		return vu_device_info(req);
+	case VFIOSIM_USER_DEVICE_GET_REGION_INFO:
+		return vu_region_info(req);
+	case VFIOSIM_USER_DEVICE_GET_IRQ_INFO:
+		return vu_irq_info(req);
+	case VFIOSIM_USER_DEVICE_SET_IRQS:
+		return vu_set_irqs(req);
+	case VFIOSIM_USER_REGION_READ:
+		return vu_region_read(req);
+	case VFIOSIM_USER_REGION_WRITE:
+		return vu_region_write(req);
+	case VFIOSIM_USER_REGION_WRITE_MULTI:
+		return vu_region_write_multi(req);
+	case VFIOSIM_USER_DEVICE_RESET:
+		return vu_reset(req);
+	case VFIOSIM_USER_DEVICE_FEATURE:
+		return vu_device_feature(req);
+	default:
+		/* IO fds, DMA_READ/WRITE upcalls, migration: not spoken here */
+		return -EOPNOTSUPP;
+	}
+}
+
+/* How much reply payload a command may need. */
+u32 vfiosim_vu_reply_size(const struct vfiosim_vu_req *req)
+{
+	const struct vfiosim_user_region_access *rd = req->payload;
+
+	switch (req->hdr->command) {
+	case VFIOSIM_USER_REGION_READ:
+		if (req->len < sizeof(*rd))
+			return 0;
+		return sizeof(*rd) + min_t(u32, rd->count,
+					   VFIOSIM_USER_MAX_DATA_XFER);
+	case VFIOSIM_USER_DEVICE_GET_REGION_INFO:
+	case VFIOSIM_USER_VERSION:
+		return VU_INFO_REPLY;
+	default:
+		return 0;
+	}
+}
+
+/* ---- the region mmap file -------------------------------------------- */
+
+static int vfiosim_region_file_mmap(struct file *file,
+				    struct vm_area_struct *vma)
+{
+	return vfiosim_mmap(file->private_data, vma);
+}
+
+static int vfiosim_region_file_release(struct inode *inode, struct file *file)
+{
+	struct vfiosim_dev *sdev = file->private_data;
+
+	put_device(&sdev->vdev.device);
+	return 0;
+}
+
+/* Offsets are those of the region info, as on a VFIO device fd. */
+static const struct file_operations vfiosim_region_fops = {
+	.owner = THIS_MODULE,
+	.mmap = vfiosim_region_file_mmap,
+	.release = vfiosim_region_file_release,
+	.llseek = noop_llseek,
+};
