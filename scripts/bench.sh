@@ -2,18 +2,25 @@
 # SPDX-License-Identifier: GPL-2.0
 # make bench: vfiosim-bench against mtty (vfio and netlink backends of
 # libvfiosim, plus pipelined netlink on a socket of the bench's own, plus
-# the unix backend to a vfiosim-userd), then device create/remove time
-# and memory per device, all in a QEMU guest of the 6.12 kernel.
+# the unix backend to a vfiosim-userd), then 1, 2 and 4 threads each on
+# its own device (vfio and netlink), then device create/remove time and
+# memory per device, all in a QEMU guest of the 6.12 kernel with 2 vCPUs.
 #
 #   scripts/bench.sh            on the host: build the bench, boot the guest
-#   scripts/bench.sh --guest    in the guest (run by the above)
+#   scripts/bench.sh --threads  the same, thread scaling section only
+#   scripts/bench.sh --guest [--threads]   in the guest (run by the above)
 #
 # Results land in build/bench/: bench.json and bench.txt (vfiosim-bench),
-# scale.json and scale.txt (create/remove), console.log, dmesg.txt.
+# threads.json and threads.txt (thread scaling), scale.json and scale.txt
+# (create/remove), console.log, dmesg.txt.
 # Tunables (passed into the guest, as every VFIOSIM_* variable is):
 #   VFIOSIM_BENCH_ITERS   ops per benchmark (default 20000)
 #   VFIOSIM_BENCH_SCALE   device counts for create/remove (default "1 100 1000")
-# Needs the module, mtty and libvfiosim built: make modules mtty userspace.
+#   VFIOSIM_BENCH_THREADS thread counts (default 1,2,4)
+#   VFIOSIM_BENCH_THREAD_MS    ms per thread-scaling run (default 1000)
+#   VFIOSIM_BENCH_THREAD_REPS  runs per cell, median reported (default 3)
+# Needs the module, mtty and libvfiosim built: make modules mtty userspace
+# (--threads needs no mtty).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -142,6 +149,46 @@ userd_stop() {
 	say "vfiosim-userd stopped (exit 0)"
 }
 
+# Thread scaling: per thread one vfio: and one netlink: device of its own,
+# so each thread has its own handle (netlink socket or VFIO fds) and no
+# device is shared.  No taskset here: the bench pins thread i to the
+# (i mod n)-th CPU it may use, and it must be allowed both vCPUs.
+guest_threads() {
+	local counts=${VFIOSIM_BENCH_THREADS:-1,2,4}
+	local full=/sys/class/mdev_bus/vfiosim/mdev_supported_types/vfiosim-full/create
+	local max=0 n i vfio="" nl="" rc=0
+	local -a ids
+
+	for n in ${counts//,/ }; do
+		[ "$n" -le "$max" ] || max=$n
+	done
+	[ "$(nproc)" -ge 2 ] ||
+		echo "bench: only $(nproc) CPU in the guest: threads will share it" >&2
+	# UUIDs 0x10.. of group 0: clear of the rows above and of guest_scale.
+	for ((i = 0; i < 2 * max; i++)); do
+		uuid_n "ids[i]" 0 $((16 + i))
+		echo "${ids[i]}" > "$full"
+	done
+	for ((i = 0; i < max; i++)); do
+		vfio+=${vfio:+,}vfio:${ids[i]}
+		nl+=${nl:+,}netlink:${ids[max + i]}
+	done
+	say "thread scaling: threads $counts, $max vfio and $max netlink devices," \
+		"${VFIOSIM_BENCH_THREAD_MS:-1000} ms x ${VFIOSIM_BENCH_THREAD_REPS:-3} runs a cell (output at the end)"
+	sleep 1
+	"$bench" --scale-vfio "$vfio" --scale-nl "$nl" --scale-threads "$counts" \
+		--scale-ms "${VFIOSIM_BENCH_THREAD_MS:-1000}" \
+		--scale-reps "${VFIOSIM_BENCH_THREAD_REPS:-3}" \
+		--json "$VFIOSIM_RESULTS/threads.json" > /tmp/threads.txt 2>&1 || rc=1
+	cp /tmp/threads.txt "$VFIOSIM_RESULTS/threads.txt"
+	echo
+	cat /tmp/threads.txt
+	for ((i = 0; i < 2 * max; i++)); do
+		echo 1 > "/sys/bus/mdev/devices/${ids[i]}/remove"
+	done
+	return $rc
+}
+
 guest() {
 	local kver=${VFIOSIM_KVER:-$(uname -r)}
 	local ko=$top/build/kmod/$kver/vfiosim.ko
@@ -150,6 +197,17 @@ guest() {
 	local full=/sys/class/mdev_bus/vfiosim/mdev_supported_types/vfiosim-full/create
 
 	[ -f "$ko" ] || die "$ko missing: make modules"
+	if [ "${1:-}" = --threads ]; then
+		say "loading vfio, mdev, vfio_iommu_type1, vfiosim ($kver)"
+		modprobe vfio
+		modprobe mdev
+		modprobe vfio_iommu_type1
+		insmod "$ko"
+		guest_threads || rc=1
+		say "unloading"
+		rmmod vfiosim
+		return $rc
+	fi
 	[ -f "$mtty" ] || die "$mtty missing: make mtty"
 	[ -x "$userd" ] || die "$userd missing: make userspace"
 	say "loading vfio, mdev, vfio_iommu_type1, vfiosim, mtty ($kver)"
@@ -201,6 +259,7 @@ guest() {
 	echo 1 > "/sys/bus/mdev/devices/$ux/remove"
 	echo 1 > "/sys/bus/mdev/devices/$peer/remove"
 
+	guest_threads || rc=1
 	guest_scale || rc=1
 
 	say "unloading"
@@ -210,30 +269,36 @@ guest() {
 }
 
 host() {
-	local results=$top/build/bench rc=0
+	local results=$top/build/bench rc=0 t0=$SECONDS
 
 	[ -f "$top/userspace/build/libvfiosim.a" ] ||
 		die "libvfiosim missing: make -C $top userspace"
 	say "building vfiosim-bench"
 	make -s -C "$top/userspace/bench"
 	mkdir -p "$results"
-	rm -f "$results"/bench.json "$results"/scale.json
-	say "booting a 6.12 guest (results in ${results#"$top"/})"
-	scripts/vm/run --kernel 6.12 --timeout 600 --results "$results" -- \
-		bash scripts/bench.sh --guest || rc=$?
+	rm -f "$results"/bench.json "$results"/threads.json "$results"/scale.json
+	say "booting a 6.12 guest with 2 vCPUs (results in ${results#"$top"/})"
+	# 2 vCPUs whatever run's default: the thread scaling needs them.
+	scripts/vm/run --kernel 6.12 --smp 2 --timeout 600 --results "$results" -- \
+		bash scripts/bench.sh --guest "$@" || rc=$?
 	[ "$rc" -eq 0 ] || die "guest run failed (status $rc), see $results/console.log"
-	say "done: $results/bench.json, $results/scale.json"
+	if [ "${1:-}" = --threads ]; then
+		say "done in $((SECONDS - t0)) s: $results/threads.json"
+	else
+		say "done in $((SECONDS - t0)) s: $results/bench.json, $results/threads.json, $results/scale.json"
+	fi
 }
 
-case ${1:-} in
---guest)
-	guest
+case ${1:-}${2:+ $2} in
+"--guest" | "--guest --threads")
+	shift
+	guest "$@"
 	;;
-"")
-	host
+"" | --threads)
+	host "$@"
 	;;
 *)
-	echo "usage: $0 [--guest]" >&2
+	echo "usage: $0 [--threads] | --guest [--threads]" >&2
 	exit 2
 	;;
 esac

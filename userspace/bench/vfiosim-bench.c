@@ -29,6 +29,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,6 +63,14 @@
 /* Batched rows: iters / K ops, but never fewer than this many samples. */
 #define MIN_BATCH_OPS	400
 #define PIPE_RX_SLOT	1024	/* one reply (or error with echo) */
+/* Scaling section: threads, each on its own device and handle. */
+#define SCALE_MAX_THREADS	8
+#define SCALE_MAX_COUNTS	4
+#define SCALE_MAX_REPS		9
+#define DEF_SCALE_MS		1000
+#define DEF_SCALE_REPS		3
+#define SCALE_WARMUP_OPS	200
+#define ACCEPT_SCALE_2T		1.7	/* netlink read, 2 threads / 1 thread */
 
 /*
  * Pipelined REGION_WRITEs on a netlink socket of our own: K complete
@@ -982,29 +993,57 @@ static void json_num(FILE *f, double v)
 		fprintf(f, "%.3f", v);
 }
 
+/* A results file: "{", tool and kernel; NULL (said on stderr) if not. */
+static FILE *json_begin(const char *path)
+{
+	struct utsname u;
+	FILE *f;
+
+	f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "vfiosim-bench: %s: %s\n", path,
+			strerror(errno));
+		return NULL;
+	}
+	if (uname(&u))
+		memset(&u, 0, sizeof(u));
+	fputs("{\n  \"tool\": \"vfiosim-bench\",\n  \"kernel\": ", f);
+	json_str(f, u.release);
+	return f;
+}
+
+/* Close what json_begin opened: 0, or -1 said on stderr. */
+static int json_end(FILE *f, const char *path)
+{
+	fputs("\n}\n", f);
+	if (fclose(f)) {
+		fprintf(stderr, "vfiosim-bench: %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The scaling section, further down, appends itself once it has run. */
+struct scale_report;
+static bool scale_has_run(const struct scale_report *rep);
+static void scale_json(FILE *f, const struct scale_report *rep);
+
 static int write_json(const char *path, const char *dev, const char *peer,
 		      const char *peer_path, unsigned int iters,
-		      unsigned int batch)
+		      unsigned int batch, const struct scale_report *scale)
 {
 	static const char * const states[] = {
 		[ST_NOTRUN] = "not run", [ST_OK] = "ok",
 		[ST_FAILED] = "failed", [ST_SKIPPED] = "skipped",
 	};
 	double acc = ratio(R_BAR0_RD, R_MTTY_CFG);
-	struct utsname u;
 	FILE *f;
 	int i;
 
-	f = fopen(path, "w");
-	if (!f) {
-		fprintf(stderr, "vfiosim-bench: %s: %s\n", path,
-			strerror(errno));
+	f = json_begin(path);
+	if (!f)
 		return -1;
-	}
-	if (uname(&u))
-		memset(&u, 0, sizeof(u));
-	fputs("{\n  \"tool\": \"vfiosim-bench\",\n  \"kernel\": ", f);
-	json_str(f, u.release);
 	fputs(",\n  \"dev\": ", f);
 	json_str(f, dev);
 	fputs(",\n  \"peer\": ", f);
@@ -1087,13 +1126,12 @@ static int write_json(const char *path, const char *dev, const char *peer,
 			a->max, v < 0 ? "null" : v <= a->max ? "true" : "false",
 			i + 1 < (int)NUM_NL_ACCEPT ? "," : "");
 	}
-	fputs("  ]\n}\n", f);
-	if (fclose(f)) {
-		fprintf(stderr, "vfiosim-bench: %s: %s\n", path,
-			strerror(errno));
-		return -1;
+	fputs("  ]", f);
+	if (scale && scale_has_run(scale)) {
+		fputs(",\n  \"scaling\": ", f);
+		scale_json(f, scale);
 	}
-	return 0;
+	return json_end(f, path);
 }
 
 static struct vfiosim_dev *open_dev(const char *spec, bool quiet)
@@ -1123,16 +1161,26 @@ static struct vfiosim_dev *open_dev(const char *spec, bool quiet)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: vfiosim-bench --dev vfio:<uuid> [--peer vfio:<mtty uuid>]\n"
+		"usage: vfiosim-bench [--dev vfio:<uuid>] [--peer vfio:<mtty uuid>]\n"
 		"                     [--nl netlink:<uuid>] [--nl-raw <uuid>]\n"
 		"                     [--unix unix:<path>]\n"
 		"                     [--iters N] [--batch N] [--json FILE]\n"
+		"                     [--scale-vfio vfio:<uuid>,...] [--scale-nl netlink:<uuid>,...]\n"
+		"                     [--scale-threads 1,2,4] [--scale-ms MS] [--scale-reps N]\n"
+		"  --dev       the vfiosim device of the single-thread rows (without it, and\n"
+		"              with --scale-*, only the scaling section runs)\n"
 		"  --nl        a second vfiosim device, opened with libvfiosim's netlink backend\n"
 		"  --nl-raw    a third one, bound to the bench's own socket (pipelined rows)\n"
 		"  --unix      the socket of a vfiosim-userd serving a fourth one\n"
 		"  --iters N   timed ops per benchmark (default %u; +10%% warm-up)\n"
-		"  --batch N   ops per clock_gettime pair (default %u; 1 = per op)\n",
-		DEF_ITERS, DEF_BATCH);
+		"  --batch N   ops per clock_gettime pair (default %u; 1 = per op)\n"
+		"  --scale-vfio, --scale-nl  one device per thread (as many as the largest\n"
+		"              thread count), each opened once with its own handle\n"
+		"  --scale-threads  thread counts (default 1,2,4; at most %d, up to %d counts)\n"
+		"  --scale-ms  duration of one run (default %u)\n"
+		"  --scale-reps  runs per cell, the median is reported (default %u, max %d)\n",
+		DEF_ITERS, DEF_BATCH, SCALE_MAX_THREADS, SCALE_MAX_COUNTS,
+		DEF_SCALE_MS, DEF_SCALE_REPS, SCALE_MAX_REPS);
 }
 
 static void run_row(struct ctx *c, struct row *r, unsigned int iters,
@@ -1198,6 +1246,621 @@ static void run_row(struct ctx *c, struct row *r, unsigned int iters,
 			 strerror(-ret));
 }
 
+/* ---- scaling: N threads, each on its own device and handle ----------- */
+
+/*
+ * Each thread owns one handle (its own netlink socket, or its own VFIO
+ * container/group/device fds) on its own device.  It pins itself, runs a
+ * warm-up, and counts in at a start gate (mutex and condvar); the main
+ * thread opens the gate once all have, sleeps --scale-ms, and raises the
+ * stop flag.  Until then each thread runs its op back to back.  A thread's
+ * rate is its op count over its own window (gate to the op that saw the
+ * flag); a run's ops/s is the sum over its threads, and a cell reports
+ * the median of --scale-reps runs.  Thread i is pinned to the (i mod n)-th
+ * CPU the process may run on, so 2 threads on 2 vCPUs never share one and
+ * 4 share them by pairs.  The getppid rows are the floor: how far this
+ * machine lets independent syscalls scale at all.
+ */
+
+enum scale_need { SCALE_NEED_NONE, SCALE_NEED_VFIO, SCALE_NEED_NL };
+
+struct scale_run;
+
+struct scale_worker {
+	struct scale_run *run;
+	struct vfiosim_dev *dev;	/* own handle; NULL for the floor */
+	int cpu;			/* pinned to */
+	int ran_on;			/* sched_getcpu() after the window */
+	uint32_t val;
+	uint64_t ops;
+	double window_ns;
+	int error;
+	char note[120];
+	pthread_t tid;
+};
+
+struct scale_kind {
+	const char *name;
+	int (*op)(struct scale_worker *w);
+	enum scale_need need;
+};
+
+struct scale_run {
+	const struct scale_kind *kind;
+	/* Start gate: threads count in as ready, then wait for go. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int ready;
+	bool go;
+	atomic_bool stop;
+	struct scale_worker workers[SCALE_MAX_THREADS];
+};
+
+static int scale_op_getppid(struct scale_worker *w)
+{
+	w->val += (uint32_t)syscall(SYS_getppid);
+	return 0;
+}
+
+static int scale_op_read(struct scale_worker *w)
+{
+	return err_io(vfiosim_region_read(w->dev, VFIO_PCI_BAR0_REGION_INDEX,
+					  VFIOSIM_REG_SCRATCH0, &w->val, 4), 4);
+}
+
+static int scale_op_ping(struct scale_worker *w)
+{
+	return vfiosim_netlink_ping(w->dev);
+}
+
+enum scale_kind_id {
+	SK_GETPPID, SK_VFIO_RD, SK_NL_PING, SK_NL_RD, SK_NUM
+};
+
+static const struct scale_kind scale_kinds[SK_NUM] = {
+	[SK_GETPPID] = { "getppid syscall", scale_op_getppid,
+			 SCALE_NEED_NONE },
+	[SK_VFIO_RD] = { "vfio BAR0 read 4 B", scale_op_read,
+			 SCALE_NEED_VFIO },
+	[SK_NL_PING] = { "netlink PING round trip", scale_op_ping,
+			 SCALE_NEED_NL },
+	[SK_NL_RD] = { "netlink BAR0 read 4 B", scale_op_read,
+		       SCALE_NEED_NL },
+};
+
+/* One (kind, thread count): the sum of thread rates, per repetition. */
+struct scale_cell {
+	enum state state;
+	double ops_s[SCALE_MAX_REPS];
+	double median, min, max;
+	double slowest_share;	/* least thread ops / fair share, worst rep */
+	unsigned int cpus_seen;	/* bit per CPU a thread ended on */
+	char note[160];
+};
+
+struct scale_report {
+	unsigned int counts[SCALE_MAX_COUNTS], ncounts;
+	unsigned int reps, duration_ms, ncpus;
+	int cpus[SCALE_MAX_THREADS];	/* CPUs threads are pinned to */
+	const char *vfio_specs[SCALE_MAX_THREADS];
+	const char *nl_specs[SCALE_MAX_THREADS];
+	unsigned int nvfio, nnl;
+	struct vfiosim_dev *vfio[SCALE_MAX_THREADS];
+	struct vfiosim_dev *nl[SCALE_MAX_THREADS];
+	struct scale_cell cells[SK_NUM][SCALE_MAX_COUNTS];
+	bool ran;
+};
+
+/* Count in as ready, then wait for go; false if told to give up. */
+static bool scale_gate_wait(struct scale_run *run)
+{
+	bool go;
+
+	pthread_mutex_lock(&run->lock);
+	run->ready++;
+	pthread_cond_broadcast(&run->cond);
+	while (!run->go)
+		pthread_cond_wait(&run->cond, &run->lock);
+	go = !atomic_load(&run->stop);
+	pthread_mutex_unlock(&run->lock);
+	return go;
+}
+
+/* Open the gate once n threads are ready (or at once, to abort). */
+static void scale_gate_open(struct scale_run *run, unsigned int n, bool abort)
+{
+	pthread_mutex_lock(&run->lock);
+	if (abort)
+		atomic_store(&run->stop, true);
+	while (!abort && run->ready < n)
+		pthread_cond_wait(&run->cond, &run->lock);
+	run->go = true;
+	pthread_cond_broadcast(&run->cond);
+	pthread_mutex_unlock(&run->lock);
+}
+
+static void *scale_thread(void *arg)
+{
+	struct scale_worker *w = arg;
+	struct scale_run *run = w->run;
+	struct timespec t0, t1;
+	cpu_set_t set;
+	unsigned int i;
+	int ret;
+
+	CPU_ZERO(&set);
+	CPU_SET(w->cpu, &set);
+	ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (ret) {
+		w->error = -ret;
+		snprintf(w->note, sizeof(w->note), "pin to CPU %d: %s",
+			 w->cpu, strerror(ret));
+	}
+	for (i = 0; i < SCALE_WARMUP_OPS && !w->error; i++)
+		w->error = run->kind->op(w);
+	/* Meet the others at the gate even after an error: no one waits. */
+	if (!scale_gate_wait(run) || w->error) {
+		atomic_store(&run->stop, true);
+		return NULL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!atomic_load_explicit(&run->stop, memory_order_relaxed)) {
+		ret = run->kind->op(w);
+		if (ret) {
+			w->error = ret;
+			atomic_store(&run->stop, true);
+			break;
+		}
+		w->ops++;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	w->window_ns = ts_ns(&t1) - ts_ns(&t0);
+	w->ran_on = sched_getcpu();
+	return NULL;
+}
+
+/* Why thread i of a run failed, into the cell's note. */
+static void scale_note_failure(struct scale_cell *cell, unsigned int i,
+			       const struct scale_worker *w)
+{
+	if (w->note[0])
+		snprintf(cell->note, sizeof(cell->note),
+			 "failed: thread %u: %s", i, w->note);
+	else if (w->error && w->dev)
+		snprintf(cell->note, sizeof(cell->note),
+			 "failed: thread %u: %s (%.100s)", i,
+			 strerror(-w->error), vfiosim_dev_error(w->dev));
+	else if (w->error)
+		snprintf(cell->note, sizeof(cell->note),
+			 "failed: thread %u: %s", i, strerror(-w->error));
+	else
+		snprintf(cell->note, sizeof(cell->note),
+			 "failed: thread %u ran no op in the window", i);
+}
+
+/* Run kind with n threads once: total ops/s into *ops_s, or -errno. */
+static int scale_once(struct scale_report *rep, enum scale_kind_id k,
+		      unsigned int n, struct scale_cell *cell, double *ops_s)
+{
+	const struct scale_kind *kind = &scale_kinds[k];
+	struct timespec dur = {
+		.tv_sec = rep->duration_ms / 1000,
+		.tv_nsec = (long)(rep->duration_ms % 1000) * 1000000L,
+	};
+	struct scale_run *run;
+	unsigned int i, started;
+	double total = 0, least = -1, rate;
+	int ret = 0;
+
+	run = calloc(1, sizeof(*run));
+	if (!run)
+		return -ENOMEM;
+	run->kind = kind;
+	atomic_init(&run->stop, false);
+	pthread_mutex_init(&run->lock, NULL);
+	pthread_cond_init(&run->cond, NULL);
+	for (started = 0; started < n; started++) {
+		struct scale_worker *w = &run->workers[started];
+
+		w->run = run;
+		w->cpu = rep->cpus[started % rep->ncpus];
+		w->ran_on = -1;
+		w->dev = kind->need == SCALE_NEED_VFIO ? rep->vfio[started] :
+			 kind->need == SCALE_NEED_NL ? rep->nl[started] : NULL;
+		ret = -pthread_create(&w->tid, NULL, scale_thread, w);
+		if (ret) {
+			snprintf(cell->note, sizeof(cell->note),
+				 "failed: pthread_create: %s", strerror(-ret));
+			break;
+		}
+	}
+	scale_gate_open(run, n, ret != 0);
+	if (!ret)
+		while (clock_nanosleep(CLOCK_MONOTONIC, 0, &dur, &dur) == EINTR)
+			;
+	atomic_store(&run->stop, true);
+	for (i = 0; i < started; i++)
+		pthread_join(run->workers[i].tid, NULL);
+	pthread_cond_destroy(&run->cond);
+	pthread_mutex_destroy(&run->lock);
+
+	/* A thread's own error first: the others may then have run no op. */
+	for (i = 0; i < n && !ret; i++)
+		if (run->workers[i].error) {
+			scale_note_failure(cell, i, &run->workers[i]);
+			ret = run->workers[i].error;
+		}
+	for (i = 0; i < n && !ret; i++) {
+		struct scale_worker *w = &run->workers[i];
+
+		if (w->window_ns <= 0 || !w->ops) {
+			scale_note_failure(cell, i, w);
+			ret = w->error ? w->error : -EIO;
+			break;
+		}
+		total += (double)w->ops * 1e9 / w->window_ns;
+		if (w->ran_on >= 0 && w->ran_on < 32)
+			cell->cpus_seen |= 1u << w->ran_on;
+	}
+	/* Fairness: the slowest thread against an even split of the total. */
+	for (i = 0; i < n && !ret; i++) {
+		rate = (double)run->workers[i].ops * 1e9 /
+		       run->workers[i].window_ns;
+		if (least < 0 || rate / (total / n) < least)
+			least = rate / (total / n);
+	}
+	if (!ret) {
+		if (cell->slowest_share <= 0 || least < cell->slowest_share)
+			cell->slowest_share = least;
+		*ops_s = total;
+	}
+	free(run);
+	return ret;
+}
+
+static bool scale_kind_possible(const struct scale_report *rep,
+				enum scale_kind_id k, unsigned int n,
+				char *note, size_t len)
+{
+	const struct scale_kind *kind = &scale_kinds[k];
+
+	if (kind->need == SCALE_NEED_VFIO && rep->nvfio < n) {
+		snprintf(note, len, "skipped: %u vfio: devices for %u threads (--scale-vfio)",
+			 rep->nvfio, n);
+		return false;
+	}
+	if (kind->need == SCALE_NEED_NL && rep->nnl < n) {
+		snprintf(note, len, "skipped: %u netlink: devices for %u threads (--scale-nl)",
+			 rep->nnl, n);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Repetition-major: every cell once, then every cell again, so a change
+ * in host load over the run spreads over all cells rather than one.
+ */
+static int scale_run_all(struct scale_report *rep)
+{
+	unsigned int r, c, j;
+	int k, failed = 0;
+	double v[SCALE_MAX_REPS];
+
+	for (k = 0; k < SK_NUM; k++)
+		for (c = 0; c < rep->ncounts; c++) {
+			struct scale_cell *cell = &rep->cells[k][c];
+
+			cell->state = scale_kind_possible(rep, k,
+							  rep->counts[c],
+							  cell->note,
+							  sizeof(cell->note)) ?
+				      ST_NOTRUN : ST_SKIPPED;
+		}
+	for (r = 0; r < rep->reps; r++)
+		for (k = 0; k < SK_NUM; k++)
+			for (c = 0; c < rep->ncounts; c++) {
+				struct scale_cell *cell = &rep->cells[k][c];
+
+				if (cell->state != ST_NOTRUN)
+					continue;
+				if (scale_once(rep, k, rep->counts[c], cell,
+					       &cell->ops_s[r]))
+					cell->state = ST_FAILED;
+			}
+	for (k = 0; k < SK_NUM; k++)
+		for (c = 0; c < rep->ncounts; c++) {
+			struct scale_cell *cell = &rep->cells[k][c];
+
+			if (cell->state == ST_FAILED)
+				failed++;
+			if (cell->state != ST_NOTRUN)
+				continue;
+			for (j = 0; j < rep->reps; j++)
+				v[j] = cell->ops_s[j];
+			qsort(v, rep->reps, sizeof(v[0]), cmp_double);
+			cell->min = v[0];
+			cell->max = v[rep->reps - 1];
+			cell->median = rep->reps % 2 ? v[rep->reps / 2] :
+				       (v[rep->reps / 2 - 1] + v[rep->reps / 2]) / 2;
+			cell->state = ST_OK;
+		}
+	rep->ran = true;
+	return failed;
+}
+
+static bool scale_has_run(const struct scale_report *rep)
+{
+	return rep->ran;
+}
+
+/* Index of thread count n in the report, or -1. */
+static int scale_count_index(const struct scale_report *rep, unsigned int n)
+{
+	unsigned int c;
+
+	for (c = 0; c < rep->ncounts; c++)
+		if (rep->counts[c] == n)
+			return (int)c;
+	return -1;
+}
+
+/* ops/s with counts[c] threads / ops/s with one thread, or -1. */
+static double scale_speedup(const struct scale_report *rep,
+			    enum scale_kind_id k, unsigned int c)
+{
+	int one = scale_count_index(rep, 1);
+
+	if (one < 0 || rep->cells[k][one].state != ST_OK ||
+	    rep->cells[k][c].state != ST_OK || rep->cells[k][one].median <= 0)
+		return -1;
+	return rep->cells[k][c].median / rep->cells[k][one].median;
+}
+
+/* "0,1" from a bit per CPU. */
+static void scale_cpu_list(char *buf, size_t len, unsigned int mask)
+{
+	size_t used = 0;
+	int cpu;
+
+	buf[0] = 0;
+	for (cpu = 0; cpu < 32 && used < len; cpu++)
+		if (mask & (1u << cpu))
+			used += (size_t)snprintf(buf + used, len - used, "%s%d",
+						 used ? "," : "", cpu);
+}
+
+static void scale_print(FILE *f, const struct scale_report *rep)
+{
+	unsigned int c, i;
+	int k, two = scale_count_index(rep, 2);
+	double nl2, floor2;
+
+	fprintf(f, "scaling: thread i on device i through its own handle, pinned to CPU");
+	for (i = 0; i < rep->ncpus; i++)
+		fprintf(f, "%s%d", i ? "," : " ", rep->cpus[i]);
+	fprintf(f, " (i mod %u);\n  %u ms per run after %u warm-up ops a thread, start gate, median of %u runs\n\n",
+		rep->ncpus, rep->duration_ms, SCALE_WARMUP_OPS, rep->reps);
+	fprintf(f, "%-25s %7s %11s %8s %8s %11s %23s %7s %5s\n", "scaling",
+		"threads", "ops/s", "x 1 thr", "x floor", "ns/op/thr",
+		"range ops/s", "min thr", "CPUs");
+	for (k = 0; k < SK_NUM; k++)
+		for (c = 0; c < rep->ncounts; c++) {
+			const struct scale_cell *cell = &rep->cells[k][c];
+			double s = scale_speedup(rep, k, c);
+			double fs = scale_speedup(rep, SK_GETPPID, c);
+			char sbuf[16] = "-", fbuf[16] = "-", range[32], cpus[40];
+
+			if (cell->state != ST_OK) {
+				fprintf(f, "%-25s %7u %s\n", scale_kinds[k].name,
+					rep->counts[c], cell->note[0] ?
+					cell->note : "not run");
+				continue;
+			}
+			if (s >= 0)
+				snprintf(sbuf, sizeof(sbuf), "%.2f", s);
+			if (k != SK_GETPPID && s >= 0 && fs > 0)
+				snprintf(fbuf, sizeof(fbuf), "%.2f", s / fs);
+			snprintf(range, sizeof(range), "%.0f-%.0f", cell->min,
+				 cell->max);
+			scale_cpu_list(cpus, sizeof(cpus), cell->cpus_seen);
+			fprintf(f, "%-25s %7u %11.0f %8s %8s %11.0f %23s %7.2f %5s\n",
+				scale_kinds[k].name, rep->counts[c],
+				cell->median, sbuf, fbuf,
+				1e9 * rep->counts[c] / cell->median, range,
+				cell->slowest_share, cpus);
+		}
+	fprintf(f, "\n(ops/s summed over threads, each thread's ops over its own window;\n"
+		" x 1 thr = ops/s / ops/s of the same row with 1 thread; x floor = x 1 thr /\n"
+		" the getppid floor's x 1 thr at the same thread count: the share of what\n"
+		" this VM scales at all; ns/op/thr = threads / ops/s; range = slowest and\n"
+		" fastest run; min thr = slowest thread / an even share, worst run;\n"
+		" CPUs = where the threads were at the end)\n\n");
+	nl2 = two < 0 ? -1 : scale_speedup(rep, SK_NL_RD, (unsigned int)two);
+	floor2 = two < 0 ? -1 : scale_speedup(rep, SK_GETPPID,
+					       (unsigned int)two);
+	if (nl2 >= 0)
+		fprintf(f, "netlink read, 2 threads / 1 thread = %.2f (target >= %.1f): %s\n",
+			nl2, ACCEPT_SCALE_2T,
+			nl2 >= ACCEPT_SCALE_2T ? "PASS" : "FAIL");
+	else
+		fprintf(f, "netlink read, 2 threads / 1 thread = n/a (target >= %.1f): not measured\n",
+			ACCEPT_SCALE_2T);
+	if (floor2 >= 0)
+		fprintf(f, "  (getppid floor, 2 threads / 1: %.2f, what this VM allows; vfio read: %.2f; netlink PING: %.2f)\n",
+			floor2,
+			scale_speedup(rep, SK_VFIO_RD, (unsigned int)two),
+			scale_speedup(rep, SK_NL_PING, (unsigned int)two));
+}
+
+static void scale_json(FILE *f, const struct scale_report *rep)
+{
+	int k, two = scale_count_index(rep, 2);
+	unsigned int c, j;
+	double nl2;
+
+	fprintf(f, "{ \"duration_ms\": %u, \"repetitions\": %u, \"warmup_ops\": %u, \"cpus\": [",
+		rep->duration_ms, rep->reps, SCALE_WARMUP_OPS);
+	for (j = 0; j < rep->ncpus; j++)
+		fprintf(f, "%s%d", j ? ", " : "", rep->cpus[j]);
+	fputs("],\n    \"pinning\": \"thread i on cpus[i mod ncpus]\", \"unit\": \"ops/s summed over threads\",\n    \"results\": [\n", f);
+	for (k = 0; k < SK_NUM; k++)
+		for (c = 0; c < rep->ncounts; c++) {
+			const struct scale_cell *cell = &rep->cells[k][c];
+			bool ok = cell->state == ST_OK;
+			double s = scale_speedup(rep, k, c);
+			double fs = scale_speedup(rep, SK_GETPPID, c);
+
+			fputs("      { \"name\": ", f);
+			json_str(f, scale_kinds[k].name);
+			fprintf(f, ", \"threads\": %u, \"status\": ",
+				rep->counts[c]);
+			json_str(f, ok ? "ok" : cell->state == ST_SKIPPED ?
+				 "skipped" : "failed");
+			fputs(", \"ops_per_s\": ", f);
+			json_num(f, ok ? cell->median : -1);
+			fputs(", \"runs_ops_per_s\": [", f);
+			for (j = 0; ok && j < rep->reps; j++)
+				fprintf(f, "%s%.0f", j ? ", " : "",
+					cell->ops_s[j]);
+			fputs("], \"ratio_to_1_thread\": ", f);
+			json_num(f, s);
+			fputs(", \"ratio_to_floor_scaling\": ", f);
+			json_num(f, k != SK_GETPPID && s >= 0 && fs > 0 ?
+				 s / fs : -1);
+			fputs(", \"slowest_thread_share\": ", f);
+			json_num(f, ok ? cell->slowest_share : -1);
+			fprintf(f, ", \"cpus_seen_mask\": %u", cell->cpus_seen);
+			if (cell->note[0]) {
+				fputs(", \"note\": ", f);
+				json_str(f, cell->note);
+			}
+			fprintf(f, " }%s\n", k + 1 < SK_NUM ||
+				c + 1 < rep->ncounts ? "," : "");
+		}
+	nl2 = two < 0 ? -1 : scale_speedup(rep, SK_NL_RD, (unsigned int)two);
+	fputs("    ],\n    \"acceptance\": { \"metric\": \"netlink BAR0 read 4 B, 2 threads / 1 thread\", \"value\": ", f);
+	json_num(f, nl2);
+	fputs(", \"floor_value\": ", f);
+	json_num(f, two < 0 ? -1 : scale_speedup(rep, SK_GETPPID,
+						 (unsigned int)two));
+	fprintf(f, ", \"target_min\": %.1f, \"pass\": %s } }",
+		ACCEPT_SCALE_2T, nl2 < 0 ? "null" :
+		nl2 >= ACCEPT_SCALE_2T ? "true" : "false");
+}
+
+/* "a,b,c" -> up to SCALE_MAX_THREADS specs, pointing into list. */
+static int scale_parse_specs(char *list, const char **specs, unsigned int *n)
+{
+	char *save = NULL, *tok;
+
+	*n = 0;
+	for (tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (*n == SCALE_MAX_THREADS)
+			return -E2BIG;
+		specs[(*n)++] = tok;
+	}
+	return *n ? 0 : -EINVAL;
+}
+
+/* "1,2,4" -> thread counts, each 1..SCALE_MAX_THREADS. */
+static int scale_parse_counts(const char *list, struct scale_report *rep)
+{
+	const char *p = list;
+	unsigned long v;
+	char *end;
+
+	rep->ncounts = 0;
+	while (*p) {
+		v = strtoul(p, &end, 10);
+		if (end == p || !v || v > SCALE_MAX_THREADS ||
+		    rep->ncounts == SCALE_MAX_COUNTS || (*end && *end != ','))
+			return -EINVAL;
+		rep->counts[rep->ncounts++] = (unsigned int)v;
+		p = *end ? end + 1 : end;
+	}
+	return rep->ncounts ? 0 : -EINVAL;
+}
+
+static void scale_close(struct scale_report *rep)
+{
+	unsigned int i;
+
+	for (i = 0; i < SCALE_MAX_THREADS; i++) {
+		if (rep->vfio[i])
+			vfiosim_dev_free(rep->vfio[i]);
+		if (rep->nl[i])
+			vfiosim_dev_free(rep->nl[i]);
+		rep->vfio[i] = rep->nl[i] = NULL;
+	}
+}
+
+/* One handle per device, each reset; the CPUs threads will be pinned to. */
+static int scale_open(struct scale_report *rep)
+{
+	cpu_set_t allowed;
+	unsigned int i;
+	int cpu;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed)) {
+		perror("vfiosim-bench: sched_getaffinity");
+		return -1;
+	}
+	rep->ncpus = 0;
+	for (cpu = 0; cpu < CPU_SETSIZE && rep->ncpus < SCALE_MAX_THREADS;
+	     cpu++)
+		if (CPU_ISSET(cpu, &allowed))
+			rep->cpus[rep->ncpus++] = cpu;
+	for (i = 0; i < rep->nvfio + rep->nnl; i++) {
+		bool vfio = i < rep->nvfio;
+		unsigned int j = vfio ? i : i - rep->nvfio;
+		const char *spec = vfio ? rep->vfio_specs[j] : rep->nl_specs[j];
+		struct vfiosim_dev *d = open_dev(spec, false);
+
+		if (!d) {
+			scale_close(rep);
+			return -1;
+		}
+		*(vfio ? &rep->vfio[j] : &rep->nl[j]) = d;
+		if (vfiosim_reset(d))
+			fprintf(stderr, "vfiosim-bench: reset %s: %s (continuing)\n",
+				spec, vfiosim_dev_error(d));
+	}
+	return 0;
+}
+
+static int write_scale_json(const char *path, const struct scale_report *rep)
+{
+	FILE *f = json_begin(path);
+
+	if (!f)
+		return -1;
+	fputs(",\n  \"scaling\": ", f);
+	scale_json(f, rep);
+	return json_end(f, path);
+}
+
+/* No --dev: only the scaling section. */
+static int scale_only(struct scale_report *scale, const char *json)
+{
+	int failed;
+
+	printf("vfiosim-bench: scaling only (no --dev)\n  vfio: %u devices, netlink: %u devices\n\n",
+	       scale->nvfio, scale->nnl);
+	if (scale_open(scale)) {
+		free(scale);
+		return 1;
+	}
+	failed = scale_run_all(scale);
+	scale_close(scale);
+	scale_print(stdout, scale);
+	if (json && write_scale_json(json, scale))
+		failed++;
+	free(scale);
+	return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1209,6 +1872,11 @@ int main(int argc, char **argv)
 		{ "nl", required_argument, NULL, 'N' },
 		{ "nl-raw", required_argument, NULL, 'R' },
 		{ "unix", required_argument, NULL, 'U' },
+		{ "scale-vfio", required_argument, NULL, 'V' },
+		{ "scale-nl", required_argument, NULL, 'L' },
+		{ "scale-threads", required_argument, NULL, 'T' },
+		{ "scale-ms", required_argument, NULL, 'M' },
+		{ "scale-reps", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -1218,13 +1886,47 @@ int main(int argc, char **argv)
 	unsigned int iters = DEF_ITERS, batch = DEF_BATCH;
 	char err[256];
 	struct ctx *c;
+	struct scale_report *scale;
 	double *samples, acc;
 	void *map = NULL;
 	int opt, i, failed = 0;
 
-	while ((opt = getopt_long(argc, argv, "d:p:n:b:j:N:R:U:h", opts,
-				  NULL)) != -1) {
+	scale = calloc(1, sizeof(*scale));
+	if (!scale) {
+		fprintf(stderr, "vfiosim-bench: out of memory\n");
+		return 1;
+	}
+	scale->duration_ms = DEF_SCALE_MS;
+	scale->reps = DEF_SCALE_REPS;
+	scale_parse_counts("1,2,4", scale);
+	while ((opt = getopt_long(argc, argv, "d:p:n:b:j:N:R:U:V:L:T:M:P:h",
+				  opts, NULL)) != -1) {
 		switch (opt) {
+		case 'V':
+		case 'L':
+			if (scale_parse_specs(optarg, opt == 'V' ?
+					      scale->vfio_specs : scale->nl_specs,
+					      opt == 'V' ? &scale->nvfio :
+					      &scale->nnl)) {
+				fprintf(stderr, "vfiosim-bench: --scale-%s: 1 to %d comma-separated specs\n",
+					opt == 'V' ? "vfio" : "nl",
+					SCALE_MAX_THREADS);
+				return 2;
+			}
+			break;
+		case 'T':
+			if (scale_parse_counts(optarg, scale)) {
+				fprintf(stderr, "vfiosim-bench: --scale-threads: up to %d counts of 1..%d, e.g. 1,2,4\n",
+					SCALE_MAX_COUNTS, SCALE_MAX_THREADS);
+				return 2;
+			}
+			break;
+		case 'M':
+			scale->duration_ms = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
+		case 'P':
+			scale->reps = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
 		case 'N':
 			nl_spec = optarg;
 			break;
@@ -1259,10 +1961,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!dev_spec || optind != argc || !batch || iters < batch) {
+	if ((!dev_spec && !scale->nvfio && !scale->nnl) || optind != argc ||
+	    !batch || iters < batch || !scale->duration_ms || !scale->reps ||
+	    scale->reps > SCALE_MAX_REPS) {
 		usage(stderr);
 		return 2;
 	}
+	if (!dev_spec)
+		return scale_only(scale, json);
 
 	c = aligned_alloc(64, sizeof(*c));
 	/* Batched rows run up to max(iters, MIN_BATCH_OPS) ops of batch 1. */
@@ -1383,8 +2089,17 @@ int main(int argc, char **argv)
 		       peer_path, ratio(R_RAW_BAR0_RD, R_MTTY_CFG));
 	print_accept(stdout);
 
+	if (scale->nvfio || scale->nnl) {
+		if (scale_open(scale))
+			return 1;
+		failed += scale_run_all(scale);
+		scale_close(scale);
+		printf("\n");
+		scale_print(stdout, scale);
+	}
+
 	if (json && write_json(json, dev_spec, peer_spec, peer_path, iters,
-			       batch))
+			       batch, scale))
 		failed++;
 
 	raw_close(&c->raw_dev);
@@ -1399,5 +2114,6 @@ int main(int argc, char **argv)
 	close(c->loop_efd);
 	free(samples);
 	free(c);
+	free(scale);
 	return failed ? 1 : 0;
 }
