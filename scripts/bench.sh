@@ -17,8 +17,8 @@
 #   VFIOSIM_BENCH_ITERS   ops per benchmark (default 20000)
 #   VFIOSIM_BENCH_SCALE   device counts for create/remove (default "1 100 1000")
 #   VFIOSIM_BENCH_THREADS thread counts (default 1,2,4)
-#   VFIOSIM_BENCH_THREAD_MS    ms per thread-scaling run (default 1000)
-#   VFIOSIM_BENCH_THREAD_REPS  runs per cell, median reported (default 3)
+#   VFIOSIM_BENCH_THREAD_MS    ms per thread-scaling run (default 500)
+#   VFIOSIM_BENCH_THREAD_REPS  runs per cell, median reported (default 5)
 # Needs the module, mtty and libvfiosim built: make modules mtty userspace
 # (--threads needs no mtty).
 set -euo pipefail
@@ -174,11 +174,11 @@ guest_threads() {
 		nl+=${nl:+,}netlink:${ids[max + i]}
 	done
 	say "thread scaling: threads $counts, $max vfio and $max netlink devices," \
-		"${VFIOSIM_BENCH_THREAD_MS:-1000} ms x ${VFIOSIM_BENCH_THREAD_REPS:-3} runs a cell (output at the end)"
+		"${VFIOSIM_BENCH_THREAD_MS:-500} ms x ${VFIOSIM_BENCH_THREAD_REPS:-5} runs a cell (output at the end)"
 	sleep 1
 	"$bench" --scale-vfio "$vfio" --scale-nl "$nl" --scale-threads "$counts" \
-		--scale-ms "${VFIOSIM_BENCH_THREAD_MS:-1000}" \
-		--scale-reps "${VFIOSIM_BENCH_THREAD_REPS:-3}" \
+		--scale-ms "${VFIOSIM_BENCH_THREAD_MS:-500}" \
+		--scale-reps "${VFIOSIM_BENCH_THREAD_REPS:-5}" \
 		--json "$VFIOSIM_RESULTS/threads.json" > /tmp/threads.txt 2>&1 || rc=1
 	cp /tmp/threads.txt "$VFIOSIM_RESULTS/threads.txt"
 	echo

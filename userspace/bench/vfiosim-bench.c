@@ -67,8 +67,8 @@
 #define SCALE_MAX_THREADS	8
 #define SCALE_MAX_COUNTS	4
 #define SCALE_MAX_REPS		9
-#define DEF_SCALE_MS		1000
-#define DEF_SCALE_REPS		3
+#define DEF_SCALE_MS		500
+#define DEF_SCALE_REPS		5
 #define SCALE_WARMUP_OPS	200
 #define ACCEPT_SCALE_2T		1.7	/* netlink read, 2 threads / 1 thread */
 
@@ -843,13 +843,19 @@ static double ts_ns(const struct timespec *t)
 	return (double)t->tv_sec * 1e9 + (double)t->tv_nsec;
 }
 
-/* Median and p99 (nearest rank) of n sorted samples. */
+/* Sorts s; its median. */
+static double sort_median(double *s, size_t n)
+{
+	qsort(s, n, sizeof(*s), cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* Median and p99 (nearest rank) of n samples, sorted on return. */
 static void summarize(double *s, size_t n, double *median, double *p99)
 {
 	size_t rank = (n * 99 + 99) / 100;
 
-	qsort(s, n, sizeof(*s), cmp_double);
-	*median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	*median = sort_median(s, n);
 	*p99 = s[rank ? rank - 1 : 0];
 }
 
@@ -1328,11 +1334,18 @@ static const struct scale_kind scale_kinds[SK_NUM] = {
 		       SCALE_NEED_NL },
 };
 
-/* One (kind, thread count): the sum of thread rates, per repetition. */
+/*
+ * One (kind, thread count): the sum of thread rates, per run.  Ratios are
+ * taken run by run against the 1-thread run of the same kind in the same
+ * repetition (seconds apart, so slow drift in host load cancels), then
+ * the median; -1 where there is none.
+ */
 struct scale_cell {
 	enum state state;
 	double ops_s[SCALE_MAX_REPS];
-	double median, min, max;
+	double median;		/* ops/s */
+	double speedup, speedup_min, speedup_max;	/* x 1 thread */
+	double vs_floor;	/* speedup / the getppid floor's, same run */
 	double slowest_share;	/* least thread ops / fair share, worst rep */
 	unsigned int cpus_seen;	/* bit per CPU a thread ended on */
 	char note[160];
@@ -1537,6 +1550,49 @@ static bool scale_kind_possible(const struct scale_report *rep,
 	return true;
 }
 
+/* Index of thread count n in the report, or -1. */
+static int scale_count_index(const struct scale_report *rep, unsigned int n)
+{
+	unsigned int c;
+
+	for (c = 0; c < rep->ncounts; c++)
+		if (rep->counts[c] == n)
+			return (int)c;
+	return -1;
+}
+
+/* Speedup of cell (k, c) and against the floor, run by run, then medians. */
+static void scale_ratios(struct scale_report *rep, enum scale_kind_id k,
+			 unsigned int c)
+{
+	struct scale_cell *cell = &rep->cells[k][c];
+	const struct scale_cell *one, *floor_n, *floor_one;
+	double s[SCALE_MAX_REPS], f[SCALE_MAX_REPS];
+	int o = scale_count_index(rep, 1);
+	unsigned int r;
+	bool floor_ok;
+
+	cell->speedup = cell->speedup_min = cell->speedup_max = -1;
+	cell->vs_floor = -1;
+	if (o < 0 || cell->state != ST_OK || rep->cells[k][o].state != ST_OK)
+		return;
+	one = &rep->cells[k][o];
+	floor_n = &rep->cells[SK_GETPPID][c];
+	floor_one = &rep->cells[SK_GETPPID][o];
+	floor_ok = k != SK_GETPPID && floor_n->state == ST_OK &&
+		   floor_one->state == ST_OK;
+	for (r = 0; r < rep->reps; r++) {
+		s[r] = cell->ops_s[r] / one->ops_s[r];
+		if (floor_ok)
+			f[r] = s[r] / (floor_n->ops_s[r] / floor_one->ops_s[r]);
+	}
+	cell->speedup = sort_median(s, rep->reps);
+	cell->speedup_min = s[0];
+	cell->speedup_max = s[rep->reps - 1];
+	if (floor_ok)
+		cell->vs_floor = sort_median(f, rep->reps);
+}
+
 /*
  * Repetition-major: every cell once, then every cell again, so a change
  * in host load over the run spreads over all cells rather than one.
@@ -1578,13 +1634,12 @@ static int scale_run_all(struct scale_report *rep)
 				continue;
 			for (j = 0; j < rep->reps; j++)
 				v[j] = cell->ops_s[j];
-			qsort(v, rep->reps, sizeof(v[0]), cmp_double);
-			cell->min = v[0];
-			cell->max = v[rep->reps - 1];
-			cell->median = rep->reps % 2 ? v[rep->reps / 2] :
-				       (v[rep->reps / 2 - 1] + v[rep->reps / 2]) / 2;
+			cell->median = sort_median(v, rep->reps);
 			cell->state = ST_OK;
 		}
+	for (k = 0; k < SK_NUM; k++)
+		for (c = 0; c < rep->ncounts; c++)
+			scale_ratios(rep, k, c);
 	rep->ran = true;
 	return failed;
 }
@@ -1592,29 +1647,6 @@ static int scale_run_all(struct scale_report *rep)
 static bool scale_has_run(const struct scale_report *rep)
 {
 	return rep->ran;
-}
-
-/* Index of thread count n in the report, or -1. */
-static int scale_count_index(const struct scale_report *rep, unsigned int n)
-{
-	unsigned int c;
-
-	for (c = 0; c < rep->ncounts; c++)
-		if (rep->counts[c] == n)
-			return (int)c;
-	return -1;
-}
-
-/* ops/s with counts[c] threads / ops/s with one thread, or -1. */
-static double scale_speedup(const struct scale_report *rep,
-			    enum scale_kind_id k, unsigned int c)
-{
-	int one = scale_count_index(rep, 1);
-
-	if (one < 0 || rep->cells[k][one].state != ST_OK ||
-	    rep->cells[k][c].state != ST_OK || rep->cells[k][one].median <= 0)
-		return -1;
-	return rep->cells[k][c].median / rep->cells[k][one].median;
 }
 
 /* "0,1" from a bit per CPU. */
@@ -1641,15 +1673,15 @@ static void scale_print(FILE *f, const struct scale_report *rep)
 		fprintf(f, "%s%d", i ? "," : " ", rep->cpus[i]);
 	fprintf(f, " (i mod %u);\n  %u ms per run after %u warm-up ops a thread, start gate, median of %u runs\n\n",
 		rep->ncpus, rep->duration_ms, SCALE_WARMUP_OPS, rep->reps);
-	fprintf(f, "%-25s %7s %11s %8s %8s %11s %23s %7s %5s\n", "scaling",
-		"threads", "ops/s", "x 1 thr", "x floor", "ns/op/thr",
-		"range ops/s", "min thr", "CPUs");
+	fprintf(f, "%-25s %7s %11s %8s %11s %8s %11s %7s %5s\n", "scaling",
+		"threads", "ops/s", "x 1 thr", "range", "x floor",
+		"ns/op/thr", "min thr", "CPUs");
 	for (k = 0; k < SK_NUM; k++)
 		for (c = 0; c < rep->ncounts; c++) {
 			const struct scale_cell *cell = &rep->cells[k][c];
-			double s = scale_speedup(rep, k, c);
-			double fs = scale_speedup(rep, SK_GETPPID, c);
-			char sbuf[16] = "-", fbuf[16] = "-", range[32], cpus[40];
+			double s = cell->speedup;
+			char sbuf[16] = "-", fbuf[16] = "-", range[32] = "-";
+			char cpus[40];
 
 			if (cell->state != ST_OK) {
 				fprintf(f, "%-25s %7u %s\n", scale_kinds[k].name,
@@ -1659,26 +1691,28 @@ static void scale_print(FILE *f, const struct scale_report *rep)
 			}
 			if (s >= 0)
 				snprintf(sbuf, sizeof(sbuf), "%.2f", s);
-			if (k != SK_GETPPID && s >= 0 && fs > 0)
-				snprintf(fbuf, sizeof(fbuf), "%.2f", s / fs);
-			snprintf(range, sizeof(range), "%.0f-%.0f", cell->min,
-				 cell->max);
+			if (s >= 0 && rep->reps > 1)
+				snprintf(range, sizeof(range), "%.2f-%.2f",
+					 cell->speedup_min, cell->speedup_max);
+			if (cell->vs_floor >= 0)
+				snprintf(fbuf, sizeof(fbuf), "%.2f",
+					 cell->vs_floor);
 			scale_cpu_list(cpus, sizeof(cpus), cell->cpus_seen);
-			fprintf(f, "%-25s %7u %11.0f %8s %8s %11.0f %23s %7.2f %5s\n",
+			fprintf(f, "%-25s %7u %11.0f %8s %11s %8s %11.0f %7.2f %5s\n",
 				scale_kinds[k].name, rep->counts[c],
-				cell->median, sbuf, fbuf,
-				1e9 * rep->counts[c] / cell->median, range,
+				cell->median, sbuf, range, fbuf,
+				1e9 * rep->counts[c] / cell->median,
 				cell->slowest_share, cpus);
 		}
-	fprintf(f, "\n(ops/s summed over threads, each thread's ops over its own window;\n"
-		" x 1 thr = ops/s / ops/s of the same row with 1 thread; x floor = x 1 thr /\n"
-		" the getppid floor's x 1 thr at the same thread count: the share of what\n"
-		" this VM scales at all; ns/op/thr = threads / ops/s; range = slowest and\n"
-		" fastest run; min thr = slowest thread / an even share, worst run;\n"
-		" CPUs = where the threads were at the end)\n\n");
-	nl2 = two < 0 ? -1 : scale_speedup(rep, SK_NL_RD, (unsigned int)two);
-	floor2 = two < 0 ? -1 : scale_speedup(rep, SK_GETPPID,
-					       (unsigned int)two);
+	fprintf(f, "\n(ops/s: median over runs of the sum over threads of each thread's ops\n"
+		" over its own window; x 1 thr: median over runs of ops/s / ops/s of the\n"
+		" same row with 1 thread in the same repetition, range = lowest-highest run;\n"
+		" x floor: the same, over the getppid floor's x 1 thr in that repetition,\n"
+		" i.e. the share of what this VM scales at all; ns/op/thr = threads / ops/s;\n"
+		" min thr = slowest thread / an even share, worst run; CPUs = where the\n"
+		" threads were at the end)\n\n");
+	nl2 = two < 0 ? -1 : rep->cells[SK_NL_RD][two].speedup;
+	floor2 = two < 0 ? -1 : rep->cells[SK_GETPPID][two].speedup;
 	if (nl2 >= 0)
 		fprintf(f, "netlink read, 2 threads / 1 thread = %.2f (target >= %.1f): %s\n",
 			nl2, ACCEPT_SCALE_2T,
@@ -1689,8 +1723,12 @@ static void scale_print(FILE *f, const struct scale_report *rep)
 	if (floor2 >= 0)
 		fprintf(f, "  (getppid floor, 2 threads / 1: %.2f, what this VM allows; vfio read: %.2f; netlink PING: %.2f)\n",
 			floor2,
-			scale_speedup(rep, SK_VFIO_RD, (unsigned int)two),
-			scale_speedup(rep, SK_NL_PING, (unsigned int)two));
+			rep->cells[SK_VFIO_RD][two].speedup,
+			rep->cells[SK_NL_PING][two].speedup);
+	if (floor2 >= 0 && floor2 < ACCEPT_SCALE_2T)
+		fprintf(f, "  the floor itself is below %.1f: the host did not give this guest two\n"
+			"  cores' worth of time (other VMs?), so the target cannot be judged here\n",
+			ACCEPT_SCALE_2T);
 }
 
 static void scale_json(FILE *f, const struct scale_report *rep)
@@ -1708,8 +1746,7 @@ static void scale_json(FILE *f, const struct scale_report *rep)
 		for (c = 0; c < rep->ncounts; c++) {
 			const struct scale_cell *cell = &rep->cells[k][c];
 			bool ok = cell->state == ST_OK;
-			double s = scale_speedup(rep, k, c);
-			double fs = scale_speedup(rep, SK_GETPPID, c);
+			double s = cell->speedup;
 
 			fputs("      { \"name\": ", f);
 			json_str(f, scale_kinds[k].name);
@@ -1725,9 +1762,12 @@ static void scale_json(FILE *f, const struct scale_report *rep)
 					cell->ops_s[j]);
 			fputs("], \"ratio_to_1_thread\": ", f);
 			json_num(f, s);
+			fputs(", \"ratio_to_1_thread_min\": ", f);
+			json_num(f, cell->speedup_min);
+			fputs(", \"ratio_to_1_thread_max\": ", f);
+			json_num(f, cell->speedup_max);
 			fputs(", \"ratio_to_floor_scaling\": ", f);
-			json_num(f, k != SK_GETPPID && s >= 0 && fs > 0 ?
-				 s / fs : -1);
+			json_num(f, cell->vs_floor);
 			fputs(", \"slowest_thread_share\": ", f);
 			json_num(f, ok ? cell->slowest_share : -1);
 			fprintf(f, ", \"cpus_seen_mask\": %u", cell->cpus_seen);
@@ -1738,12 +1778,11 @@ static void scale_json(FILE *f, const struct scale_report *rep)
 			fprintf(f, " }%s\n", k + 1 < SK_NUM ||
 				c + 1 < rep->ncounts ? "," : "");
 		}
-	nl2 = two < 0 ? -1 : scale_speedup(rep, SK_NL_RD, (unsigned int)two);
+	nl2 = two < 0 ? -1 : rep->cells[SK_NL_RD][two].speedup;
 	fputs("    ],\n    \"acceptance\": { \"metric\": \"netlink BAR0 read 4 B, 2 threads / 1 thread\", \"value\": ", f);
 	json_num(f, nl2);
 	fputs(", \"floor_value\": ", f);
-	json_num(f, two < 0 ? -1 : scale_speedup(rep, SK_GETPPID,
-						 (unsigned int)two));
+	json_num(f, two < 0 ? -1 : rep->cells[SK_GETPPID][two].speedup);
 	fprintf(f, ", \"target_min\": %.1f, \"pass\": %s } }",
 		ACCEPT_SCALE_2T, nl2 < 0 ? "null" :
 		nl2 >= ACCEPT_SCALE_2T ? "true" : "false");
