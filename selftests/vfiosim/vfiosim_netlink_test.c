@@ -1756,6 +1756,158 @@ TEST_F_TIMEOUT(nl, region_fd_another_reader, 300)
 	EXPECT_EQ(before, count_fds());
 }
 
+/*
+ * A DEV_GET dump on a fresh socket, read 8 KiB at a time so that it takes
+ * several rounds: how often each of uuids[0..n) is listed, and whether
+ * the kernel marked the dump interrupted (NLM_F_DUMP_INTR).
+ */
+static int dump_count(const char (*uuids)[37], int n, int *seen, bool *intr)
+{
+	static char buf[8192];
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	struct nl nl;
+	int ret;
+
+	memset(seen, 0, n * sizeof(*seen));
+	*intr = false;
+	ret = nl_open(&nl);
+	if (ret)
+		return ret;
+	nlh = put_genl(buf, &nl, vfiosim_family, NLM_F_DUMP, VFIOSIM_CMD_DEV_GET,
+		       VFIOSIM_GENL_VERSION);
+	seq = nlh->nlmsg_seq;
+	ret = nl_send(&nl, nlh);
+	while (!ret) {
+		ssize_t len = recv(mnl_socket_get_fd(nl.sk), buf, sizeof(buf), 0);
+		int left = (int)len;
+
+		if (len < 0) {
+			ret = -errno;
+			break;
+		}
+		for (nlh = (void *)buf; mnl_nlmsg_ok(nlh, left);
+		     nlh = mnl_nlmsg_next(nlh, &left)) {
+			const struct nlattr *attr;
+
+			if (nlh->nlmsg_seq != seq)
+				continue;
+			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+				*intr = true;
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+				ret = e->error ?: -EPROTO;
+				break;
+			}
+			if (nlh->nlmsg_type == NLMSG_DONE) {
+				ret = 1;
+				break;
+			}
+			if (nlh->nlmsg_type != vfiosim_family)
+				continue;
+			mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr)) {
+				char uuid[64];
+				int i;
+
+				if (mnl_attr_get_type(attr) != VFIOSIM_ATTR_DEV_UUID)
+					continue;
+				copy_str(uuid, sizeof(uuid), attr);
+				for (i = 0; i < n; i++)
+					seen[i] += !strcasecmp(uuid, uuids[i]);
+			}
+		}
+	}
+	nl_close(&nl);
+	return ret == 1 ? 0 : ret;
+}
+
+#define DUMP_STABLE	100
+#define DUMP_CHURN	10
+#define DUMP_ROUNDS	40
+
+/* Devices listed before the stable ones, removed and created again. */
+struct dev_churn {
+	char uuids[DUMP_CHURN][37];
+	bool stop;
+	unsigned int changes;
+	int error;
+};
+
+static void *dev_churn(void *arg)
+{
+	struct dev_churn *c = arg;
+	char err[256];
+	int i;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED) && !c->error) {
+		for (i = 0; i < DUMP_CHURN && !c->error; i++) {
+			c->error = vfiosim_mdev_remove(c->uuids[i], err, sizeof(err)) ?:
+				   vfiosim_mdev_create("vfiosim-small", c->uuids[i],
+						       err, sizeof(err));
+			c->changes += 2;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A dump while devices come and go lists every device that stays exactly
+ * once, or says it was interrupted.
+ */
+TEST_F_TIMEOUT(nl, dump_consistent, 600)
+{
+	static char stable[DUMP_STABLE][37];
+	static struct dev_churn churn;
+	int seen[DUMP_STABLE], i, d, bad = 0, intr_dumps = 0;
+	char err[256] = "";
+	bool intr;
+	pthread_t t;
+
+	memset(&churn, 0, sizeof(churn));
+	for (i = 0; i < DUMP_CHURN; i++) {
+		ASSERT_EQ(0, vfiosim_uuid_generate(churn.uuids[i]));
+		ASSERT_EQ(0, vfiosim_mdev_create("vfiosim-small", churn.uuids[i],
+						 err, sizeof(err))) TH_LOG("%s", err);
+	}
+	for (i = 0; i < DUMP_STABLE; i++) {
+		ASSERT_EQ(0, vfiosim_uuid_generate(stable[i]));
+		ASSERT_EQ(0, vfiosim_mdev_create("vfiosim-small", stable[i],
+						 err, sizeof(err))) TH_LOG("%s", err);
+	}
+	/* quiet, the dump is whole */
+	ASSERT_EQ(0, dump_count(stable, DUMP_STABLE, seen, &intr));
+	for (i = 0; i < DUMP_STABLE; i++)
+		EXPECT_EQ(1, seen[i]);
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, dev_churn, &churn));
+	for (d = 0; d < DUMP_ROUNDS; d++) {
+		ASSERT_EQ(0, dump_count(stable, DUMP_STABLE, seen, &intr));
+		if (intr) {
+			intr_dumps++;
+			continue;
+		}
+		for (i = 0; i < DUMP_STABLE; i++) {
+			if (seen[i] == 1)
+				continue;
+			bad++;
+			TH_LOG("dump %d: %s listed %d times, not marked interrupted",
+			       d, stable[i], seen[i]);
+			break;
+		}
+	}
+	__atomic_store_n(&churn.stop, true, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	TH_LOG("%d dumps with %u device changes: %d interrupted, %d inconsistent",
+	       DUMP_ROUNDS, churn.changes, intr_dumps, bad);
+	EXPECT_EQ(0, churn.error);
+	EXPECT_EQ(0, bad);
+	for (i = 0; i < DUMP_CHURN; i++)
+		vfiosim_mdev_remove(churn.uuids[i], err, sizeof(err));
+	for (i = 0; i < DUMP_STABLE; i++)
+		vfiosim_mdev_remove(stable[i], err, sizeof(err));
+}
+
 TEST_F(nl, dma_map_unmap)
 {
 	struct nl_reply *r = self->r;
