@@ -54,8 +54,9 @@ struct vfiosim_nl_sock {
 
 /*
  * What a netlink owner holds; dropped whole when it lets go.  The device
- * points to it (vfiosim_dev.session) while it lasts; every field below
- * is under the device's nl_lock.
+ * points to it (vfiosim_dev.session) while it lasts.  The DMA maps are
+ * under the device's nl_lock; a message holds ref while it is served, so
+ * an ended session is freed (after an RCU grace period) by its last user.
  */
 struct vfiosim_session {
 	struct vfiosim_dev *sdev;	/* held (vfiosim_dev_get()) */
