@@ -133,6 +133,19 @@ static inline void vfiosim_virqfd_disable(struct virqfd **pvirqfd)
 #endif
 }
 
+/*
+ * 6.10 gave genl families per-socket private state (sock_priv_size and
+ * friends, genl_sk_priv_get()), destroyed when the socket is released.
+ * genl.c keeps a socket's sessions there.  Before 6.10 it keeps them in a
+ * table of its own, finds them by the sending struct sock (held, never
+ * its portid alone), and ends them from the NETLINK_URELEASE notifier.
+ * That notifier runs after the portid is free again, so it tells the
+ * dying socket (SOCK_DEAD) from a new one that took the same portid.
+ */
+#if KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE
+#define VFIOSIM_HAVE_GENL_SOCK_PRIV
+#endif
+
 /* 6.19 added VFIO_DEVICE_FEATURE_DMA_BUF (dmabuf.c) to the VFIO uapi. */
 #if KERNEL_VERSION(6, 19, 0) <= LINUX_VERSION_CODE
 #define VFIOSIM_HAVE_DMA_BUF

@@ -957,9 +957,12 @@ int vfiosim_device_feature(struct vfiosim_dev *sdev, u32 flags)
 	return -ENOTTY;
 }
 
-/* One user at a time: a VFIO file or one netlink socket. */
-int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner,
-		  u32 portid)
+/*
+ * One user at a time: a VFIO file or one netlink socket.  OPENED and
+ * CLOSED go out under the lock that changes the owner, so listeners see
+ * them in the order of the changes, whichever transports take turns.
+ */
+int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner)
 {
 	int ret = 0;
 
@@ -968,7 +971,7 @@ int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner,
 		ret = -EBUSY;
 	} else {
 		sdev->owner = owner;
-		sdev->owner_portid = portid;
+		vfiosim_netlink_event(sdev, VFIOSIM_EVENT_OPENED);
 	}
 	mutex_unlock(&sdev->lock);
 	return ret;
@@ -978,7 +981,7 @@ void vfiosim_unclaim(struct vfiosim_dev *sdev)
 {
 	mutex_lock(&sdev->lock);
 	sdev->owner = VFIOSIM_OWNER_NONE;
-	sdev->owner_portid = 0;
+	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_CLOSED);
 	mutex_unlock(&sdev->lock);
 }
 

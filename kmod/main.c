@@ -41,8 +41,8 @@ static struct mdev_type *vfiosim_mdev_types[ARRAY_SIZE(vfiosim_types)];
 static atomic_t vfiosim_nr_devices = ATOMIC_INIT(0);
 
 /* The registry netlink looks devices up in; see the lock order in vfiosim.h */
-DEFINE_MUTEX(vfiosim_devices_lock);
-LIST_HEAD(vfiosim_devices);
+DEFINE_XARRAY_ALLOC(vfiosim_devices);
+atomic_t vfiosim_devices_gen = ATOMIC_INIT(0);
 
 static struct class *vfiosim_class;
 static struct device vfiosim_parent_dev;
@@ -75,9 +75,14 @@ static int vfiosim_probe(struct mdev_device *mdev)
 	}
 	dev_set_drvdata(&mdev->dev, sdev);
 
-	mutex_lock(&vfiosim_devices_lock);
-	list_add_tail(&sdev->node, &vfiosim_devices);
-	mutex_unlock(&vfiosim_devices_lock);
+	ret = xa_alloc(&vfiosim_devices, &sdev->id, sdev, xa_limit_32b,
+		       GFP_KERNEL);
+	if (ret) {
+		vfio_unregister_group_dev(&sdev->vdev);
+		vfio_put_device(&sdev->vdev);
+		return ret;
+	}
+	atomic_inc(&vfiosim_devices_gen);
 	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_CREATED);
 	return 0;
 }

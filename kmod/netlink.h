@@ -9,6 +9,9 @@
 #ifndef _VFIOSIM_NETLINK_H
 #define _VFIOSIM_NETLINK_H
 
+#include <linux/rculist.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
 #include <net/genetlink.h>
 
 #include "vfiosim.h"
@@ -32,10 +35,36 @@ struct vfiosim_dma_map {
 	struct file *file;	/* NULL: message-only, no fd was sent */
 };
 
-/* What a netlink owner holds; dropped whole when it lets go. */
-struct vfiosim_session {
+/*
+ * What one netlink socket holds: a session per device it opened.  Found
+ * from the sending socket alone (genl per-socket state, or genl.c's own
+ * table before 6.10), never through a global lock; freed when the socket
+ * is released, after its sessions ended.
+ */
+struct vfiosim_nl_sock {
+	spinlock_t lock;		/* writers of sessions; readers use RCU */
+	struct list_head sessions;
+#ifndef VFIOSIM_HAVE_GENL_SOCK_PRIV
+	struct sock *sk;		/* held: the socket's identity */
 	u32 portid;
-	struct net *net;	/* compared, never dereferenced */
+	struct hlist_node node;		/* in genl.c's table, by portid */
+	struct rcu_head rcu;
+#endif
+};
+
+/*
+ * What a netlink owner holds; dropped whole when it lets go.  The device
+ * points to it (vfiosim_dev.session) while it lasts.  The DMA maps are
+ * under the device's nl_lock; a message holds ref while it is served, so
+ * an ended session is freed (after an RCU grace period) by its last user.
+ */
+struct vfiosim_session {
+	struct vfiosim_dev *sdev;	/* held (vfiosim_dev_get()) */
+	struct vfiosim_nl_sock *nsk;	/* the owning socket */
+	struct list_head node;		/* in nsk->sessions (RCU) */
+	refcount_t ref;			/* one for being open, one per user */
+	struct rcu_head rcu;
+	u32 portid;			/* the owner's, for DEV_GET */
 	struct list_head dma_maps;
 	unsigned int nr_dma_maps;
 };

@@ -29,8 +29,7 @@ static int vfiosim_vfio_init(struct vfio_device *vdev)
 		return -ENOSPC;
 	vfiosim_dev_init(sdev, container_of(mdev->type, struct vfiosim_type,
 					    mtype));
-	guid_copy(&sdev->uuid, &mdev->uuid);
-	INIT_LIST_HEAD(&sdev->node);
+	mutex_init(&sdev->nl_lock);
 	init_waitqueue_head(&sdev->session_wq);
 	mutex_init(&sdev->dmabufs_lock);
 	INIT_LIST_HEAD(&sdev->dmabufs);
@@ -40,21 +39,16 @@ static int vfiosim_vfio_init(struct vfio_device *vdev)
 static void vfiosim_vfio_release(struct vfio_device *vdev)
 {
 	mutex_destroy(&vdev_to_sdev(vdev)->dmabufs_lock);
+	mutex_destroy(&vdev_to_sdev(vdev)->nl_lock);
 	vfiosim_dev_destroy(vdev_to_sdev(vdev));
 	vfiosim_release_instance();
 	vfiosim_vfio_release_done(vdev);
 }
 
-/* A device held by a netlink socket answers EBUSY here. */
+/* A device held by a netlink socket answers EBUSY here; OPENED is sent. */
 static int vfiosim_open_device(struct vfio_device *vdev)
 {
-	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
-	int ret;
-
-	ret = vfiosim_claim(sdev, VFIOSIM_OWNER_VFIO, 0);
-	if (!ret)
-		vfiosim_netlink_event(sdev, VFIOSIM_EVENT_OPENED);
-	return ret;
+	return vfiosim_claim(vdev_to_sdev(vdev), VFIOSIM_OWNER_VFIO);
 }
 
 /*
@@ -68,8 +62,7 @@ static void vfiosim_close_device(struct vfio_device *vdev)
 
 	vfiosim_dmabuf_cleanup(sdev);
 	vfiosim_release_irqs(sdev);
-	vfiosim_unclaim(sdev);
-	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_CLOSED);
+	vfiosim_unclaim(sdev);		/* and CLOSED */
 }
 
 static ssize_t vfiosim_rw(struct vfiosim_dev *sdev, char __user *ubuf,

@@ -45,27 +45,36 @@ struct vfiosim_session;
 
 /*
  * Lock order:
- *   vfiosim_devices_lock -> vfiosim_dev.igate -> vfiosim_dev.lock
+ *   vfiosim_dev.nl_lock -> vfiosim_dev.igate -> vfiosim_dev.lock
+ *   vfiosim_dev.nl_lock -> vfiosim_nl_sock.lock (a spinlock, innermost)
  *   mmap_lock (BAR2 page faults) -> vfiosim_dev.lock
  *   vfiosim_dev.dmabufs_lock -> the dma_resv lock of each of its dma-bufs
  * dmabufs_lock is taken with no other vfiosim lock held, and the BAR2
  * pages of a dma-buf are gathered under vfiosim_dev.lock before it.
  * Nothing that can fault on user memory runs under vfiosim_dev.lock, so
- * copies to and from userspace happen outside it.
+ * copies to and from userspace happen outside it.  Lifecycle events go
+ * out under vfiosim_dev.lock, from the state change they report.
  *
- * vfiosim_devices_lock protects the registry (vfiosim_devices, each
- * device's node) and every device's netlink session pointer.
+ * No lock is global.  The registry, vfiosim_devices, is an xarray keyed
+ * by vfiosim_dev.id (its own xa_lock, taken only to add, remove and find
+ * a device by UUID, and the device is then held); vfiosim_devices_gen
+ * changes with its membership, for consistent dumps.  A netlink message
+ * for an open device reaches it through the sending socket's sessions
+ * (RCU), then takes the device's nl_lock only.
  */
-extern struct mutex vfiosim_devices_lock;
-extern struct list_head vfiosim_devices;
+extern struct xarray vfiosim_devices;
+extern atomic_t vfiosim_devices_gen;
 
 struct vfiosim_dev {
 	struct vfio_device vdev;
 	const struct vfiosim_type *type;
-	guid_t uuid;
+	u32 id;					/* in vfiosim_devices */
 
-	/* under vfiosim_devices_lock */
-	struct list_head node;
+	/*
+	 * nl_lock serializes every netlink operation on the device: the
+	 * session pointer and all of the session, open and close included.
+	 */
+	struct mutex nl_lock;
 	struct vfiosim_session *session;	/* netlink owner's state */
 	bool removing;				/* no new netlink owner */
 	wait_queue_head_t session_wq;		/* session ended */
@@ -86,7 +95,6 @@ struct vfiosim_dev {
 	struct mutex lock;
 
 	enum vfiosim_owner owner;
-	u32 owner_portid;
 	u64 stat_reads;
 	u64 stat_writes;
 	u64 stat_irqs;
@@ -117,6 +125,30 @@ static inline struct vfiosim_dev *vdev_to_sdev(struct vfio_device *vdev)
 	return container_of(vdev, struct vfiosim_dev, vdev);
 }
 
+/* The mdev's UUID: the device's name on netlink. */
+static inline const guid_t *vfiosim_uuid(const struct vfiosim_dev *sdev)
+{
+	return &to_mdev_device(sdev->vdev.dev)->uuid;
+}
+
+/*
+ * Hold the device (the vfio_device and its mdev, whose UUID names it)
+ * beyond its removal; for a lookup or a session.
+ */
+static inline void vfiosim_dev_get(struct vfiosim_dev *sdev)
+{
+	get_device(&sdev->vdev.device);
+	get_device(sdev->vdev.dev);
+}
+
+static inline void vfiosim_dev_put(struct vfiosim_dev *sdev)
+{
+	struct device *mdev = sdev->vdev.dev;
+
+	put_device(&sdev->vdev.device);
+	put_device(mdev);
+}
+
 /* core.c */
 void vfiosim_type_init(struct vfiosim_type *type);
 void vfiosim_dev_init(struct vfiosim_dev *sdev,
@@ -142,8 +174,7 @@ u64 vfiosim_bar2_mmap_size(const struct vfiosim_dev *sdev);
 int vfiosim_bar2_get_pages(struct vfiosim_dev *sdev, pgoff_t pgoff,
 			   unsigned long nr, struct page **pages);
 int vfiosim_device_feature(struct vfiosim_dev *sdev, u32 flags);
-int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner,
-		  u32 portid);
+int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner);
 void vfiosim_unclaim(struct vfiosim_dev *sdev);
 
 /* vfio.c */

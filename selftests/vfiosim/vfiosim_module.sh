@@ -141,6 +141,77 @@ check_create_remove()
 		equals "$(available "$t")" "$before"
 }
 
+# python3 -c "$nl_owner_py" UUID: a netlink socket binds device UUID
+# (DEV_OPEN), prints "open <errno>" and holds it until stdin closes.
+nl_owner_py='
+import socket, struct, sys
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16)  # NETLINK_GENERIC
+s.bind((0, 0))
+def attr(t, data):
+    n = 4 + len(data)
+    return struct.pack("=HH", n, t) + data + bytes(-n % 4)
+def msg(typ, flags, cmd, attrs):
+    body = struct.pack("=BBH", cmd, 1, 0) + attrs
+    return struct.pack("=IHHII", 16 + len(body), typ, flags, 1, 0) + body
+# CTRL_CMD_GETFAMILY (3) with CTRL_ATTR_FAMILY_NAME (2)
+s.send(msg(0x10, 1, 3, attr(2, b"vfiosim\0")))
+r = s.recv(65536)
+off, fam = 20, None
+while off + 4 <= len(r):
+    n, t = struct.unpack_from("=HH", r, off)
+    if t == 1:  # CTRL_ATTR_FAMILY_ID
+        fam = struct.unpack_from("=H", r, off + 4)[0]
+    off += (n + 3) & ~3
+if fam is None:
+    print("open no-family", flush=True)
+    sys.exit(1)
+# VFIOSIM_CMD_DEV_OPEN (2), NLM_F_REQUEST|NLM_F_ACK, VFIOSIM_ATTR_DEV_UUID (1)
+s.send(msg(fam, 5, 2, attr(1, sys.argv[1].encode() + b"\0")))
+r = s.recv(65536)
+print("open", -struct.unpack_from("=i", r, 16)[0], flush=True)
+sys.stdin.read()
+'
+
+rmmod_in_use()
+{
+	local out rc
+
+	out=$(timeout 10 rmmod vfiosim 2>&1)
+	rc=$?
+	echo "# rmmod: exit $rc: $out"
+	[ $rc != 0 ] && [ $rc != 124 ] && [[ $out == *"in use"* ]]
+}
+
+# A netlink owner holds the module as a VFIO owner does: rmmod fails at
+# once ("in use") instead of waiting for the owner, and works once the
+# socket is closed.
+check_rmmod_netlink_owner()
+{
+	local uuid line
+
+	if ! command -v python3 >/dev/null; then
+		ok "# SKIP rmmod with a netlink owner: no python3"
+		return
+	fi
+	uuid=$(cat /proc/sys/kernel/random/uuid)
+	check "create $uuid for a netlink owner" \
+		write_attr "$types/vfiosim-small/create" "$uuid"
+	coproc owner { exec python3 -c "$nl_owner_py" "$uuid"; }
+	read -t 30 -r line <&"${owner[0]}"
+	check "a netlink socket owns $uuid" equals "$line" "open 0"
+	check "rmmod with a netlink owner fails at once: in use" rmmod_in_use
+	check "the module is still loaded" module_loaded
+	check "$uuid is still there" test -d "$devices/$uuid"
+	eval "exec ${owner[1]}>&-"
+	wait "$owner_PID"
+	if module_loaded; then
+		check "remove $uuid once the socket closed" \
+			write_attr "$devices/$uuid/remove" 1
+	else
+		insmod "$ko"
+	fi
+}
+
 echo "TAP version 13"
 [ "$(id -u)" = 0 ] || skip_all "needs root"
 [ -f "$ko" ] || skip_all "VFIOSIM_KO is not set to vfiosim.ko"
@@ -173,6 +244,8 @@ check "create with a truncated uuid fails" \
 check "create with a uuid that has a bad digit fails" \
 	fails write_attr "$types/vfiosim-small/create" "${uuid%?}g"
 check "the bad uuids created nothing" no_vfiosim_devices
+
+check_rmmod_netlink_owner
 
 check "rmmod vfiosim" rmmod vfiosim
 check "mdev parent is gone" test ! -e "$parent"

@@ -9,7 +9,10 @@
  *  - ownership: one netlink socket or one VFIO user at a time;
  *  - closing the owning socket (or DEV_CLOSE) releases eventfds and DMA
  *    mappings;
- *  - CAP_NET_ADMIN on every command;
+ *  - CAP_SYS_ADMIN on every command and the events group, CAP_NET_ADMIN
+ *    is not enough;
+ *  - sessions belong to sockets, not portids; events in order; the region
+ *    fd of GET_REGION_INFO valid for any thread that reads the reply;
  *  - VERSION, DMA_MAP/DMA_UNMAP semantics, NO_REPLY;
  *  - a stream of 100000 malformed vfio-user messages: each one answered
  *    with an error, the device still working afterwards.
@@ -29,12 +32,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <libmnl/libmnl.h>
+#include <linux/capability.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 
@@ -47,8 +53,9 @@
 #define VU_HDR_SIZE		sizeof(struct vfiosim_user_header)
 #define PAGE			4096ULL
 
-/* The family id, resolved once per test process. */
+/* The family id and the events group, resolved once per test process. */
 static uint16_t vfiosim_family;
+static uint32_t vfiosim_events_group;
 
 /* One netlink socket. */
 struct nl {
@@ -129,8 +136,8 @@ static int sock_setup(struct mnl_socket *sk)
 	return 0;
 }
 
-/* Open a socket; 0 or -errno. */
-static int nl_open(struct nl *nl)
+/* Open a socket bound to portid (or MNL_SOCKET_AUTOPID); 0 or -errno. */
+static int nl_open_portid(struct nl *nl, uint32_t portid)
 {
 	int i, ret;
 
@@ -138,7 +145,7 @@ static int nl_open(struct nl *nl)
 	nl->sk = mnl_socket_open(NETLINK_GENERIC);
 	if (!nl->sk)
 		return -errno;
-	if (mnl_socket_bind(nl->sk, 0, MNL_SOCKET_AUTOPID)) {
+	if (mnl_socket_bind(nl->sk, 0, portid)) {
 		ret = -errno;
 		goto fail;
 	}
@@ -158,6 +165,21 @@ fail:
 	mnl_socket_close(nl->sk);
 	nl->sk = NULL;
 	return ret;
+}
+
+static int nl_open(struct nl *nl)
+{
+	return nl_open_portid(nl, MNL_SOCKET_AUTOPID);
+}
+
+/* Forget nl without closing it: another thread closes it. */
+static void nl_forget(struct nl *nl)
+{
+	int i;
+
+	for (i = 0; i < NL_MAX_SOCKS; i++)
+		if (open_socks[i] == nl)
+			open_socks[i] = NULL;
 }
 
 static void nl_close(struct nl *nl)
@@ -344,6 +366,26 @@ static int nl_send(struct nl *nl, const struct nlmsghdr *nlh)
 	return 0;
 }
 
+/* The id of the events group in a CTRL_ATTR_MCAST_GROUPS nest. */
+static void events_group(const struct nlattr *groups)
+{
+	const struct nlattr *grp, *attr;
+
+	mnl_attr_for_each_nested(grp, groups) {
+		const char *name = NULL;
+		uint32_t id = 0;
+
+		mnl_attr_for_each_nested(attr, grp) {
+			if (mnl_attr_get_type(attr) == CTRL_ATTR_MCAST_GRP_NAME)
+				name = mnl_attr_get_str(attr);
+			if (mnl_attr_get_type(attr) == CTRL_ATTR_MCAST_GRP_ID)
+				id = mnl_attr_get_u32(attr);
+		}
+		if (name && !strcmp(name, VFIOSIM_GENL_MCGRP_EVENTS))
+			vfiosim_events_group = id;
+	}
+}
+
 /* Resolve the family id; -ENOENT if it is not registered. */
 static int family_resolve(void)
 {
@@ -383,11 +425,14 @@ static int family_resolve(void)
 					ret = r->error;
 				goto out_close;
 			}
-			mnl_attr_for_each(attr, rep, sizeof(struct genlmsghdr))
+			mnl_attr_for_each(attr, rep, sizeof(struct genlmsghdr)) {
 				if (mnl_attr_get_type(attr) == CTRL_ATTR_FAMILY_ID) {
 					vfiosim_family = mnl_attr_get_u16(attr);
 					ret = 0;
 				}
+				if (mnl_attr_get_type(attr) == CTRL_ATTR_MCAST_GROUPS)
+					events_group(attr);
+			}
 		}
 	}
 out_close:
@@ -1216,8 +1261,76 @@ TEST_F_TIMEOUT(nl, killed_self_remover_does_not_hang, 90)
 	EXPECT_FALSE(mdev_exists(self->uuid));
 }
 
-/* Every command needs CAP_NET_ADMIN. */
-TEST_F(nl, unprivileged)
+/*
+ * In a child that lacks the capability: every command and joining the
+ * events group must be EPERM.  Returns how many were not.
+ */
+static int count_not_refused(const char *who, const char *uuid)
+{
+	struct nl_reply *r = reply_new();
+	int bad = 0, ret, grp;
+	uint32_t v;
+	struct nl c;
+
+	if (nl_open(&c))
+		return 101;
+#define EXPECT_EPERM(what, expr) do {					\
+		ret = (expr);						\
+		fprintf(stderr, "# %s: %s: %d (%s) extack \"%s\"\n",	\
+			who, what, ret, strerror(-ret), r->extack);	\
+		if (ret != -EPERM)					\
+			bad++;						\
+	} while (0)
+	EXPECT_EPERM("PING", nl_cmd(&c, VFIOSIM_CMD_PING, NULL, r));
+	EXPECT_EPERM("DEV_GET", nl_cmd(&c, VFIOSIM_CMD_DEV_GET, uuid, r));
+	EXPECT_EPERM("DEV_GET dump", nl_dump_devs(&c, uuid, r));
+	EXPECT_EPERM("DEV_OPEN", nl_cmd(&c, VFIOSIM_CMD_DEV_OPEN, uuid, r));
+	EXPECT_EPERM("VFIO_USER", vu_read32(&c, uuid, 0, VFIOSIM_REG_ID, &v, r));
+	EXPECT_EPERM("DEV_CLOSE", nl_cmd(&c, VFIOSIM_CMD_DEV_CLOSE, uuid, r));
+	grp = (int)vfiosim_events_group;
+	EXPECT_EPERM("join the events group",
+		     mnl_socket_setsockopt(c.sk, NETLINK_ADD_MEMBERSHIP,
+					   &grp, sizeof(grp)) ? -errno : 0);
+#undef EXPECT_EPERM
+	return bad;
+}
+
+/* Drop cap from the effective and permitted sets; 0 or -errno. */
+static int cap_drop(int cap)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	d[cap / 32].effective &= ~(1U << (cap % 32));
+	d[cap / 32].permitted &= ~(1U << (cap % 32));
+	d[cap / 32].inheritable &= ~(1U << (cap % 32));
+	if (syscall(SYS_capset, &h, d))
+		return -errno;
+	return 0;
+}
+
+static bool cap_effective(int cap)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return false;
+	return d[cap / 32].effective & (1U << (cap % 32));
+}
+
+/*
+ * In a child, as nobody (no capability at all) or as root with
+ * CAP_NET_ADMIN but without CAP_SYS_ADMIN: how many of the commands and
+ * the events group were not refused with EPERM (0: all were).
+ */
+static int refused_in_child(const char *uuid, bool net_admin)
 {
 	int status;
 	pid_t pid;
@@ -1225,43 +1338,574 @@ TEST_F(nl, unprivileged)
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
-	ASSERT_LE(0, pid);
+	if (pid < 0)
+		return -1;
 	if (!pid) {
-		struct nl_reply *r = reply_new();
-		int bad = 0, ret;
-		struct nl c;
-
-		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+		if (!net_admin &&
+		    (setgroups(0, NULL) || setgid(65534) || setuid(65534)))
 			_exit(100);
-		if (nl_open(&c))
-			_exit(101);
-#define EXPECT_EPERM(what, expr) do {					\
-		ret = (expr);						\
-		fprintf(stderr, "# as nobody: %s: %d (%s) extack \"%s\"\n", \
-			what, ret, strerror(-ret), r->extack);		\
-		if (ret != -EPERM)					\
-			bad++;						\
-	} while (0)
-		EXPECT_EPERM("PING", nl_cmd(&c, VFIOSIM_CMD_PING, NULL, r));
-		EXPECT_EPERM("DEV_GET", nl_cmd(&c, VFIOSIM_CMD_DEV_GET, self->uuid, r));
-		EXPECT_EPERM("DEV_GET dump", nl_dump_devs(&c, self->uuid, r));
-		EXPECT_EPERM("DEV_OPEN", nl_cmd(&c, VFIOSIM_CMD_DEV_OPEN, self->uuid, r));
-		EXPECT_EPERM("DEV_CLOSE", nl_cmd(&c, VFIOSIM_CMD_DEV_CLOSE, self->uuid, r));
-		{
-			uint32_t v;
-
-			EXPECT_EPERM("VFIO_USER",
-				     vu_read32(&c, self->uuid, 0, VFIOSIM_REG_ID, &v, r));
-		}
-#undef EXPECT_EPERM
-		_exit(bad);
+		if (net_admin &&
+		    (cap_drop(CAP_SYS_ADMIN) || cap_effective(CAP_SYS_ADMIN) ||
+		     !cap_effective(CAP_NET_ADMIN)))
+			_exit(100);
+		_exit(count_not_refused(net_admin ? "CAP_NET_ADMIN only" :
+					"as nobody", uuid));
 	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* Every command needs a capability (CAP_SYS_ADMIN): nobody has none. */
+TEST_F(nl, unprivileged)
+{
+	EXPECT_EQ(0, refused_in_child(self->uuid, false));
 	/* and the device was not taken */
 	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_GET, self->uuid, self->r));
 	EXPECT_EQ(VFIOSIM_OWNER_NONE, self->r->owner);
+}
+
+/*
+ * The family asks for CAP_SYS_ADMIN, as taking a device from VFIO would:
+ * a network administrator (CAP_NET_ADMIN alone) is refused every command
+ * and the events group.
+ */
+TEST_F(nl, net_admin_is_not_enough)
+{
+	EXPECT_EQ(0, refused_in_child(self->uuid, true));
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_GET, self->uuid, self->r));
+	EXPECT_EQ(VFIOSIM_OWNER_NONE, self->r->owner);
+}
+
+/*
+ * A socket's end never ends another socket's session, even one that took
+ * the dying socket's portid while it was being released (the portid is
+ * free again before the release is over).
+ */
+static void *close_sock(void *sk)
+{
+	mnl_socket_close(sk);
+	return NULL;
+}
+
+#define REUSE_ROUNDS	300
+
+TEST_F_TIMEOUT(nl, portid_reuse_keeps_session, 600)
+{
+	unsigned int lost = 0, raced = 0, i;
+	struct nl_reply *r = self->r;
+	char other[37], err[256] = "";
+	struct nl old, new;
+	int ret, tries;
+	pthread_t t;
+	uint32_t v;
+
+	ASSERT_EQ(0, vfiosim_uuid_generate(other));
+	ASSERT_EQ(0, vfiosim_mdev_create("vfiosim-small", other, err, sizeof(err)))
+		TH_LOG("create %s: %s", other, err);
+
+	for (i = 0; i < REUSE_ROUNDS; i++) {
+		uint32_t portid;
+
+		ASSERT_EQ(0, nl_open(&old));
+		portid = old.portid;
+		ASSERT_EQ(0, dev_open_retry(&old, self->uuid, r, &tries))
+			TH_LOG("round %u: DEV_OPEN of the old socket: %s", i, WHY(self));
+		nl_forget(&old);
+		ASSERT_EQ(0, pthread_create(&t, NULL, close_sock, old.sk));
+		/* take the dying socket's portid as soon as it is free */
+		for (tries = 0; tries < 1000000; tries++) {
+			ret = nl_open_portid(&new, portid);
+			if (ret != -EADDRINUSE)
+				break;
+		}
+		ret = ret ?: nl_cmd(&new, VFIOSIM_CMD_DEV_OPEN, other, r);
+		ASSERT_EQ(0, pthread_join(t, NULL));
+		ASSERT_EQ(0, ret) TH_LOG("round %u: new socket: %d %s", i, ret, WHY(self));
+		if (tries)
+			raced++;
+		/* the old socket's release left the new session alone */
+		ret = vu_read32(&new, other, VFIO_PCI_BAR0_REGION_INDEX,
+				VFIOSIM_REG_ID, &v, r);
+		if (ret || v != VFIOSIM_ID_MAGIC) {
+			lost++;
+			TH_LOG("round %u: portid %u: the new socket lost its device: %s",
+			       i, portid, WHY(self));
+		}
+		nl_close(&new);
+	}
+	TH_LOG("%u rounds, %u took the portid while it was being released, %u lost",
+	       REUSE_ROUNDS, raced, lost);
+	EXPECT_EQ(0, lost);
+	EXPECT_EQ(0, vfiosim_mdev_remove(other, err, sizeof(err)))
+		TH_LOG("remove %s: %s", other, err);
+}
+
+
+/* One owner after another over VFIO, while netlink owners come and go. */
+struct vfio_churn {
+	const char *uuid;
+	unsigned int rounds;
+	unsigned int opens;
+	int error;
+};
+
+static void *vfio_churn(void *arg)
+{
+	struct vfio_churn *c = arg;
+	char spec[128];
+	unsigned int i;
+
+	snprintf(spec, sizeof(spec), "vfio:%s", c->uuid);
+	for (i = 0; i < c->rounds; i++) {
+		struct vfiosim_dev *dev = vfiosim_dev_alloc();
+		int ret, tries;
+
+		if (!dev) {
+			c->error = -ENOMEM;
+			break;
+		}
+		for (tries = 0; tries < 100000; tries++) {
+			ret = vfiosim_dev_open(dev, spec);
+			if (ret != -EBUSY)
+				break;
+		}
+		if (!ret)
+			c->opens++;
+		else
+			c->error = ret;
+		vfiosim_dev_free(dev);
+		if (ret)
+			break;
+	}
+	return NULL;
+}
+
+/* Keeps a CPU busy until *stop: the kernel paths get preempted. */
+static void *cpu_hog(void *stop)
+{
+	while (!__atomic_load_n((bool *)stop, __ATOMIC_RELAXED))
+		;
+	return NULL;
+}
+
+#define ORDER_ROUNDS	300
+#define ORDER_HOGS	2
+#define ORDER_LISTENERS	16
+
+/*
+ * OPENED and CLOSED of one device alternate, however fast one owner
+ * follows another: the events follow the order of the state changes.
+ */
+TEST_F_TIMEOUT(nl, events_in_order, 600)
+{
+	static char buf[NL_BUF_SIZE];
+	struct vfio_churn churn = { .uuid = self->uuid, .rounds = ORDER_ROUNDS };
+	struct mnl_socket *extra[ORDER_LISTENERS];
+	pthread_t t, hog[ORDER_HOGS];
+	bool stop = false;
+	unsigned int nl_opens = 0, opened = 0, closed = 0, bad = 0, i;
+	struct nl_reply *r = self->r;
+	bool open = false;
+	struct nl mon;
+	int grp, ret;
+
+	ASSERT_NE(0, vfiosim_events_group);
+	ASSERT_EQ(0, nl_open(&mon));
+	grp = (int)vfiosim_events_group;
+	ASSERT_EQ(0, mnl_socket_setsockopt(mon.sk, NETLINK_ADD_MEMBERSHIP,
+					   &grp, sizeof(grp)));
+	/* more listeners: each event takes longer to go out */
+	for (i = 0; i < ORDER_LISTENERS; i++) {
+		extra[i] = mnl_socket_open(NETLINK_GENERIC);
+		ASSERT_NE(NULL, extra[i]);
+		ASSERT_EQ(0, mnl_socket_bind(extra[i], 0, MNL_SOCKET_AUTOPID));
+		ASSERT_EQ(0, mnl_socket_setsockopt(extra[i], NETLINK_ADD_MEMBERSHIP,
+						   &grp, sizeof(grp)));
+	}
+
+	for (i = 0; i < ORDER_HOGS; i++)
+		ASSERT_EQ(0, pthread_create(&hog[i], NULL, cpu_hog, &stop));
+	ASSERT_EQ(0, pthread_create(&t, NULL, vfio_churn, &churn));
+	for (i = 0; i < ORDER_ROUNDS; i++) {
+		int tries;
+
+		for (tries = 0; tries < 100000; tries++) {
+			ret = nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r);
+			if (ret != -EBUSY)
+				break;
+		}
+		if (ret)
+			break;
+		nl_opens++;
+		ret = nl_cmd(&self->a, VFIOSIM_CMD_DEV_CLOSE, self->uuid, r);
+		if (ret)
+			break;
+	}
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	for (i = 0; i < ORDER_HOGS; i++)
+		ASSERT_EQ(0, pthread_join(hog[i], NULL));
+	ASSERT_EQ(0, ret) TH_LOG("netlink owner: %s", WHY(self));
+	ASSERT_EQ(0, churn.error) TH_LOG("VFIO owner: %s", strerror(-churn.error));
+
+	/* every event is queued by now; read them without waiting */
+	for (;;) {
+		const struct nlmsghdr *nlh = (const void *)buf;
+		ssize_t n = recv(mnl_socket_get_fd(mon.sk), buf, sizeof(buf),
+				 MSG_DONTWAIT);
+		int len = (int)n;
+
+		if (n < 0) {
+			ASSERT_EQ(EAGAIN, errno) TH_LOG("events: %s", strerror(errno));
+			break;
+		}
+		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			const struct nlattr *attr;
+			uint32_t ev = 0;
+			char uuid[64] = "";
+
+			if (nlh->nlmsg_type != vfiosim_family)
+				continue;
+			mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr)) {
+				if (mnl_attr_get_type(attr) == VFIOSIM_ATTR_EVENT)
+					ev = mnl_attr_get_u32(attr);
+				if (mnl_attr_get_type(attr) == VFIOSIM_ATTR_DEV_UUID)
+					copy_str(uuid, sizeof(uuid), attr);
+			}
+			if (strcasecmp(uuid, self->uuid))
+				continue;
+			if (ev == VFIOSIM_EVENT_OPENED) {
+				bad += open;
+				if (open)
+					TH_LOG("event %u: OPENED while open", opened + closed);
+				opened++;
+				open = true;
+			} else if (ev == VFIOSIM_EVENT_CLOSED) {
+				bad += !open;
+				if (!open)
+					TH_LOG("event %u: CLOSED while closed", opened + closed);
+				closed++;
+				open = false;
+			}
+		}
+	}
+	TH_LOG("%u netlink and %u VFIO owners: %u OPENED, %u CLOSED, %u out of order",
+	       nl_opens, churn.opens, opened, closed, bad);
+	EXPECT_EQ(nl_opens + churn.opens, opened);
+	EXPECT_EQ(opened, closed);
+	EXPECT_EQ(0, bad);
+	nl_close(&mon);
+	for (i = 0; i < ORDER_LISTENERS; i++)
+		mnl_socket_close(extra[i]);
+}
+
+/* Reads the replies of one socket in a second thread of the process. */
+struct fd_reader {
+	struct mnl_socket *sk;
+	unsigned int want;
+	unsigned int replies;
+	unsigned int fds;
+	unsigned int bad_fds;	/* not (yet) valid when the reply was read */
+	int error;
+};
+
+static void *fd_reader(void *arg)
+{
+	static char buf[NL_BUF_SIZE];
+	struct fd_reader *rd = arg;
+
+	while (rd->replies < rd->want) {
+		const struct nlmsghdr *nlh = (const void *)buf;
+		ssize_t n = mnl_socket_recvfrom(rd->sk, buf, sizeof(buf));
+		int len = (int)n;
+
+		if (n < 0) {
+			rd->error = -errno;
+			break;
+		}
+		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			const struct nlattr *attr;
+
+			if (nlh->nlmsg_type != vfiosim_family)
+				continue;
+			__atomic_add_fetch(&rd->replies, 1, __ATOMIC_RELEASE);
+			mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr)) {
+				const int32_t *fds = mnl_attr_get_payload(attr);
+				size_t i;
+
+				if (mnl_attr_get_type(attr) != VFIOSIM_ATTR_FDS)
+					continue;
+				for (i = 0; i < mnl_attr_get_payload_len(attr) / 4; i++) {
+					rd->fds++;
+					if (fcntl(fds[i], F_GETFD) < 0)
+						rd->bad_fds++;
+					else
+						close(fds[i]);
+				}
+			}
+		}
+	}
+	return NULL;
+}
+
+static int count_fds(void)
+{
+	char path[64];
+	int fd, n = 0;
+
+	for (fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (!access(path, F_OK))
+			n++;
+	}
+	return n;
+}
+
+/* GET_REGION_INFO of BAR2 without an ACK: its reply carries an fd. */
+static int send_bar2_info(struct nl *nl, const char *uuid)
+{
+	static char buf[8192];
+	struct {
+		struct vfiosim_user_header h;
+		struct vfio_region_info info;
+	} m = {
+		.h = {
+			.msg_id = ++nl->msg_id,
+			.command = VFIOSIM_USER_DEVICE_GET_REGION_INFO,
+			.msg_size = sizeof(m),
+		},
+		.info = {
+			.argsz = sizeof(struct vfio_region_info),
+			.index = VFIO_PCI_BAR2_REGION_INDEX,
+		},
+	};
+
+	return nl_send(nl, put_vu(buf, nl, 0, uuid, &m, sizeof(m), NULL, 0));
+}
+
+#define FD_ROUNDS	300
+
+/*
+ * The region fd of a GET_REGION_INFO reply is in the table before anyone
+ * can read the reply: another thread reading the socket always finds it
+ * valid.  A reply that cannot be delivered leaves no fd behind.
+ */
+TEST_F_TIMEOUT(nl, region_fd_another_reader, 300)
+{
+	struct fd_reader rd = { .sk = self->a.sk, .want = FD_ROUNDS };
+	struct nl_reply *r = self->r;
+	int before, small = 1, i;
+	struct timespec tick = { .tv_nsec = 1000 * 1000 };
+	unsigned int got = 0;
+	pthread_t t;
+
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	before = count_fds();
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, fd_reader, &rd));
+	for (i = 0; i < FD_ROUNDS; i++) {
+		ASSERT_EQ(0, send_bar2_info(&self->a, self->uuid));
+		/* one reply in flight: the reader waits in recv for it */
+		while (!rd.error && __atomic_load_n(&rd.replies, __ATOMIC_ACQUIRE) <
+		       (unsigned int)i + 1)
+			nanosleep(&tick, NULL);
+	}
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_EQ(0, rd.error) TH_LOG("reader: %s", strerror(-rd.error));
+	TH_LOG("%u replies, %u fds, %u not valid when read", rd.replies, rd.fds,
+	       rd.bad_fds);
+	EXPECT_EQ(FD_ROUNDS, rd.fds);
+	EXPECT_EQ(0, rd.bad_fds);
+	EXPECT_EQ(before, count_fds());
+
+	/* a full receive buffer: what is not delivered installs nothing */
+	ASSERT_EQ(0, setsockopt(mnl_socket_get_fd(self->a.sk), SOL_SOCKET,
+				SO_RCVBUF, &small, sizeof(small)));
+	for (i = 0; i < 64; i++)
+		ASSERT_EQ(0, send_bar2_info(&self->a, self->uuid));
+	for (;;) {
+		static char buf[NL_BUF_SIZE];
+		const struct nlmsghdr *nlh = (const void *)buf;
+		ssize_t n = recv(mnl_socket_get_fd(self->a.sk), buf, sizeof(buf),
+				 MSG_DONTWAIT);
+		int len = (int)n;
+
+		if (n < 0 && errno == ENOBUFS)
+			continue;
+		if (n < 0)
+			break;
+		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			const struct nlattr *attr;
+
+			if (nlh->nlmsg_type != vfiosim_family)
+				continue;
+			mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr)) {
+				const int32_t *fds = mnl_attr_get_payload(attr);
+
+				if (mnl_attr_get_type(attr) != VFIOSIM_ATTR_FDS)
+					continue;
+				got++;
+				close(fds[0]);
+			}
+		}
+	}
+	TH_LOG("full receive buffer: %u of 64 replies delivered", got);
+	EXPECT_GT(64, got);
+	EXPECT_EQ(before, count_fds());
+}
+
+/*
+ * A DEV_GET dump on a fresh socket, read 8 KiB at a time so that it takes
+ * several rounds: how often each of uuids[0..n) is listed, and whether
+ * the kernel marked the dump interrupted (NLM_F_DUMP_INTR).
+ */
+static int dump_count(const char (*uuids)[37], int n, int *seen, bool *intr)
+{
+	static char buf[8192];
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	struct nl nl;
+	int ret;
+
+	memset(seen, 0, n * sizeof(*seen));
+	*intr = false;
+	ret = nl_open(&nl);
+	if (ret)
+		return ret;
+	nlh = put_genl(buf, &nl, vfiosim_family, NLM_F_DUMP, VFIOSIM_CMD_DEV_GET,
+		       VFIOSIM_GENL_VERSION);
+	seq = nlh->nlmsg_seq;
+	ret = nl_send(&nl, nlh);
+	while (!ret) {
+		ssize_t len = recv(mnl_socket_get_fd(nl.sk), buf, sizeof(buf), 0);
+		int left = (int)len;
+
+		if (len < 0) {
+			ret = -errno;
+			break;
+		}
+		for (nlh = (void *)buf; mnl_nlmsg_ok(nlh, left);
+		     nlh = mnl_nlmsg_next(nlh, &left)) {
+			const struct nlattr *attr;
+
+			if (nlh->nlmsg_seq != seq)
+				continue;
+			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+				*intr = true;
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+				ret = e->error ?: -EPROTO;
+				break;
+			}
+			if (nlh->nlmsg_type == NLMSG_DONE) {
+				ret = 1;
+				break;
+			}
+			if (nlh->nlmsg_type != vfiosim_family)
+				continue;
+			mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr)) {
+				char uuid[64];
+				int i;
+
+				if (mnl_attr_get_type(attr) != VFIOSIM_ATTR_DEV_UUID)
+					continue;
+				copy_str(uuid, sizeof(uuid), attr);
+				for (i = 0; i < n; i++)
+					seen[i] += !strcasecmp(uuid, uuids[i]);
+			}
+		}
+	}
+	nl_close(&nl);
+	return ret == 1 ? 0 : ret;
+}
+
+#define DUMP_STABLE	100
+#define DUMP_CHURN	10
+#define DUMP_ROUNDS	40
+
+/* Devices listed before the stable ones, removed and created again. */
+struct dev_churn {
+	char uuids[DUMP_CHURN][37];
+	bool stop;
+	unsigned int changes;
+	int error;
+};
+
+static void *dev_churn(void *arg)
+{
+	struct dev_churn *c = arg;
+	char err[256];
+	int i;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED) && !c->error) {
+		for (i = 0; i < DUMP_CHURN && !c->error; i++) {
+			c->error = vfiosim_mdev_remove(c->uuids[i], err, sizeof(err)) ?:
+				   vfiosim_mdev_create("vfiosim-small", c->uuids[i],
+						       err, sizeof(err));
+			c->changes += 2;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A dump while devices come and go lists every device that stays exactly
+ * once, or says it was interrupted.
+ */
+TEST_F_TIMEOUT(nl, dump_consistent, 600)
+{
+	static char stable[DUMP_STABLE][37];
+	static struct dev_churn churn;
+	int seen[DUMP_STABLE], i, d, bad = 0, intr_dumps = 0;
+	char err[256] = "";
+	bool intr;
+	pthread_t t;
+
+	memset(&churn, 0, sizeof(churn));
+	for (i = 0; i < DUMP_CHURN; i++) {
+		ASSERT_EQ(0, vfiosim_uuid_generate(churn.uuids[i]));
+		ASSERT_EQ(0, vfiosim_mdev_create("vfiosim-small", churn.uuids[i],
+						 err, sizeof(err))) TH_LOG("%s", err);
+	}
+	for (i = 0; i < DUMP_STABLE; i++) {
+		ASSERT_EQ(0, vfiosim_uuid_generate(stable[i]));
+		ASSERT_EQ(0, vfiosim_mdev_create("vfiosim-small", stable[i],
+						 err, sizeof(err))) TH_LOG("%s", err);
+	}
+	/* quiet, the dump is whole */
+	ASSERT_EQ(0, dump_count(stable, DUMP_STABLE, seen, &intr));
+	for (i = 0; i < DUMP_STABLE; i++)
+		EXPECT_EQ(1, seen[i]);
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, dev_churn, &churn));
+	for (d = 0; d < DUMP_ROUNDS; d++) {
+		ASSERT_EQ(0, dump_count(stable, DUMP_STABLE, seen, &intr));
+		if (intr) {
+			intr_dumps++;
+			continue;
+		}
+		for (i = 0; i < DUMP_STABLE; i++) {
+			if (seen[i] == 1)
+				continue;
+			bad++;
+			TH_LOG("dump %d: %s listed %d times, not marked interrupted",
+			       d, stable[i], seen[i]);
+			break;
+		}
+	}
+	__atomic_store_n(&churn.stop, true, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	TH_LOG("%d dumps with %u device changes: %d interrupted, %d inconsistent",
+	       DUMP_ROUNDS, churn.changes, intr_dumps, bad);
+	EXPECT_EQ(0, churn.error);
+	EXPECT_EQ(0, bad);
+	for (i = 0; i < DUMP_CHURN; i++)
+		vfiosim_mdev_remove(churn.uuids[i], err, sizeof(err));
+	for (i = 0; i < DUMP_STABLE; i++)
+		vfiosim_mdev_remove(stable[i], err, sizeof(err));
 }
 
 TEST_F(nl, dma_map_unmap)

@@ -135,15 +135,24 @@
 /*
  * Generic netlink family "vfiosim": vfio-user messages to the same devices.
  *
- * Every command needs CAP_NET_ADMIN (GENL_ADMIN_PERM); anyone else gets
- * EPERM.  Netlink-level failures (bad attributes, unknown device, not the
- * owner) are errnos with an extack message; failures of a vfio-user
- * command are vfio-user error replies inside a successful netlink reply.
+ * Every command, and joining the "events" group, needs CAP_SYS_ADMIN in
+ * the initial user namespace, in the socket's opener and in the sender;
+ * anyone else, a CAP_NET_ADMIN-only network daemon included, gets EPERM.
+ * A netlink owner takes a device that VFIO hands out by file modes, so
+ * the capability is the one that overrides them.
  *
- * DEV_OPEN binds a device to the sending socket; DEV_CLOSE or closing that
- * socket unbinds it and releases every eventfd, DMA mapping and reference
- * the session held.  A device open through VFIO answers DEV_OPEN with EBUSY
- * and vice versa.
+ * Netlink-level failures (bad attributes, unknown device, not the owner)
+ * are errnos with an extack message; failures of a vfio-user command are
+ * vfio-user error replies inside a successful netlink reply.
+ *
+ * DEV_OPEN binds a device to the sending socket itself (not to its portid:
+ * a new socket that takes the portid of a closed one owns nothing);
+ * DEV_CLOSE or closing that socket unbinds it and releases every eventfd,
+ * DMA mapping and reference the session held.  A device open through VFIO
+ * answers DEV_OPEN with EBUSY and vice versa.  While a socket has a device
+ * open the module is in use (rmmod fails with EBUSY at once), as with an
+ * open VFIO device file.  OPENED and CLOSED events come in the order of
+ * the owner changes, whichever transports the owners use.
  *
  * VFIO_USER carries one complete vfio-user message (header and payload, as
  * on a socket) in VFIOSIM_ATTR_MSG.  File descriptors travel as numbers in
@@ -153,6 +162,14 @@
  * (none: a message-only mapping).  The reply
  * carries the vfio-user reply in VFIOSIM_ATTR_MSG, and an mmappable
  * region's fd, newly installed in the caller's table, in VFIOSIM_ATTR_FDS.
+ * The fd is installed before the reply is queued, so any thread that reads
+ * the reply finds it valid, and it is installed only once the reply is
+ * sure to be queued: without room for it in the receive queue the
+ * command fails with ENOBUFS and installs nothing, and if the queue is congested
+ * (overflowed earlier and not drained yet) the command waits for room;
+ * only a fatal signal ends that wait (the fd then goes with the dying
+ * process).  A thread that let its queue overflow drains it before asking
+ * for a region fd.
  * A command with VFIOSIM_USER_F_NO_REPLY gets no netlink reply at all.
  */
 #define VFIOSIM_GENL_NAME		"vfiosim"
