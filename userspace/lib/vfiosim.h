@@ -193,7 +193,7 @@ int vfiosim_uuid_generate(char out[37]);
 /*
  * The "vfiosim" generic netlink family, for management (no device is
  * opened).  Every call needs the module loaded (-ENOENT, "vfiosim netlink
- * family not found (module not loaded?)") and CAP_NET_ADMIN (-EPERM).
+ * family not found (module not loaded?)") and CAP_SYS_ADMIN (-EPERM).
  */
 struct vfiosim_nl_dev_info {
 	char uuid[37];

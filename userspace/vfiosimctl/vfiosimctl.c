@@ -274,7 +274,7 @@ static const char help_dev[] =
 "DESCRIPTION\n"
 "    Devices are mediated devices (mdevs) whose parent is vfiosim.\n"
 "    list and show read sysfs and, when the vfiosim generic netlink\n"
-"    family answers (module loaded, CAP_NET_ADMIN), add its DEV_GET\n"
+"    family answers (module loaded, CAP_SYS_ADMIN), add its DEV_GET\n"
 "    data: the owner (none, vfio or netlink, with the owning netlink\n"
 "    port) and the counters (region reads and writes, interrupts\n"
 "    signalled, resets) since the device was created.  Without it they\n"
@@ -382,7 +382,7 @@ static const char help_monitor[] =
 "    {\"event\":\"created\",\"uuid\":\"...\",\"type\":\"vfiosim-full\"}.\n"
 "    Output is flushed after every event.  If the kernel drops events\n"
 "    because the reader is too slow, a warning goes to stderr and the\n"
-"    monitor goes on.  Needs the module loaded and CAP_NET_ADMIN.\n"
+"    monitor goes on.  Needs the module loaded and CAP_SYS_ADMIN.\n"
 "\n"
 "OPTIONS\n"
 "    --count N    exit after N events (1..100000)\n"
@@ -604,7 +604,7 @@ static void print_mdev(struct ctl *ctl, const struct vfiosim_mdev_info *d,
 
 /*
  * Netlink data is extra: without the family (module not loaded) there is
- * none, silently; any other failure (no CAP_NET_ADMIN, ...) is said on
+ * none, silently; any other failure (no CAP_SYS_ADMIN, ...) is said on
  * stderr and the sysfs data is shown anyway.
  */
 static void nl_warn(const char *what, int ret, const char *err)
