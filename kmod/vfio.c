@@ -24,11 +24,16 @@ static int vfiosim_vfio_init(struct vfio_device *vdev)
 {
 	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
 	struct mdev_device *mdev = to_mdev_device(vdev->dev);
+	int ret;
 
 	if (!vfiosim_claim_instance())
 		return -ENOSPC;
-	vfiosim_dev_init(sdev, container_of(mdev->type, struct vfiosim_type,
-					    mtype));
+	ret = vfiosim_dev_init(sdev, container_of(mdev->type,
+						  struct vfiosim_type, mtype));
+	if (ret) {
+		vfiosim_release_instance();
+		return ret;
+	}
 	guid_copy(&sdev->uuid, &mdev->uuid);
 	INIT_LIST_HEAD(&sdev->node);
 	init_waitqueue_head(&sdev->session_wq);
@@ -58,9 +63,9 @@ static int vfiosim_open_device(struct vfio_device *vdev)
 }
 
 /*
- * No eventfd or dma-buf outlives the user that set it.  Registers keep
- * their values, as a device's would between two drivers;
- * VFIO_DEVICE_RESET clears them.
+ * No eventfd or dma-buf outlives the user that set it, and the device is
+ * reset for the next one (in vfiosim_unclaim), as vfio-pci resets the
+ * function at close.
  */
 static void vfiosim_close_device(struct vfio_device *vdev)
 {
