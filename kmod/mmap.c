@@ -89,7 +89,7 @@ static const struct vm_operations_struct vfiosim_map_vm_ops = {
 	.fault = vfiosim_map_fault,
 };
 
-/* Caller holds mf->ref->sem and has seen the device there. */
+/* The device is there: mf->ref->sem is held, or its VFIO file is open. */
 static int vfiosim_map_setup(struct vfiosim_map_file *mf,
 			     struct vm_area_struct *vma)
 {
