@@ -170,7 +170,8 @@
  * That region fd is mmap(2)ped at the region info's offsets and belongs
  * to the session that asked: once the session ends (DEV_CLOSE, socket
  * close, device removal) its mappings raise SIGBUS and a new mmap fails
- * with ENODEV, whoever owns the device next.  It does not keep the device:
+ * with ENODEV, whoever owns the device next (it has no read or write:
+ * EINVAL; data goes through REGION_READ/WRITE).  It does not keep the device:
  * the device can be removed and its UUID created again while it is open.
  * A command with VFIOSIM_USER_F_NO_REPLY gets no netlink reply at all.
  */
