@@ -79,6 +79,8 @@ static void vfiosim_config_layout(const struct vfiosim_type *type, u8 *cfg,
 	}
 
 	cfg_put16(cfg, PCI_VENDOR_ID, VFIOSIM_PCI_VENDOR_ID);
+	/* Decoding, as vfio-pci shows a device it enabled at open. */
+	cfg_put16(cfg, PCI_COMMAND, PCI_COMMAND_MEMORY);
 	cfg_put16(cfg, PCI_DEVICE_ID, type->device_id);
 	cfg_put16(cfg, PCI_STATUS, PCI_STATUS_CAP_LIST);
 	cfg_put8(cfg, PCI_REVISION_ID, VFIOSIM_PCI_REVISION);
@@ -568,9 +570,29 @@ static u64 vfiosim_region_size(const struct vfiosim_dev *sdev, u32 index)
 	}
 }
 
+/*
+ * BAR2's trapped tail: VFIOSIM_BAR2_TRAPPED_SIZE, or one page where pages
+ * are larger, so that the mmappable part ends on a page boundary.
+ */
+static u64 vfiosim_bar2_trapped_size(void)
+{
+	return max_t(u64, VFIOSIM_BAR2_TRAPPED_SIZE, PAGE_SIZE);
+}
+
+/* 0 where BAR2 is no bigger than its trapped tail: nothing to mmap. */
 u64 vfiosim_bar2_mmap_size(const struct vfiosim_dev *sdev)
 {
-	return sdev->type->bar2_size - VFIOSIM_BAR2_TRAPPED_SIZE;
+	u64 size = sdev->type->bar2_size;
+
+	return size > vfiosim_bar2_trapped_size() ?
+	       size - vfiosim_bar2_trapped_size() : 0;
+}
+
+/* Memory decode: BAR0 and BAR2 answer only with COMMAND.MEMORY set. */
+static bool vfiosim_memory_enabled(const struct vfiosim_dev *sdev)
+{
+	lockdep_assert_held(&sdev->lock);
+	return cfg_get16(sdev->config, PCI_COMMAND) & PCI_COMMAND_MEMORY;
 }
 
 static void vfiosim_config_write(struct vfiosim_dev *sdev, unsigned int off,
@@ -712,17 +734,6 @@ static struct page *vfiosim_bar2_lookup(struct vfiosim_dev *sdev,
 	return page;
 }
 
-/* The page backing BAR2 page @pgoff, allocated if needed (for mmap). */
-static struct page *vfiosim_bar2_page(struct vfiosim_dev *sdev, pgoff_t pgoff)
-{
-	struct page *page;
-
-	mutex_lock(&sdev->lock);
-	page = vfiosim_bar2_lookup(sdev, pgoff, true);
-	mutex_unlock(&sdev->lock);
-	return page;
-}
-
 /*
  * A reference on each of the @nr BAR2 pages from @pgoff, allocated as a
  * fault would allocate them (for dma-bufs); all or none.
@@ -751,47 +762,85 @@ int vfiosim_bar2_get_pages(struct vfiosim_dev *sdev, pgoff_t pgoff,
 #define VFIOSIM_PGOFF_SHIFT	(VFIOSIM_REGION_SHIFT - PAGE_SHIFT)
 #define VFIOSIM_PGOFF_MASK	((1UL << VFIOSIM_PGOFF_SHIFT) - 1)
 
-static vm_fault_t vfiosim_bar2_fault(struct vm_fault *vmf)
+/* The generation of the device's current owner (or of its absence). */
+u64 vfiosim_open_gen(struct vfiosim_dev *sdev)
 {
-	struct vfiosim_dev *sdev = vmf->vma->vm_private_data;
-	pgoff_t pgoff = vmf->pgoff & VFIOSIM_PGOFF_MASK;
-	struct page *page;
+	u64 gen;
 
-	if (pgoff >= vfiosim_bar2_mmap_size(sdev) >> PAGE_SHIFT)
-		return VM_FAULT_SIGBUS;
-	page = vfiosim_bar2_page(sdev, pgoff);
-	if (!page)
-		return VM_FAULT_OOM;
-	get_page(page);
-	vmf->page = page;
-	return 0;
+	mutex_lock(&sdev->lock);
+	gen = sdev->open_gen;
+	mutex_unlock(&sdev->lock);
+	return gen;
 }
 
-static const struct vm_operations_struct vfiosim_bar2_vm_ops = {
-	.fault = vfiosim_bar2_fault,
-};
-
 /*
- * Map part of a region; @vma->vm_pgoff is a region offset as reported in
- * the region info.  Only BAR2's sparse area can be mapped: its last page
- * stays trapped.
+ * Can @vma map part of a region for the owner of generation @gen?
+ * @vma->vm_pgoff is a region offset as reported in the region info.  Only
+ * BAR2's sparse area can be mapped: its tail stays trapped.  ENODEV once
+ * that owner has closed the device.
  */
-int vfiosim_mmap(struct vfiosim_dev *sdev, struct vm_area_struct *vma)
+int vfiosim_bar2_mmap_check(struct vfiosim_dev *sdev, u64 gen,
+			    struct vm_area_struct *vma)
 {
 	u64 index = vma->vm_pgoff >> VFIOSIM_PGOFF_SHIFT;
 	u64 pgoff = vma->vm_pgoff & VFIOSIM_PGOFF_MASK;
 
+	if (vfiosim_open_gen(sdev) != gen)
+		return -ENODEV;
 	if (index != VFIO_PCI_BAR2_REGION_INDEX)
 		return -EINVAL;
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	if (pgoff + vma_pages(vma) > vfiosim_bar2_mmap_size(sdev) >> PAGE_SHIFT)
 		return -EINVAL;
-
-	vfiosim_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	vma->vm_ops = &vfiosim_bar2_vm_ops;
-	vma->vm_private_data = sdev;
 	return 0;
+}
+
+/*
+ * A BAR2 fault for the owner of generation @gen: the page's PFN goes in
+ * under lock, so that whatever takes the mapping away (close, memory
+ * decode off, reset) under lock and then zaps leaves no PTE behind.
+ */
+vm_fault_t vfiosim_bar2_fault(struct vfiosim_dev *sdev, u64 gen,
+			      struct vm_fault *vmf)
+{
+	pgoff_t pgoff = vmf->pgoff & VFIOSIM_PGOFF_MASK;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+	struct page *page;
+
+	mutex_lock(&sdev->lock);
+	if (sdev->open_gen != gen || !vfiosim_memory_enabled(sdev) ||
+	    pgoff >= vfiosim_bar2_mmap_size(sdev) >> PAGE_SHIFT)
+		goto out;
+	page = vfiosim_bar2_lookup(sdev, pgoff, true);
+	if (!page)
+		ret = VM_FAULT_OOM;
+	else
+		ret = vmf_insert_pfn(vmf->vma, vmf->address, page_to_pfn(page));
+out:
+	mutex_unlock(&sdev->lock);
+	return ret;
+}
+
+/*
+ * Forget BAR2's contents: zap every mapping first, so that no PTE points
+ * at a page when it goes (a dma-buf may still hold one; put_page).
+ */
+static void vfiosim_bar2_free_pages(struct vfiosim_dev *sdev)
+{
+	struct page *page;
+	unsigned long index;
+
+	xa_for_each(&sdev->bar2_pages, index, page)
+		put_page(page);
+	xa_destroy(&sdev->bar2_pages);
+}
+
+static void vfiosim_bar2_clear_locked(struct vfiosim_dev *sdev)
+{
+	lockdep_assert_held(&sdev->lock);
+	vfiosim_mmap_zap(sdev);
+	vfiosim_bar2_free_pages(sdev);
 }
 
 static int vfiosim_bar2_rw(struct vfiosim_dev *sdev, u64 offset, u8 *buf,
@@ -835,11 +884,14 @@ int vfiosim_region_check(struct vfiosim_dev *sdev, u32 index, u64 offset,
 /*
  * Read or write @count bytes at @offset of region @index; nothing is served
  * past the region's end.  Config and BAR0 accesses are split into naturally
- * aligned pieces of at most 4 bytes.
+ * aligned pieces of at most 4 bytes.  With memory decode off, BAR0 and
+ * BAR2 fail with EIO, as vfio-pci's do; turning it off zaps BAR2's
+ * mappings, which then SIGBUS until it is back on.
  */
 int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 		      void *buf, size_t count, bool write)
 {
+	bool decode;
 	u8 *p = buf;
 	int ret;
 
@@ -852,6 +904,11 @@ int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 		sdev->stat_writes++;
 	else
 		sdev->stat_reads++;
+	decode = vfiosim_memory_enabled(sdev);
+	if (index != VFIO_PCI_CONFIG_REGION_INDEX && !decode) {
+		ret = -EIO;
+		goto out;
+	}
 	if (index == VFIO_PCI_BAR2_REGION_INDEX) {
 		ret = vfiosim_bar2_rw(sdev, offset, p, count, write);
 		goto out;
@@ -871,6 +928,8 @@ int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 		offset += len;
 		count -= len;
 	}
+	if (decode && !vfiosim_memory_enabled(sdev))
+		vfiosim_mmap_zap(sdev);
 out:
 	mutex_unlock(&sdev->lock);
 	return ret;
@@ -904,7 +963,8 @@ int vfiosim_get_region_info(struct vfiosim_dev *sdev,
 	if (!info->size)
 		return 0;
 	info->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
-	if (info->index != VFIO_PCI_BAR2_REGION_INDEX)
+	if (info->index != VFIO_PCI_BAR2_REGION_INDEX ||
+	    !vfiosim_bar2_mmap_size(sdev))
 		return 0;
 
 	sparse = kzalloc(sparse_size, GFP_KERNEL);
@@ -958,6 +1018,21 @@ int vfiosim_device_feature(struct vfiosim_dev *sdev, u32 flags)
 }
 
 /*
+ * Between two owners, as vfio-pci resets the function at open and at
+ * close: registers, config space and BAR2's contents go back to their
+ * defaults, and whatever the last owner mapped stops working (a new
+ * generation; its map files see it and their mappings are zapped).
+ * Interrupt triggers are the transport's to release before.
+ */
+static void vfiosim_owner_change_locked(struct vfiosim_dev *sdev)
+{
+	lockdep_assert_held(&sdev->lock);
+	sdev->open_gen++;
+	vfiosim_reset_locked(sdev);
+	vfiosim_bar2_clear_locked(sdev);
+}
+
+/*
  * One user at a time: a VFIO file or one netlink socket.  OPENED and
  * CLOSED go out under the lock that changes the owner, so listeners see
  * them in the order of the changes, whichever transports take turns.
@@ -971,6 +1046,7 @@ int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner)
 		ret = -EBUSY;
 	} else {
 		sdev->owner = owner;
+		vfiosim_owner_change_locked(sdev);
 		vfiosim_netlink_event(sdev, VFIOSIM_EVENT_OPENED);
 	}
 	mutex_unlock(&sdev->lock);
@@ -981,6 +1057,7 @@ void vfiosim_unclaim(struct vfiosim_dev *sdev)
 {
 	mutex_lock(&sdev->lock);
 	sdev->owner = VFIOSIM_OWNER_NONE;
+	vfiosim_owner_change_locked(sdev);
 	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_CLOSED);
 	mutex_unlock(&sdev->lock);
 }
@@ -992,24 +1069,27 @@ void vfiosim_type_init(struct vfiosim_type *type)
 	vfiosim_config_layout(type, type->config_wmask, true);
 }
 
-void vfiosim_dev_init(struct vfiosim_dev *sdev, const struct vfiosim_type *type)
+int vfiosim_dev_init(struct vfiosim_dev *sdev, const struct vfiosim_type *type)
 {
+	int ret;
+
+	ret = vfiosim_mmap_init(sdev);
+	if (ret)
+		return ret;
 	sdev->type = type;
 	mutex_init(&sdev->igate);
 	mutex_init(&sdev->lock);
 	xa_init(&sdev->bar2_pages);
 	sdev->irq_mode = VFIOSIM_IRQ_MODE_NONE;
 	vfiosim_reset_locked(sdev);
+	return 0;
 }
 
 void vfiosim_dev_destroy(struct vfiosim_dev *sdev)
 {
-	struct page *page;
-	unsigned long index;
-
-	xa_for_each(&sdev->bar2_pages, index, page)
-		__free_page(page);
-	xa_destroy(&sdev->bar2_pages);
+	/* Map files outlive the device: they stop and are zapped first. */
+	vfiosim_mmap_destroy(sdev);
+	vfiosim_bar2_free_pages(sdev);
 	mutex_destroy(&sdev->lock);
 	mutex_destroy(&sdev->igate);
 }

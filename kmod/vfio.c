@@ -24,11 +24,16 @@ static int vfiosim_vfio_init(struct vfio_device *vdev)
 {
 	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
 	struct mdev_device *mdev = to_mdev_device(vdev->dev);
+	int ret;
 
 	if (!vfiosim_claim_instance())
 		return -ENOSPC;
-	vfiosim_dev_init(sdev, container_of(mdev->type, struct vfiosim_type,
-					    mtype));
+	ret = vfiosim_dev_init(sdev, container_of(mdev->type,
+						  struct vfiosim_type, mtype));
+	if (ret) {
+		vfiosim_release_instance();
+		return ret;
+	}
 	mutex_init(&sdev->nl_lock);
 	init_waitqueue_head(&sdev->session_wq);
 	mutex_init(&sdev->dmabufs_lock);
@@ -52,9 +57,9 @@ static int vfiosim_open_device(struct vfio_device *vdev)
 }
 
 /*
- * No eventfd or dma-buf outlives the user that set it.  Registers keep
- * their values, as a device's would between two drivers;
- * VFIO_DEVICE_RESET clears them.
+ * No eventfd or dma-buf outlives the user that set it, and the device is
+ * reset for the next one (in vfiosim_unclaim), as vfio-pci resets the
+ * function at close.
  */
 static void vfiosim_close_device(struct vfio_device *vdev)
 {

@@ -7,7 +7,6 @@
  * its reply payload built.  Device behaviour is core.c's.
  */
 
-#include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/slab.h>
@@ -65,7 +64,7 @@ static int vu_version(struct vfiosim_vu_req *req)
 	len = snprintf(caps, sizeof(caps),
 		       "{\"capabilities\":{\"max_msg_fds\":%u,\"max_data_xfer_size\":%u,\"max_dma_maps\":%u,\"pgsizes\":%u,\"write_multiple\":true}}",
 		       VFIOSIM_USER_MAX_MSG_FDS, VFIOSIM_USER_MAX_DATA_XFER,
-		       VFIOSIM_USER_MAX_DMA_MAPS, VFIOSIM_USER_PGSIZES);
+		       VFIOSIM_USER_MAX_DMA_MAPS, (u32)PAGE_SIZE);
 	out = vu_reply(req, sizeof(*out) + len + 1);
 	if (!out)
 		return -ENOMEM;
@@ -92,8 +91,6 @@ static int vu_device_info(struct vfiosim_vu_req *req)
 	vfiosim_get_device_info(req->sdev, info);
 	return 0;
 }
-
-static const struct file_operations vfiosim_region_fops;
 
 static int vu_region_info(struct vfiosim_vu_req *req)
 {
@@ -135,17 +132,15 @@ static int vu_region_info(struct vfiosim_vu_req *req)
 	if (caps.size)
 		memcpy(out + minsz, caps.buf, caps.size);
 
-	/* An mmappable region comes with an fd the caller can map. */
+	/*
+	 * An mmappable region comes with an fd the caller can map, valid
+	 * for this session only (mmap.c).
+	 */
 	if ((info.flags & VFIO_REGION_INFO_FLAG_MMAP) &&
 	    !(req->hdr->flags & VFIOSIM_USER_F_NO_REPLY)) {
-		struct file *file;
+		struct file *file = vfiosim_region_file(req->sdev);
 
-		get_device(&req->sdev->vdev.device);
-		file = anon_inode_getfile("[vfiosim-region]",
-					  &vfiosim_region_fops, req->sdev,
-					  O_RDWR);
 		if (IS_ERR(file)) {
-			put_device(&req->sdev->vdev.device);
 			ret = PTR_ERR(file);
 			goto out;
 		}
@@ -503,27 +498,3 @@ u32 vfiosim_vu_reply_size(const struct vfiosim_vu_req *req)
 		return 0;
 	}
 }
-
-/* ---- the region mmap file -------------------------------------------- */
-
-static int vfiosim_region_file_mmap(struct file *file,
-				    struct vm_area_struct *vma)
-{
-	return vfiosim_mmap(file->private_data, vma);
-}
-
-static int vfiosim_region_file_release(struct inode *inode, struct file *file)
-{
-	struct vfiosim_dev *sdev = file->private_data;
-
-	put_device(&sdev->vdev.device);
-	return 0;
-}
-
-/* Offsets are those of the region info, as on a VFIO device fd. */
-static const struct file_operations vfiosim_region_fops = {
-	.owner = THIS_MODULE,
-	.mmap = vfiosim_region_file_mmap,
-	.release = vfiosim_region_file_release,
-	.llseek = noop_llseek,
-};

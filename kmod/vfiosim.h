@@ -42,18 +42,25 @@ struct vfiosim_type {
 #define VFIOSIM_IRQ_MODE_NONE	(-1)
 
 struct vfiosim_session;
+struct vfiosim_map_ref;
 
 /*
  * Lock order:
  *   vfiosim_dev.nl_lock -> vfiosim_dev.igate -> vfiosim_dev.lock
  *   vfiosim_dev.nl_lock -> vfiosim_nl_sock.lock (a spinlock, innermost)
- *   mmap_lock (BAR2 page faults) -> vfiosim_dev.lock
+ *   mmap_lock (BAR2 faults, mmap) -> vfiosim_map_ref.sem -> vfiosim_dev.lock
+ *   vfiosim_dev.lock -> i_mmap_rwsem of the device's inode (zaps)
  *   vfiosim_dev.dmabufs_lock -> the dma_resv lock of each of its dma-bufs
  * dmabufs_lock is taken with no other vfiosim lock held, and the BAR2
  * pages of a dma-buf are gathered under vfiosim_dev.lock before it.
  * Nothing that can fault on user memory runs under vfiosim_dev.lock, so
- * copies to and from userspace happen outside it.  Lifecycle events go
- * out under vfiosim_dev.lock, from the state change they report.
+ * copies to and from userspace happen outside it.  A BAR2 PFN is inserted
+ * under vfiosim_dev.lock and every state change that takes mappings away
+ * (owner change, memory decode off, BAR2 pages freed) zaps under it, so
+ * no PTE outlives its permission or its page.  vfiosim_map_ref.sem (write)
+ * is taken only at device removal, with no other vfiosim lock held.
+ * Lifecycle events go out under vfiosim_dev.lock, from the state change
+ * they report.
  *
  * No lock is global.  The registry, vfiosim_devices, is an xarray keyed
  * by vfiosim_dev.id (its own xa_lock, taken only to add, remove and find
@@ -118,6 +125,12 @@ struct vfiosim_dev {
 
 	/* BAR2 pages, allocated on first touch; index is page number. */
 	struct xarray bar2_pages;
+	/* Changes at every claim and unclaim: a map file's owner is gone. */
+	u64 open_gen;
+
+	/* mmap.c: set at init, gone at destroy */
+	struct inode *inode;			/* every BAR2 mapping's */
+	struct vfiosim_map_ref *map_ref;	/* what map files hold */
 };
 
 static inline struct vfiosim_dev *vdev_to_sdev(struct vfio_device *vdev)
@@ -151,8 +164,8 @@ static inline void vfiosim_dev_put(struct vfiosim_dev *sdev)
 
 /* core.c */
 void vfiosim_type_init(struct vfiosim_type *type);
-void vfiosim_dev_init(struct vfiosim_dev *sdev,
-		      const struct vfiosim_type *type);
+int vfiosim_dev_init(struct vfiosim_dev *sdev,
+		     const struct vfiosim_type *type);
 void vfiosim_dev_destroy(struct vfiosim_dev *sdev);
 void vfiosim_get_device_info(struct vfiosim_dev *sdev,
 			     struct vfio_device_info *info);
@@ -169,13 +182,28 @@ int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 void vfiosim_reset(struct vfiosim_dev *sdev);
 void vfiosim_release_irqs(struct vfiosim_dev *sdev);
 void vfiosim_request(struct vfiosim_dev *sdev, unsigned int count);
-int vfiosim_mmap(struct vfiosim_dev *sdev, struct vm_area_struct *vma);
 u64 vfiosim_bar2_mmap_size(const struct vfiosim_dev *sdev);
+u64 vfiosim_open_gen(struct vfiosim_dev *sdev);
+int vfiosim_bar2_mmap_check(struct vfiosim_dev *sdev, u64 gen,
+			    struct vm_area_struct *vma);
+vm_fault_t vfiosim_bar2_fault(struct vfiosim_dev *sdev, u64 gen,
+			      struct vm_fault *vmf);
 int vfiosim_bar2_get_pages(struct vfiosim_dev *sdev, pgoff_t pgoff,
 			   unsigned long nr, struct page **pages);
 int vfiosim_device_feature(struct vfiosim_dev *sdev, u32 flags);
 int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner);
 void vfiosim_unclaim(struct vfiosim_dev *sdev);
+
+/*
+ * mmap.c: every BAR2 mapping is on the device's own inode, so one zap
+ * takes them all; map files (the netlink region file, and the file that
+ * VFIO fd mmaps are moved to) work only for the owner they were made for.
+ */
+int vfiosim_mmap_init(struct vfiosim_dev *sdev);
+void vfiosim_mmap_destroy(struct vfiosim_dev *sdev);
+void vfiosim_mmap_zap(struct vfiosim_dev *sdev);
+int vfiosim_mmap(struct vfiosim_dev *sdev, struct vm_area_struct *vma);
+struct file *vfiosim_region_file(struct vfiosim_dev *sdev);
 
 /* vfio.c */
 extern const struct vfio_device_ops vfiosim_vfio_ops;

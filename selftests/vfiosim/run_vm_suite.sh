@@ -27,7 +27,8 @@ prog_timeout=${VFIOSIM_TEST_TIMEOUT:-900}
 shell_tests="vfiosim_module.sh vfiosim_mdevctl.sh vfiosim_qemu.sh vfiosim_userd.sh vfiosim_ynl.sh
 	     vfiosim_nested.sh"
 c_tests="vfiosim_info_test vfiosim_access_test vfiosim_irq_test
-	 vfiosim_stress_test vfiosim_lifecycle_test vfiosim_netlink_test vfiosim_dmabuf_test"
+	 vfiosim_stress_test vfiosim_lifecycle_test vfiosim_netlink_test vfiosim_dmabuf_test
+	 vfiosim_mmap_test"
 
 # Keep the names of $1 that VFIOSIM_ONLY lists (all of them without it).
 only()

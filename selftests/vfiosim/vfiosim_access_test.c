@@ -265,7 +265,8 @@ TEST_F(vfiosim, config_identity)
 		  cfg32(self->dev, PCI_CLASS_REVISION));
 	EXPECT_EQ(PCI_HEADER_TYPE_NORMAL, cfg8(self->dev, PCI_HEADER_TYPE));
 	EXPECT_EQ(1, cfg8(self->dev, PCI_INTERRUPT_PIN));	/* INTA */
-	EXPECT_EQ(0, cfg16(self->dev, PCI_COMMAND));
+	/* Decoding at open, as vfio-pci shows a device it enabled. */
+	EXPECT_EQ(PCI_COMMAND_MEMORY, cfg16(self->dev, PCI_COMMAND));
 	EXPECT_TRUE(cfg16(self->dev, PCI_STATUS) & PCI_STATUS_CAP_LIST);
 }
 
@@ -461,7 +462,7 @@ static int bar2_map(FIXTURE_DATA(vfiosim) *self, volatile uint64_t **map,
 	void *addr;
 	int ret;
 
-	*len = self->model->bar2_size - VFIOSIM_BAR2_TRAPPED_SIZE;
+	*len = self->model->bar2_size - bar2_trapped_size();
 	ret = vfiosim_region_mmap(self->dev, BAR2, 0, *len,
 				  PROT_READ | PROT_WRITE, &addr);
 	if (!ret)
@@ -527,17 +528,18 @@ TEST_F(vfiosim, bar2_mmap_writes_show_in_region)
 TEST_F(vfiosim, bar2_mmap_of_trapped_page_fails)
 {
 	uint64_t size = self->model->bar2_size;
-	uint64_t trapped = size - VFIOSIM_BAR2_TRAPPED_SIZE;
+	uint64_t trapped = size - bar2_trapped_size();
+	uint64_t page = sysconf(_SC_PAGESIZE);
 	void *addr = NULL;
 
 	EXPECT_EQ(-EINVAL, vfiosim_region_mmap(self->dev, BAR2, trapped,
-					       VFIOSIM_BAR2_TRAPPED_SIZE,
+					       bar2_trapped_size(),
 					       PROT_READ | PROT_WRITE, &addr));
 	/* Nor may a mapping reach into it from below. */
 	EXPECT_EQ(-EINVAL, vfiosim_region_mmap(self->dev, BAR2, 0, size,
 					       PROT_READ, &addr));
 	EXPECT_EQ(-EINVAL, vfiosim_region_mmap(self->dev, BAR2,
-					       trapped - 0x1000, 0x2000,
+					       trapped - page, 2 * page,
 					       PROT_READ, &addr));
 	/* BAR0 is trapped as a whole. */
 	EXPECT_EQ(-EINVAL, vfiosim_region_mmap(self->dev, BAR0, 0, 0x1000,
@@ -546,7 +548,7 @@ TEST_F(vfiosim, bar2_mmap_of_trapped_page_fails)
 
 TEST_F(vfiosim, bar2_trapped_page_rw)
 {
-	uint64_t trapped = self->model->bar2_size - VFIOSIM_BAR2_TRAPPED_SIZE;
+	uint64_t trapped = self->model->bar2_size - bar2_trapped_size();
 	uint64_t offsets[] = {
 		trapped, trapped + 0x800, self->model->bar2_size - 8,
 	};
@@ -603,7 +605,7 @@ TEST_F(vfiosim, reset_restores_defaults)
 {
 	uint32_t table_dwords = self->model->msix_vectors *
 				VFIOSIM_MSIX_ENTRY_SIZE / 4;
-	uint64_t bar2_trapped = self->model->bar2_size - VFIOSIM_BAR2_TRAPPED_SIZE;
+	uint64_t bar2_trapped = self->model->bar2_size - bar2_trapped_size();
 	uint8_t cfg_fresh[VFIOSIM_CONFIG_SIZE], cfg_now[VFIOSIM_CONFIG_SIZE];
 	uint32_t table_fresh[VFIOSIM_MAX_VECTORS * 4];
 	int msi_fds[VFIOSIM_MAX_VECTORS];
@@ -637,7 +639,7 @@ TEST_F(vfiosim, reset_restores_defaults)
 	for (i = 0; i < VFIOSIM_CONFIG_SIZE; i++) {
 		EXPECT_EQ(cfg_fresh[i], cfg_now[i]) TH_LOG("config 0x%x", i);
 	}
-	EXPECT_EQ(0, cfg16(self->dev, PCI_COMMAND));
+	EXPECT_EQ(PCI_COMMAND_MEMORY, cfg16(self->dev, PCI_COMMAND));
 	for (i = 0; i < table_dwords; i++) {
 		EXPECT_EQ(table_fresh[i],
 			  reg32(self->dev, VFIOSIM_MSIX_TABLE_OFFSET + 4 * i))

@@ -241,7 +241,7 @@ FIXTURE_SETUP(dmabuf)
 	self->devfd = -1;
 	self->created = false;
 	self->remover = 0;
-	self->mmap_size = variant->model->bar2_size - VFIOSIM_BAR2_TRAPPED_SIZE;
+	self->mmap_size = variant->model->bar2_size - bar2_trapped_size();
 
 	sysfs_path(parent, sizeof(parent), VFIOSIM_PARENT_SYSFS);
 	if (access(parent, F_OK))

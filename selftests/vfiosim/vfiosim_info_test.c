@@ -93,7 +93,7 @@ TEST_F(vfiosim, region_info_bar2_sparse_mmap)
 	/* One area: all of BAR2 but its trapped last page. */
 	ASSERT_EQ(1, sparse->nr_areas);
 	EXPECT_EQ(0, sparse->areas[0].offset);
-	EXPECT_EQ(self->model->bar2_size - VFIOSIM_BAR2_TRAPPED_SIZE,
+	EXPECT_EQ(self->model->bar2_size - bar2_trapped_size(),
 		  sparse->areas[0].size);
 	free(info);
 }

@@ -141,11 +141,11 @@ TEST_F(vfiosim, intx_disable_bit_holds_back)
 
 	ASSERT_LE(0, fd) TH_LOG("%s", DEV_ERR(self));
 	ASSERT_EQ(0, cfg_write(self->dev, PCI_COMMAND, 2,
-			       PCI_COMMAND_INTX_DISABLE));
+			       PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE));
 	ASSERT_EQ(0, ring_doorbell(self->dev, 0));
 	EXPECT_EQ(0, efd_wait(fd, IRQ_QUIET_MS));
 	/* Re-enabling asserts the line that IRQ_STATUS still holds up. */
-	ASSERT_EQ(0, cfg_write(self->dev, PCI_COMMAND, 2, 0));
+	ASSERT_EQ(0, cfg_write(self->dev, PCI_COMMAND, 2, PCI_COMMAND_MEMORY));
 	EXPECT_EQ(1, efd_wait(fd, IRQ_FIRE_TIMEOUT_MS));
 	close(fd);
 }

@@ -2036,6 +2036,191 @@ TEST_F(nl, dma_map_limit)
 	close(mfd);
 }
 
+/* ---- the BAR2 region file ---------------------------------------------- */
+
+/*
+ * GET_REGION_INFO of BAR2: the region file it comes with (the caller
+ * closes it), or -errno.
+ */
+static int region_file_get(struct nl *nl, const char *uuid,
+			   struct nl_reply *r)
+{
+	struct vfio_region_info info = {
+		.argsz = 256,
+		.index = VFIO_PCI_BAR2_REGION_INDEX,
+	};
+	int ret, fd;
+
+	ret = vu_cmd(nl, uuid, VFIOSIM_USER_DEVICE_GET_REGION_INFO, 0, &info,
+		     sizeof(info), NULL, 0, r);
+	if (ret)
+		return ret > 0 ? -ret : ret;
+	if (r->nfds != 1)
+		return -ENOENT;
+	fd = r->fds[0];
+	r->nfds = 0;
+	return fd;
+}
+
+/* Map BAR2's first page through region file fd. */
+static volatile uint64_t *region_file_map(int fd)
+{
+	void *p = mmap(NULL, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd,
+		       (off_t)VFIOSIM_REGION_OFFSET(VFIO_PCI_BAR2_REGION_INDEX));
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* mmap of region file fd now: 0 or the errno it fails with. */
+static int region_file_mmap_errno(int fd)
+{
+	volatile uint64_t *p = region_file_map(fd);
+
+	if (!p)
+		return errno;
+	munmap((void *)p, sysconf(_SC_PAGESIZE));
+	return 0;
+}
+
+/*
+ * DEV_OPEN, then map BAR2's first page through the region file and write
+ * it: 0 with *fd and *map set, or -errno.
+ */
+static int region_open_map(struct nl *nl, const char *uuid,
+			   struct nl_reply *r, int *fd,
+			   volatile uint64_t **map)
+{
+	int ret = nl_cmd(nl, VFIOSIM_CMD_DEV_OPEN, uuid, r);
+
+	if (ret)
+		return ret;
+	*fd = region_file_get(nl, uuid, r);
+	if (*fd < 0)
+		return *fd;
+	*map = region_file_map(*fd);
+	if (!*map) {
+		ret = -errno;
+		close(*fd);
+		return ret;
+	}
+	(*map)[0] = 0x1234;
+	return 0;
+}
+
+/*
+ * After DEV_CLOSE the session's region file is dead: its mapping SIGBUSes
+ * and it maps no more (ENODEV), also once the socket owns the device again.
+ */
+TEST_F(nl, region_file_dead_after_dev_close)
+{
+	struct nl_reply *r = self->r;
+	volatile uint64_t *map;
+	int fd, ret;
+
+	ret = region_open_map(&self->a, self->uuid, r, &fd, &map);
+	ASSERT_EQ(0, ret) TH_LOG("%d: %s", ret, WHY(self));
+	ASSERT_EQ(0, touch_in_child(map, true));
+
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_CLOSE, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	EXPECT_EQ(SIGBUS, touch_in_child(map, false));
+	EXPECT_EQ(ENODEV, region_file_mmap_errno(fd));
+
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	EXPECT_EQ(SIGBUS, touch_in_child(map, true));
+	EXPECT_EQ(ENODEV, region_file_mmap_errno(fd));
+	munmap((void *)map, sysconf(_SC_PAGESIZE));
+	close(fd);
+}
+
+/* The same when the owning socket closes instead. */
+TEST_F(nl, region_file_dead_after_socket_close)
+{
+	struct nl_reply *r = self->r;
+	volatile uint64_t *map;
+	struct nl b;
+	int fd, tries, ret;
+
+	ASSERT_EQ(0, nl_open(&b));
+	ret = region_open_map(&b, self->uuid, r, &fd, &map);
+	ASSERT_EQ(0, ret) TH_LOG("%d: %s", ret, WHY(self));
+	nl_close(&b);
+
+	/* The device is free again once the release has run. */
+	ASSERT_EQ(0, dev_open_retry(&self->a, self->uuid, r, &tries))
+		TH_LOG("%s", WHY(self));
+	EXPECT_EQ(SIGBUS, touch_in_child(map, false));
+	EXPECT_EQ(ENODEV, region_file_mmap_errno(fd));
+	munmap((void *)map, sysconf(_SC_PAGESIZE));
+	close(fd);
+}
+
+/* Map, close, open over VFIO, touch the old mapping: SIGBUS. */
+TEST_F(nl, region_mapping_dead_under_vfio)
+{
+	struct nl_reply *r = self->r;
+	volatile uint64_t *map;
+	uint64_t val = 0;
+	char spec[128];
+	int fd, ret;
+
+	ret = region_open_map(&self->a, self->uuid, r, &fd, &map);
+	ASSERT_EQ(0, ret) TH_LOG("%d: %s", ret, WHY(self));
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_CLOSE, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+
+	self->vdev = vfiosim_dev_alloc();
+	ASSERT_NE(NULL, self->vdev);
+	snprintf(spec, sizeof(spec), "vfio:%s", self->uuid);
+	ASSERT_EQ(0, vfiosim_dev_open(self->vdev, spec))
+		TH_LOG("%s", vfiosim_dev_error(self->vdev));
+	ASSERT_EQ(0, region_write_le(self->vdev, VFIO_PCI_BAR2_REGION_INDEX, 0,
+				     8, 0x5678));
+
+	EXPECT_EQ(SIGBUS, touch_in_child(map, false));
+	EXPECT_EQ(SIGBUS, touch_in_child(map, true));
+	EXPECT_EQ(ENODEV, region_file_mmap_errno(fd));
+	ASSERT_EQ(0, region_read_le(self->vdev, VFIO_PCI_BAR2_REGION_INDEX, 0,
+				    8, &val));
+	EXPECT_EQ(0x5678, val);
+	munmap((void *)map, sysconf(_SC_PAGESIZE));
+	close(fd);
+}
+
+/*
+ * A region file left open does not hold the device: it can be removed and
+ * the same UUID created again; the old file stays dead.
+ */
+TEST_F(nl, region_file_does_not_pin_device)
+{
+	struct nl_reply *r = self->r;
+	volatile uint64_t *map;
+	char err[256] = "";
+	int fd, ret;
+
+	ret = region_open_map(&self->a, self->uuid, r, &fd, &map);
+	ASSERT_EQ(0, ret) TH_LOG("%d: %s", ret, WHY(self));
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_CLOSE, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+
+	ASSERT_EQ(0, vfiosim_mdev_remove(self->uuid, err, sizeof(err)))
+		TH_LOG("remove: %s", err);
+	self->created = false;
+	EXPECT_EQ(SIGBUS, touch_in_child(map, false));
+	EXPECT_EQ(ENODEV, region_file_mmap_errno(fd));
+
+	EXPECT_EQ(0, vfiosim_mdev_create("vfiosim-small", self->uuid, err,
+					 sizeof(err)))
+		TH_LOG("re-create %s with a stale region file open: %s",
+		       self->uuid, err);
+	self->created = mdev_exists(self->uuid);
+	EXPECT_EQ(SIGBUS, touch_in_child(map, true));
+	munmap((void *)map, sysconf(_SC_PAGESIZE));
+	close(fd);
+}
+
 /*
  * The malformed stream.  Messages are generated from a fixed seed, sent
  * FUZZ_BATCH per sendmsg() without NLM_F_ACK and followed by a PING with

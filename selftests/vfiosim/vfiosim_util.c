@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -422,4 +424,61 @@ int device_feature(struct vfiosim_dev *dev, uint32_t flags, uint32_t argsz)
 	u.feature.argsz = argsz;
 	u.feature.flags = flags;
 	return vfiosim_device_feature(dev, &u.feature);
+}
+
+uint64_t bar2_trapped_size(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return page > VFIOSIM_BAR2_TRAPPED_SIZE ? (uint64_t)page :
+						  VFIOSIM_BAR2_TRAPPED_SIZE;
+}
+
+int bar2_sparse_area(struct vfiosim_dev *dev, uint64_t *offset,
+		     uint64_t *size)
+{
+	const struct vfio_region_info_cap_sparse_mmap *sparse;
+	struct vfio_region_info *info;
+	int ret;
+
+	ret = region_info_get(dev, VFIO_PCI_BAR2_REGION_INDEX, &info);
+	if (ret)
+		return ret;
+	sparse = (const void *)vfiosim_region_info_cap(info,
+				VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+	if (!sparse || sparse->nr_areas != 1) {
+		ret = -ENOENT;
+	} else {
+		*offset = sparse->areas[0].offset;
+		*size = sparse->areas[0].size;
+	}
+	free(info);
+	return ret;
+}
+
+int touch_in_child(volatile uint64_t *addr, bool write)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		/* The default action, not a sanitizer's report. */
+		signal(SIGBUS, SIG_DFL);
+		signal(SIGSEGV, SIG_DFL);
+		if (write)
+			*addr = 0x5555aaaa5555aaaaULL;
+		else
+			(void)*addr;
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFSIGNALED(status))
+		return WTERMSIG(status);
+	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -1;
 }

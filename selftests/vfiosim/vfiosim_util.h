@@ -133,6 +133,23 @@ int region_info_get(struct vfiosim_dev *dev, uint32_t index,
 /* Region size from region info, or -errno. */
 int64_t region_size(struct vfiosim_dev *dev, uint32_t index);
 
+/*
+ * BAR2's trapped tail on this host: VFIOSIM_BAR2_TRAPPED_SIZE, or a page
+ * where pages are bigger.  Tests derive sizes from this and the region
+ * info, never from the constant alone.
+ */
+uint64_t bar2_trapped_size(void);
+/* BAR2's one sparse-mmap area (offset, size) from its region info. */
+int bar2_sparse_area(struct vfiosim_dev *dev, uint64_t *offset,
+		     uint64_t *size);
+
+/*
+ * Touch *addr (read, or write if write) in a child process: the signal
+ * that killed it (SIGBUS for a revoked mapping), 0 if the access worked,
+ * -1 if the child could not be run.
+ */
+int touch_in_child(volatile uint64_t *addr, bool write);
+
 /* VFIO_DEVICE_FEATURE with no payload. */
 int device_feature(struct vfiosim_dev *dev, uint32_t flags, uint32_t argsz);
 

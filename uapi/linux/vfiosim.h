@@ -40,8 +40,13 @@
 #define VFIOSIM_BAR2_SIZE_FULL		0x1000000	/* 16 MiB */
 
 /*
- * BAR2 is device memory.  Everything but its last page can be mmapped (the
- * sparse-mmap capability lists one area); the last page is always trapped.
+ * BAR2 is device memory.  Everything but its tail can be mmapped (the
+ * sparse-mmap capability lists one area); the tail is always trapped.  The
+ * tail is VFIOSIM_BAR2_TRAPPED_SIZE, or one host page where pages are
+ * larger: take the sizes from the region info, not from this constant.
+ * A mapping is a BAR's (VM_IO | VM_PFNMAP): GUP, pinning and O_DIRECT on
+ * it fail.  It works while memory decode is on (config command MEMORY)
+ * and its owner has the device: otherwise an access raises SIGBUS.
  */
 #define VFIOSIM_BAR2_TRAPPED_SIZE	0x1000
 
@@ -56,7 +61,10 @@
  * Config space (256 bytes, conventional PCI, header type 0).
  *  0x00 vendor/device, 0x2c subsystem vendor/ID: the IDs above.
  *  0x04 command: writable bits are MEMORY, MASTER, PARITY, SERR and
- *       INTX_DISABLE; reset value 0.
+ *       INTX_DISABLE; reset value MEMORY, which is what vfio-pci shows at
+ *       open (the host enabled the device).  With MEMORY clear, BAR0 and
+ *       BAR2 accesses fail with EIO and BAR2 mappings SIGBUS (they are
+ *       zapped) until MEMORY is set again; config space always answers.
  *  0x06 status: CAP_LIST always set; INTERRUPT reflects the INTx line.
  *  0x08 revision, 0x09 class code; 0x0c cache line size is writable.
  *  0x10 BAR0: 32-bit non-prefetchable memory, VFIOSIM_BAR0_SIZE.
@@ -125,11 +133,17 @@
  * MSI doorbell asserts INTx as soon as INTx is enabled.  The MSI-X table is plain storage:
  * under VFIO the VMM emulates it, so its vector-control bits do not mask.
  *
- * Reset (VFIO_DEVICE_RESET) returns config space and every register to its
- * default and clears pending interrupts and masks; eventfds stay registered
- * and BAR2 contents are kept, as device memory survives a function reset.
- * Closing the device drops its eventfds and interrupt state (mode, masks,
- * pending); register values stay until the next reset.
+ * Reset (VFIO_DEVICE_RESET, vfio-user DEVICE_RESET) returns config space
+ * and every register to its default and clears pending interrupts and
+ * masks; eventfds stay registered, and BAR2 contents and mappings are
+ * kept, as device memory survives a function reset.
+ * Open and close, over any transport, are more: as vfio-pci resets the
+ * function at open and at close, the device drops its eventfds and
+ * interrupt state, resets every register and config space, and forgets
+ * BAR2's contents (they read as zero), so that the next user never sees
+ * the last one's.  The last user's BAR2 mappings are zapped at close and
+ * raise SIGBUS from then on.  These resets do not count in
+ * VFIOSIM_COUNTER_RESETS, which counts requested ones.
  */
 
 /*
@@ -162,6 +176,12 @@
  * (none: a message-only mapping).  The reply
  * carries the vfio-user reply in VFIOSIM_ATTR_MSG, and an mmappable
  * region's fd, newly installed in the caller's table, in VFIOSIM_ATTR_FDS.
+ * That region fd is mmap(2)ped at the region info's offsets and belongs
+ * to the session that asked: once the session ends (DEV_CLOSE, socket
+ * close, device removal) its mappings raise SIGBUS and a new mmap fails
+ * with ENODEV, whoever owns the device next (it has no read or write:
+ * EINVAL; data goes through REGION_READ/WRITE).  It does not keep the device:
+ * the device can be removed and its UUID created again while it is open.
  * The fd is installed before the reply is queued, so any thread that reads
  * the reply finds it valid, and it is installed only once the reply is
  * sure to be queued: without room for it in the receive queue the
@@ -325,6 +345,10 @@ struct vfiosim_user_dma_unmap {
  */
 #define VFIOSIM_USER_MAX_MSG_FDS	16
 #define VFIOSIM_USER_MAX_DMA_MAPS	1024
+/*
+ * pgsizes: the host's page size (DMA_MAP addresses, offsets and sizes are
+ * multiples of it); this is its value on 4 KiB-page hosts.
+ */
 #define VFIOSIM_USER_PGSIZES		4096
 
 #endif /* _UAPI_LINUX_VFIOSIM_H */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vu_server.h"
 
@@ -441,7 +442,7 @@ size_t vus_version_reply(void *buf, size_t cap,
 	n = snprintf((char *)p + sizeof(ver), sizeof(p) - sizeof(ver),
 		     "{\"capabilities\":{\"max_msg_fds\":%u,\"max_data_xfer_size\":%u,\"max_dma_maps\":%u,\"pgsizes\":%u,\"write_multiple\":true}}",
 		     VUS_MAX_FDS, VFIOSIM_USER_MAX_DATA_XFER,
-		     VFIOSIM_USER_MAX_DMA_MAPS, VFIOSIM_USER_PGSIZES);
+		     VFIOSIM_USER_MAX_DMA_MAPS, (unsigned int)sysconf(_SC_PAGESIZE));
 	if (n < 0 || (size_t)n >= sizeof(p) - sizeof(ver))
 		return 0;
 	return vus_build_reply(buf, cap, req, 0, p, sizeof(ver) + (size_t)n + 1);
