@@ -984,6 +984,40 @@ int vfiosim_get_region_info(struct vfiosim_dev *sdev,
 	return 0;
 }
 
+/*
+ * The region info ioctl's answer for a caller with room for info->argsz
+ * bytes, shared by the VFIO ioctl (before 6.19; then the VFIO core does
+ * this) and vfio-user: the chain goes right after the info when it fits
+ * (cap_offset and FLAG_CAPS say so, @caps shifted to that place);
+ * otherwise argsz grows to what it needs, cap_offset is 0 and caps->size
+ * 0, and FLAG_CAPS is set only if @flag_unplaced (VFIO does so, as
+ * vfio-pci; QEMU's vfio-user client refuses a FLAG_CAPS whose chain is
+ * not in the reply).  The caller kfree()s caps->buf.
+ */
+int vfiosim_region_info_chain(struct vfiosim_dev *sdev,
+			      struct vfio_region_info *info,
+			      struct vfio_info_cap *caps, bool flag_unplaced)
+{
+	u32 argsz = info->argsz;
+	int ret;
+
+	ret = vfiosim_get_region_info(sdev, info, caps);
+	if (ret || !caps->size)
+		return ret;
+	if (argsz >= sizeof(*info) + caps->size) {
+		vfio_info_cap_shift(caps, sizeof(*info));
+		info->cap_offset = sizeof(*info);
+		info->flags |= VFIO_REGION_INFO_FLAG_CAPS;
+		return 0;
+	}
+	/* Tell the caller how much room the chain needs. */
+	info->argsz = sizeof(*info) + caps->size;
+	caps->size = 0;
+	if (flag_unplaced)
+		info->flags |= VFIO_REGION_INFO_FLAG_CAPS;
+	return 0;
+}
+
 static void vfiosim_reset_locked(struct vfiosim_dev *sdev)
 {
 	unsigned int v;

@@ -322,6 +322,21 @@ void vfiosim_netlink_remove(struct vfiosim_dev *sdev)
 
 /* ---- device lookup and attributes ------------------------------------ */
 
+/*
+ * A required attribute missing: true, with the extack naming it (type and
+ * message).  Every doit checks its own before anything else.
+ */
+static bool vfiosim_nl_missing(struct genl_info *info, int attr)
+{
+	if (!GENL_REQ_ATTR_CHECK(info, attr))
+		return false;
+	if (attr == VFIOSIM_ATTR_MSG)
+		GENL_SET_ERR_MSG(info, "missing vfio-user message");
+	else
+		GENL_SET_ERR_MSG(info, "missing device UUID");
+	return true;
+}
+
 static int vfiosim_nl_uuid(struct genl_info *info, guid_t *uuid)
 {
 	struct nlattr *attr = info->attrs[VFIOSIM_ATTR_DEV_UUID];
@@ -499,6 +514,8 @@ static int vfiosim_nl_dev_get_doit(struct sk_buff *skb, struct genl_info *info)
 
 	if (!vfiosim_nl_capable(skb, info))
 		return -EPERM;
+	if (vfiosim_nl_missing(info, VFIOSIM_ATTR_DEV_UUID))
+		return -EINVAL;
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
@@ -589,6 +606,8 @@ static int vfiosim_nl_dev_open(struct sk_buff *skb, struct genl_info *info)
 
 	if (!vfiosim_nl_capable(skb, info))
 		return -EPERM;
+	if (vfiosim_nl_missing(info, VFIOSIM_ATTR_DEV_UUID))
+		return -EINVAL;
 	nsk = vfiosim_nl_sock(skb, true);
 	if (IS_ERR(nsk))
 		return PTR_ERR(nsk);
@@ -650,6 +669,8 @@ static int vfiosim_nl_dev_close(struct sk_buff *skb, struct genl_info *info)
 
 	if (!vfiosim_nl_capable(skb, info))
 		return -EPERM;
+	if (vfiosim_nl_missing(info, VFIOSIM_ATTR_DEV_UUID))
+		return -EINVAL;
 	session = vfiosim_nl_session(skb, info);
 	if (IS_ERR(session))
 		return PTR_ERR(session);
@@ -812,16 +833,11 @@ static int vfiosim_nl_vfio_user(struct sk_buff *skb, struct genl_info *info)
 
 	if (!vfiosim_nl_capable(skb, info))
 		return -EPERM;
-	if (!msg_attr) {
-		GENL_SET_ERR_MSG(info, "missing vfio-user message");
+	/* The policy bounds the message: VU_HDR_SIZE..VFIOSIM_USER_MAX_MSG. */
+	if (vfiosim_nl_missing(info, VFIOSIM_ATTR_DEV_UUID) ||
+	    vfiosim_nl_missing(info, VFIOSIM_ATTR_MSG))
 		return -EINVAL;
-	}
 	len = nla_len(msg_attr);
-	if (len < VU_HDR_SIZE) {
-		NL_SET_ERR_MSG_ATTR(info->extack, msg_attr,
-				    "vfio-user message shorter than its header");
-		return -EINVAL;
-	}
 	if (fds_attr && nla_len(fds_attr) % sizeof(s32)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, fds_attr,
 				    "fds attribute is not an array of s32");
@@ -883,11 +899,34 @@ out:
 
 /* ---- the family ------------------------------------------------------ */
 
-static const struct nla_policy vfiosim_nl_policy[VFIOSIM_ATTR_MAX + 1] = {
-	[VFIOSIM_ATTR_DEV_UUID] = { .type = NLA_STRING, .len = UUID_STRING_LEN },
-	[VFIOSIM_ATTR_MSG] = { .type = NLA_BINARY, .len = VU_MAX_MSG },
+/*
+ * One policy per command, each what uapi/netlink/vfiosim.yaml gives the
+ * command's request (scripts/ynl-check.sh compares them with the policies
+ * ynl-gen-c makes of the spec).  maxattr is the highest attribute the
+ * command takes; with strict validation any other attribute (fds on a
+ * command that takes none, say) is refused with EINVAL before a doit runs.
+ */
+static const struct nla_policy vfiosim_nl_dev_policy[VFIOSIM_ATTR_DEV_UUID + 1] = {
+	[VFIOSIM_ATTR_DEV_UUID] = { .type = NLA_NUL_STRING, .len = UUID_STRING_LEN },
+};
+
+static const struct nla_policy vfiosim_nl_vfio_user_policy[VFIOSIM_ATTR_FDS + 1] = {
+	[VFIOSIM_ATTR_DEV_UUID] = { .type = NLA_NUL_STRING, .len = UUID_STRING_LEN },
+	/*
+	 * A whole message: at least its header, at most the largest one.
+	 * Not NLA_POLICY_RANGE: its bounds are s16, and the largest message
+	 * is longer than S16_MAX.
+	 */
+	[VFIOSIM_ATTR_MSG] = { .type = NLA_BINARY, .len = VFIOSIM_USER_MAX_MSG,
+			       .validation_type = NLA_VALIDATE_MIN,
+			       .min = sizeof(struct vfiosim_user_header) },
 	[VFIOSIM_ATTR_FDS] = { .type = NLA_BINARY,
 			       .len = VFIOSIM_USER_MAX_MSG_FDS * sizeof(s32) },
+};
+
+/* PING takes no attributes at all. */
+static const struct nla_policy vfiosim_nl_ping_policy[VFIOSIM_ATTR_DEV_UUID + 1] = {
+	[VFIOSIM_ATTR_DEV_UUID] = { .type = NLA_REJECT },
 };
 
 static const struct genl_ops vfiosim_nl_ops[] = {
@@ -896,22 +935,32 @@ static const struct genl_ops vfiosim_nl_ops[] = {
 		.doit = vfiosim_nl_dev_get_doit,
 		.start = vfiosim_nl_dev_get_start,
 		.dumpit = vfiosim_nl_dev_get_dumpit,
+		.policy = vfiosim_nl_dev_policy,
+		.maxattr = ARRAY_SIZE(vfiosim_nl_dev_policy) - 1,
 	},
 	{
 		.cmd = VFIOSIM_CMD_DEV_OPEN,
 		.doit = vfiosim_nl_dev_open,
+		.policy = vfiosim_nl_dev_policy,
+		.maxattr = ARRAY_SIZE(vfiosim_nl_dev_policy) - 1,
 	},
 	{
 		.cmd = VFIOSIM_CMD_DEV_CLOSE,
 		.doit = vfiosim_nl_dev_close,
+		.policy = vfiosim_nl_dev_policy,
+		.maxattr = ARRAY_SIZE(vfiosim_nl_dev_policy) - 1,
 	},
 	{
 		.cmd = VFIOSIM_CMD_VFIO_USER,
 		.doit = vfiosim_nl_vfio_user,
+		.policy = vfiosim_nl_vfio_user_policy,
+		.maxattr = ARRAY_SIZE(vfiosim_nl_vfio_user_policy) - 1,
 	},
 	{
 		.cmd = VFIOSIM_CMD_PING,
 		.doit = vfiosim_nl_ping,
+		.policy = vfiosim_nl_ping_policy,
+		.maxattr = ARRAY_SIZE(vfiosim_nl_ping_policy) - 1,
 	},
 };
 
@@ -922,8 +971,8 @@ static const struct genl_multicast_group vfiosim_nl_mcgrps[] = {
 static struct genl_family vfiosim_nl_family __ro_after_init = {
 	.name = VFIOSIM_GENL_NAME,
 	.version = VFIOSIM_GENL_VERSION,
+	/* per-command policies (above); this only sizes CTRL_ATTR_MAXATTR */
 	.maxattr = VFIOSIM_ATTR_MAX,
-	.policy = vfiosim_nl_policy,
 	.module = THIS_MODULE,
 	.parallel_ops = true,
 	VFIOSIM_NL_SOCK_PRIV

@@ -18,8 +18,9 @@
 
 #define VU_HDR_SIZE	sizeof(struct vfiosim_user_header)
 /* The largest message: a region access header plus its data. */
-#define VU_MAX_MSG	(VU_HDR_SIZE + sizeof(struct vfiosim_user_region_access) + \
-			 VFIOSIM_USER_MAX_DATA_XFER)
+#define VU_MAX_MSG	VFIOSIM_USER_MAX_MSG
+static_assert(VU_HDR_SIZE + sizeof(struct vfiosim_user_region_access) +
+	      VFIOSIM_USER_MAX_DATA_XFER == VU_MAX_MSG);
 /* Replies up to this size are built on the stack. */
 #define VU_SMALL_REPLY	64
 /* Enough for a region info with its caps, or the VERSION reply. */

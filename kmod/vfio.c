@@ -156,10 +156,11 @@ static long vfiosim_ioctl_device_info(struct vfiosim_dev *sdev,
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
 
-/* The region info and its capability chain, for the VFIO core or us. */
-static int vfiosim_vfio_region_info_caps(struct vfio_device *vdev,
-					 struct vfio_region_info *info,
-					 struct vfio_info_cap *caps)
+/* The region info and its capability chain, for the VFIO core (6.19+). */
+static int __maybe_unused
+vfiosim_vfio_region_info_caps(struct vfio_device *vdev,
+			      struct vfio_region_info *info,
+			      struct vfio_info_cap *caps)
 {
 	return vfiosim_get_region_info(vdev_to_sdev(vdev), info, caps);
 }
@@ -182,25 +183,13 @@ static long vfiosim_ioctl_region_info(struct vfiosim_dev *sdev,
 	if (info.argsz < minsz)
 		return -EINVAL;
 
-	ret = vfiosim_vfio_region_info_caps(&sdev->vdev, &info, &caps);
+	ret = vfiosim_region_info_chain(sdev, &info, &caps, true);
 	if (ret)
 		goto out;
-
-	info.cap_offset = 0;
-	if (caps.size) {
-		info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
-		if (info.argsz < sizeof(info) + caps.size) {
-			/* Tell the caller how much room the caps need. */
-			info.argsz = sizeof(info) + caps.size;
-		} else {
-			vfio_info_cap_shift(&caps, sizeof(info));
-			if (copy_to_user(arg + sizeof(info), caps.buf,
-					 caps.size)) {
-				ret = -EFAULT;
-				goto out;
-			}
-			info.cap_offset = sizeof(info);
-		}
+	if (caps.size &&
+	    copy_to_user(arg + sizeof(info), caps.buf, caps.size)) {
+		ret = -EFAULT;
+		goto out;
 	}
 	if (copy_to_user(arg, &info, minsz))
 		ret = -EFAULT;

@@ -9,6 +9,8 @@
 
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 
 #include "compat.h"
@@ -106,23 +108,17 @@ static int vu_region_info(struct vfiosim_vu_req *req)
 	if (ret)
 		return ret;
 	info.index = ((const struct vfio_region_info *)req->payload)->index;
-	ret = vfiosim_get_region_info(req->sdev, &info, &caps);
-	if (ret)
-		goto out;
-
+	info.argsz = argsz;
 	/*
 	 * FLAG_CAPS only with the chain in the reply: a client (QEMU) that
 	 * asked with a small argsz sees argsz grow, and asks again.
 	 */
-	info.argsz = minsz + caps.size;
-	info.cap_offset = 0;
-	if (caps.size && argsz >= info.argsz) {
-		vfio_info_cap_shift(&caps, minsz);
-		info.cap_offset = minsz;
-		info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
-	} else {
-		caps.size = 0;		/* the caller learns the size it needs */
-	}
+	ret = vfiosim_region_info_chain(req->sdev, &info, &caps, false);
+	if (ret)
+		goto out;
+	/* argsz: what the whole answer needs, no more than the reply holds */
+	if (info.argsz <= argsz)
+		info.argsz = minsz + caps.size;
 	out = vu_reply(req, minsz + caps.size);
 	if (!out) {
 		ret = -ENOMEM;
@@ -284,9 +280,16 @@ static int vu_region_write_multi(struct vfiosim_vu_req *req)
 	    req->len != sizeof(wr_cnt) + wr_cnt * sizeof(wr))
 		return -EINVAL;
 	wrs = req->payload + sizeof(wr_cnt);
+	/*
+	 * The whole batch is checked before any of it is applied: an entry
+	 * with a bad region, offset or count fails the message with nothing
+	 * written.
+	 */
 	for (i = 0; i < wr_cnt; i++) {
 		memcpy(&wr, &wrs[i], sizeof(wr));
-		if (!wr.count || wr.count > sizeof(wr.data))
+		if (!wr.count || wr.count > sizeof(wr.data) ||
+		    vfiosim_region_check(req->sdev, wr.region, wr.offset,
+					 wr.count))
 			return -EINVAL;
 	}
 	for (i = 0; i < wr_cnt; i++) {
@@ -341,6 +344,13 @@ static bool vfiosim_dma_overlaps(struct vfiosim_session *session, u64 iova,
 	return false;
 }
 
+/* memfd, shmem (tmpfs) or hugetlbfs: what memfd_pin_folios() takes. */
+static bool vfiosim_dma_file_ok(struct file *file)
+{
+	return shmem_file(file) ||
+	       file_inode(file)->i_sb->s_magic == HUGETLBFS_MAGIC;
+}
+
 static int vu_dma_map(struct vfiosim_vu_req *req)
 {
 	struct vfiosim_user_dma_map req_map, *in = &req_map;
@@ -370,6 +380,15 @@ static int vu_dma_map(struct vfiosim_vu_req *req)
 		file = fget(req->fds[0]);
 		if (!file)
 			return -EBADF;
+		/*
+		 * Memory files only, as iommufd maps files: anything else
+		 * (this socket, a VFIO device, a pipe) would be pinned by a
+		 * session it may itself keep alive.
+		 */
+		if (!vfiosim_dma_file_ok(file)) {
+			fput(file);
+			return -EBADFD;
+		}
 		/* The device reads what READ maps and writes what WRITE maps. */
 		if (((in->flags & VFIO_DMA_MAP_FLAG_READ) &&
 		     !(file->f_mode & FMODE_READ)) ||
@@ -380,7 +399,7 @@ static int vu_dma_map(struct vfiosim_vu_req *req)
 		}
 	}
 
-	map = kzalloc(sizeof(*map), GFP_KERNEL);
+	map = kzalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
 	if (!map) {
 		if (file)
 			fput(file);
@@ -449,6 +468,10 @@ reply:
 
 int vfiosim_vu_dispatch(struct vfiosim_vu_req *req)
 {
+	/* fds belong to SET_IRQS (eventfds) and DMA_MAP (a memory file). */
+	if (req->nfds && req->hdr->command != VFIOSIM_USER_DEVICE_SET_IRQS &&
+	    req->hdr->command != VFIOSIM_USER_DMA_MAP)
+		return -EINVAL;
 	switch (req->hdr->command) {
 	case VFIOSIM_USER_VERSION:
 		return vu_version(req);

@@ -172,6 +172,9 @@ void vfiosim_get_device_info(struct vfiosim_dev *sdev,
 int vfiosim_get_region_info(struct vfiosim_dev *sdev,
 			    struct vfio_region_info *info,
 			    struct vfio_info_cap *caps);
+int vfiosim_region_info_chain(struct vfiosim_dev *sdev,
+			      struct vfio_region_info *info,
+			      struct vfio_info_cap *caps, bool flag_unplaced);
 int vfiosim_get_irq_info(struct vfiosim_dev *sdev, struct vfio_irq_info *info);
 int vfiosim_set_irqs(struct vfiosim_dev *sdev, const struct vfio_irq_set *hdr,
 		     const void *data);

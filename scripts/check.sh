@@ -130,6 +130,12 @@ rc=$?
 [ $rc -ne 0 ] && sed 's/^/# /' "$logs/ynl.log"
 result $rc "YNL spec valid and in step with uapi/linux/vfiosim.h"
 
+echo "# YNL generator: kernel and uapi code from the spec, policies vs kmod/genl.c"
+scripts/ynl-gen-check.sh >"$logs/ynl-gen.log" 2>&1
+rc=$?
+sed 's/^/# /' "$logs/ynl-gen.log"
+result $rc "ynl-gen-c.py --mode kernel/uapi accept the spec; its policies match kmod/genl.c"
+
 echo "# host unit tests (ASan + UBSan)"
 make -s -C userspace test 2>&1 | tee "$logs/unit.log" | quote_summary
 unit_rc=${PIPESTATUS[0]}

@@ -21,8 +21,10 @@ set -euo pipefail
 root=${VFIOSIM_TRIXIE:-/var/lib/vfiosim/trixie}
 stamp=$root/.vfiosim-root
 
-# Installed from trixie-backports: the newest VMM and kernel.
-backports=(qemu-system-x86 linux-image-amd64 linux-headers-amd64)
+# Installed from trixie-backports: the newest VMM and kernel, and that
+# kernel's source (linux-source: the YNL code generator and the netlink
+# schemas that scripts/ynl-check.sh runs).
+backports=(qemu-system-x86 linux-image-amd64 linux-headers-amd64 linux-source)
 # Installed from trixie: what kbuild needs in the root, and what the test
 # suite runs there (the Debian 12 userspace is dynamically linked against
 # libmnl and the gcc sanitizer runtimes).  initramfs-tools comes first so

@@ -726,4 +726,116 @@ TEST_F(vfiosim, reset_clears_intx_automask)
 	close(fd);
 }
 
+/* ---- REGION_WRITE_MULTI: a batch applies whole or not at all -------- */
+
+/*
+ * Entry 0 is good, entry 1 is not: the call fails with EINVAL and entry
+ * 0's register keeps its value, whatever is wrong with entry 1.  Then a
+ * good batch applies every entry.
+ */
+TEST_F(vfiosim, region_write_multi_all_or_none)
+{
+	int64_t bar0 = region_size(self->dev, BAR0);
+	int64_t bar2 = region_size(self->dev, BAR2);
+	const struct {
+		uint32_t region;
+		uint64_t offset;
+		uint32_t count;
+		const char *what;
+	} bad[] = {
+		{ BAR0, bar0, 4, "BAR0 at its end" },
+		{ BAR0, bar0 - 2, 4, "BAR0 straddling its end" },
+		{ BAR0, UINT64_MAX - 1, 4, "offset + count wraps" },
+		{ BAR2, bar2, 8, "BAR2 at its end" },
+		{ CONFIG, VFIOSIM_CONFIG_SIZE - 1, 2, "config straddling its end" },
+		{ VFIO_PCI_BAR1_REGION_INDEX, 0, 4, "unimplemented BAR1" },
+		{ 99, 0, 4, "no such region" },
+	};
+	struct vfiosim_write_op ops[2];
+	unsigned int i;
+	uint32_t before;
+
+	ASSERT_GT(bar0, 0);
+	ASSERT_GT(bar2, 0);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		before = 0x5a5a0000 | i;
+		ASSERT_EQ(0, bar0_write(self->dev, VFIOSIM_REG_SCRATCH(0), before))
+			TH_LOG("%s", DEV_ERR(self));
+		ops[0] = (struct vfiosim_write_op){
+			.region = BAR0, .count = 4,
+			.offset = VFIOSIM_REG_SCRATCH(0), .data = 0x1234,
+		};
+		ops[1] = (struct vfiosim_write_op){
+			.region = bad[i].region, .count = bad[i].count,
+			.offset = bad[i].offset, .data = 0xffffffff,
+		};
+		EXPECT_EQ(-EINVAL, vfiosim_region_write_multi(self->dev, ops, 2))
+			TH_LOG("entry 1: %s: %s", bad[i].what, DEV_ERR(self));
+		EXPECT_EQ(before, reg32(self->dev, VFIOSIM_REG_SCRATCH(0)))
+			TH_LOG("entry 0 was applied although entry 1 (%s) failed",
+			       bad[i].what);
+	}
+
+	ops[1] = (struct vfiosim_write_op){
+		.region = BAR0, .count = 4,
+		.offset = VFIOSIM_REG_SCRATCH(1), .data = 0x5678,
+	};
+	ASSERT_EQ(0, vfiosim_region_write_multi(self->dev, ops, 2))
+		TH_LOG("%s", DEV_ERR(self));
+	EXPECT_EQ(0x1234, reg32(self->dev, VFIOSIM_REG_SCRATCH(0)));
+	EXPECT_EQ(0x5678, reg32(self->dev, VFIOSIM_REG_SCRATCH(1)));
+}
+
+/*
+ * vfio-user DMA_MAP (netlink, unix through vfiosim-userd) takes memory
+ * files only: a pipe or a file on disk is refused with EBADFD, a memfd
+ * maps.  VFIO maps process memory by address and sends no file.
+ */
+TEST_F(vfiosim, dma_map_takes_memory_files_only)
+{
+	struct vfiosim_dma_map m = {
+		.iova = 0x100000, .size = 0x10000, .offset = 0,
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+	};
+	int pipefd[2], exe, mfd;
+	const struct {
+		const char *what;
+		int *fd;
+	} bad[] = {
+		{ "a pipe (read end)", &pipefd[0] },
+		{ "a pipe (write end)", &pipefd[1] },
+		{ "a file on disk (/proc/self/exe)", &exe },
+	};
+	unsigned int i;
+	void *mem;
+
+	if (!strcmp(variant->backend, "vfio"))
+		SKIP(return, "VFIO maps process memory by address, not a file");
+	ASSERT_EQ(0, pipe(pipefd));
+	exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, exe);
+	mfd = memfd_create("vfiosim-dma", MFD_CLOEXEC);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, m.size));
+	mem = mmap(NULL, m.size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	m.vaddr = mem;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		m.fd = *bad[i].fd;
+		EXPECT_EQ(-EBADFD, vfiosim_dma_map(self->dev, &m))
+			TH_LOG("DMA_MAP of %s: %s", bad[i].what, DEV_ERR(self));
+	}
+	m.fd = mfd;
+	EXPECT_EQ(0, vfiosim_dma_map(self->dev, &m))
+		TH_LOG("DMA_MAP of a memfd: %s", DEV_ERR(self));
+	EXPECT_EQ(0, vfiosim_dma_unmap(self->dev, m.iova, m.size, 0))
+		TH_LOG("%s", DEV_ERR(self));
+	munmap(mem, m.size);
+	close(mfd);
+	close(exe);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
 TEST_HARNESS_MAIN

@@ -36,12 +36,14 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/capability.h>
 #include <linux/genetlink.h>
+#include <linux/magic.h>
 #include <linux/netlink.h>
 
 #include "kselftest_harness.h"
@@ -2779,6 +2781,471 @@ TEST_F_TIMEOUT(nl, malformed_stream, 300)
 	free(slots);
 	free(m);
 	free(sbuf);
+}
+
+/*
+ * ==== Message-level policy and DMA_MAP files (issue 8, "vuproto") ====
+ *
+ * Each command has its own attribute policy: required attributes are
+ * named in the extack when missing, the msg attribute's length is bounded
+ * by the policy, fds are refused where a command takes none.  DMA_MAP
+ * takes memory files only.  These tests keep to this block.
+ */
+
+/* What an ACK or error said: errno, message, missing/bad attribute. */
+struct pol_ack {
+	int error;
+	char msg[256];
+	int miss_type;		/* NLMSGERR_ATTR_MISS_TYPE, or -1 */
+	bool has_offs;		/* NLMSGERR_ATTR_OFFS: a bad attribute */
+	bool has_policy;	/* NLMSGERR_ATTR_POLICY: refused by a policy */
+	unsigned int genl_msgs;	/* replies of our family before it */
+	struct vfiosim_user_header vu;	/* the last vfio-user reply header */
+};
+
+/* Send nlh and read until its ACK or error. 0 or -errno of the socket. */
+static int pol_xfer(struct nl *nl, struct nlmsghdr *nlh, struct pol_ack *a)
+{
+	static char buf[NL_BUF_SIZE];
+	uint32_t seq = nlh->nlmsg_seq;
+
+	memset(a, 0, sizeof(*a));
+	a->miss_type = -1;
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	if (nl_send(nl, nlh))
+		return -errno;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl->sk, buf, sizeof(buf));
+		const struct nlmsghdr *rep = (const void *)buf;
+		int len = (int)n;
+
+		if (n < 0)
+			return -errno;
+		for (; mnl_nlmsg_ok(rep, len); rep = mnl_nlmsg_next(rep, &len)) {
+			const struct nlmsgerr *e;
+			const struct nlattr *attr;
+			unsigned int off;
+
+			if (rep->nlmsg_seq != seq)
+				continue;
+			if (rep->nlmsg_type == vfiosim_family) {
+				a->genl_msgs++;
+				mnl_attr_for_each(attr, rep, sizeof(struct genlmsghdr)) {
+					if (mnl_attr_get_type(attr) == VFIOSIM_ATTR_MSG &&
+					    mnl_attr_get_payload_len(attr) >= sizeof(a->vu))
+						memcpy(&a->vu, mnl_attr_get_payload(attr),
+						       sizeof(a->vu));
+					if (mnl_attr_get_type(attr) == VFIOSIM_ATTR_FDS) {
+						const int32_t *fds = mnl_attr_get_payload(attr);
+						size_t i;
+
+						for (i = 0; i < mnl_attr_get_payload_len(attr) / 4; i++)
+							close(fds[i]);
+					}
+				}
+				continue;
+			}
+			if (rep->nlmsg_type != NLMSG_ERROR)
+				continue;
+			e = mnl_nlmsg_get_payload(rep);
+			a->error = e->error;
+			if (!(rep->nlmsg_flags & NLM_F_ACK_TLVS))
+				return 0;
+			off = sizeof(*e);
+			if (!(rep->nlmsg_flags & NLM_F_CAPPED))
+				off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+			mnl_attr_for_each(attr, rep, off) {
+				switch (mnl_attr_get_type(attr)) {
+				case NLMSGERR_ATTR_MSG:
+					if (!mnl_attr_validate(attr, MNL_TYPE_NUL_STRING))
+						snprintf(a->msg, sizeof(a->msg), "%s",
+							 mnl_attr_get_str(attr));
+					break;
+				case NLMSGERR_ATTR_MISS_TYPE:
+					a->miss_type = (int)mnl_attr_get_u32(attr);
+					break;
+				case NLMSGERR_ATTR_OFFS:
+					a->has_offs = true;
+					break;
+				case NLMSGERR_ATTR_POLICY:
+					a->has_policy = true;
+					break;
+				}
+			}
+			return 0;
+		}
+	}
+}
+
+/* The ack, for TH_LOG. */
+static const char *pol_str(const struct pol_ack *a)
+{
+	static char buf[512];
+
+	snprintf(buf, sizeof(buf),
+		 "error %d (%s), extack \"%s\", missing attr %d%s%s",
+		 a->error, strerror(-a->error), a->msg, a->miss_type,
+		 a->has_offs ? ", bad attr" : "",
+		 a->has_policy ? ", policy" : "");
+	return buf;
+}
+
+/* A VFIO_USER request with a raw msg attribute of len bytes. */
+static struct nlmsghdr *pol_vu(char *buf, struct nl *nl, const char *uuid,
+			       uint16_t command, size_t len)
+{
+	static uint8_t msg[VFIOSIM_USER_MAX_MSG + 64];
+	struct vfiosim_user_header *h = (void *)msg;
+	struct nlmsghdr *nlh;
+
+	memset(msg, 0, sizeof(msg));
+	h->msg_id = ++nl->msg_id;
+	h->command = command;
+	h->msg_size = len;
+	nlh = put_genl(buf, nl, vfiosim_family, 0, VFIOSIM_CMD_VFIO_USER,
+		       VFIOSIM_GENL_VERSION);
+	if (uuid)
+		mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, uuid);
+	mnl_attr_put(nlh, VFIOSIM_ATTR_MSG, len, msg);
+	return nlh;
+}
+
+/* A missing required attribute is EINVAL, and the extack names it. */
+TEST_F(nl, policy_missing_attribute_is_named)
+{
+	static const uint8_t cmds[] = {
+		VFIOSIM_CMD_DEV_GET, VFIOSIM_CMD_DEV_OPEN, VFIOSIM_CMD_DEV_CLOSE,
+	};
+	static char buf[NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct pol_ack a;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		nlh = put_genl(buf, &self->a, vfiosim_family, 0, cmds[i],
+			       VFIOSIM_GENL_VERSION);
+		ASSERT_EQ(0, pol_xfer(&self->a, nlh, &a));
+		EXPECT_EQ(-EINVAL, a.error) TH_LOG("cmd %u: %s", cmds[i], pol_str(&a));
+		EXPECT_EQ(VFIOSIM_ATTR_DEV_UUID, a.miss_type)
+			TH_LOG("cmd %u without a uuid: %s", cmds[i], pol_str(&a));
+	}
+
+	/* VFIO_USER without a uuid, then without a message */
+	nlh = pol_vu(buf, &self->a, NULL, VFIOSIM_USER_DEVICE_GET_INFO,
+		     VU_HDR_SIZE + 4);
+	ASSERT_EQ(0, pol_xfer(&self->a, nlh, &a));
+	EXPECT_EQ(-EINVAL, a.error) TH_LOG("%s", pol_str(&a));
+	EXPECT_EQ(VFIOSIM_ATTR_DEV_UUID, a.miss_type) TH_LOG("%s", pol_str(&a));
+
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, self->r))
+		TH_LOG("%s", WHY(self));
+	nlh = put_genl(buf, &self->a, vfiosim_family, 0, VFIOSIM_CMD_VFIO_USER,
+		       VFIOSIM_GENL_VERSION);
+	mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, self->uuid);
+	ASSERT_EQ(0, pol_xfer(&self->a, nlh, &a));
+	EXPECT_EQ(-EINVAL, a.error) TH_LOG("%s", pol_str(&a));
+	EXPECT_EQ(VFIOSIM_ATTR_MSG, a.miss_type)
+		TH_LOG("VFIO_USER without msg: %s", pol_str(&a));
+	EXPECT_EQ(0u, a.genl_msgs);
+}
+
+/*
+ * The msg attribute holds one whole message: the policy refuses one
+ * shorter than the vfio-user header (ERANGE) or longer than
+ * VFIOSIM_USER_MAX_MSG (EINVAL) before the command sees it, with the
+ * attribute and the policy in the extack; both bounds themselves pass.
+ */
+TEST_F(nl, policy_msg_length)
+{
+	static const size_t bad[] = {
+		0, 1, VU_HDR_SIZE - 1, VFIOSIM_USER_MAX_MSG + 1,
+		VFIOSIM_USER_MAX_MSG + 8,
+	};
+	static char buf[NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct pol_ack a;
+	unsigned int i;
+
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, self->r))
+		TH_LOG("%s", WHY(self));
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		nlh = pol_vu(buf, &self->a, self->uuid,
+			     VFIOSIM_USER_DEVICE_GET_INFO, bad[i]);
+		ASSERT_EQ(0, pol_xfer(&self->a, nlh, &a));
+		/* the policy's errno: ERANGE below its minimum, else EINVAL */
+		EXPECT_TRUE(a.error == -EINVAL || a.error == -ERANGE)
+			TH_LOG("msg of %zu bytes: %s", bad[i], pol_str(&a));
+		EXPECT_TRUE(a.has_offs && a.has_policy)
+			TH_LOG("msg of %zu bytes not refused by the policy: %s", bad[i], pol_str(&a));
+		EXPECT_EQ(0u, a.genl_msgs) TH_LOG("msg of %zu bytes answered", bad[i]);
+	}
+
+	/* a bare header: past the policy, a vfio-user error reply */
+	nlh = pol_vu(buf, &self->a, self->uuid, VFIOSIM_USER_DEVICE_GET_INFO,
+		     VU_HDR_SIZE);
+	ASSERT_EQ(0, pol_xfer(&self->a, nlh, &a));
+	EXPECT_EQ(0, a.error) TH_LOG("%s", pol_str(&a));
+	EXPECT_EQ(1u, a.genl_msgs);
+	EXPECT_TRUE(a.vu.flags & VFIOSIM_USER_F_ERROR);
+	EXPECT_EQ((uint32_t)EINVAL, a.vu.error_no);
+
+	/* the largest message: a REGION_WRITE of VFIOSIM_USER_MAX_DATA_XFER */
+	{
+		static uint8_t msg[VFIOSIM_USER_MAX_MSG];
+		struct vfiosim_user_header *h = (void *)msg;
+		struct vfiosim_user_region_access *w = (void *)(h + 1);
+
+		memset(msg, 0xa5, sizeof(msg));
+		memset(h, 0, sizeof(*h));
+		h->msg_id = ++self->a.msg_id;
+		h->command = VFIOSIM_USER_REGION_WRITE;
+		h->msg_size = sizeof(msg);
+		w->offset = 0;
+		w->region = VFIO_PCI_BAR2_REGION_INDEX;
+		w->count = VFIOSIM_USER_MAX_DATA_XFER;
+		nlh = put_genl(buf, &self->a, vfiosim_family, 0,
+			       VFIOSIM_CMD_VFIO_USER, VFIOSIM_GENL_VERSION);
+		mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, self->uuid);
+		mnl_attr_put(nlh, VFIOSIM_ATTR_MSG, sizeof(msg), msg);
+		ASSERT_EQ(0, pol_xfer(&self->a, nlh, &a));
+		EXPECT_EQ(0, a.error) TH_LOG("%s", pol_str(&a));
+		EXPECT_EQ(1u, a.genl_msgs);
+		EXPECT_FALSE(a.vu.flags & VFIOSIM_USER_F_ERROR)
+			TH_LOG("REGION_WRITE of %u bytes: vfio-user error %u",
+			       VFIOSIM_USER_MAX_DATA_XFER, a.vu.error_no);
+	}
+}
+
+/* fds where a command takes none: EINVAL, and nothing done. */
+TEST_F(nl, policy_fds_refused_where_none_are_taken)
+{
+	static const uint8_t cmds[] = {
+		VFIOSIM_CMD_DEV_GET, VFIOSIM_CMD_DEV_OPEN, VFIOSIM_CMD_DEV_CLOSE,
+		VFIOSIM_CMD_PING,
+	};
+	static char buf[NL_BUF_SIZE];
+	struct vfiosim_user_region_access rd = {
+		.offset = VFIOSIM_REG_ID, .region = VFIO_PCI_BAR0_REGION_INDEX,
+		.count = 4,
+	};
+	struct nl_reply *r = self->r;
+	struct nlmsghdr *nlh;
+	struct pol_ack a;
+	int32_t fds[1];
+	unsigned int i;
+	int efd, ret;
+
+	efd = efd_new();
+	ASSERT_LE(0, efd);
+	fds[0] = efd;
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		nlh = put_genl(buf, &self->a, vfiosim_family, 0, cmds[i],
+			       VFIOSIM_GENL_VERSION);
+		if (cmds[i] != VFIOSIM_CMD_PING)
+			mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, self->uuid);
+		mnl_attr_put(nlh, VFIOSIM_ATTR_FDS, sizeof(fds), fds);
+		ASSERT_EQ(0, pol_xfer(&self->a, nlh, &a));
+		EXPECT_EQ(-EINVAL, a.error)
+			TH_LOG("cmd %u with fds: %s", cmds[i], pol_str(&a));
+		EXPECT_EQ(0u, a.genl_msgs) TH_LOG("cmd %u with fds answered", cmds[i]);
+	}
+	/* the dump too */
+	nlh = put_genl(buf, &self->a, vfiosim_family, NLM_F_DUMP,
+		       VFIOSIM_CMD_DEV_GET, VFIOSIM_GENL_VERSION);
+	mnl_attr_put(nlh, VFIOSIM_ATTR_FDS, sizeof(fds), fds);
+	ASSERT_EQ(0, pol_xfer(&self->a, nlh, &a));
+	EXPECT_EQ(-EINVAL, a.error) TH_LOG("DEV_GET dump with fds: %s", pol_str(&a));
+	/* ...and the refused DEV_OPEN bound nothing */
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_GET, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	EXPECT_EQ(VFIOSIM_OWNER_NONE, r->owner);
+
+	/* vfio-user commands that take no fds: an EINVAL error reply */
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	ret = vu_cmd(&self->a, self->uuid, VFIOSIM_USER_REGION_READ, 0, &rd,
+		     sizeof(rd), fds, 1, r);
+	EXPECT_EQ(EINVAL, ret) TH_LOG("REGION_READ with an fd: %d %s", ret, WHY(self));
+	ret = vu_cmd(&self->a, self->uuid, VFIOSIM_USER_DEVICE_RESET, 0, NULL,
+		     0, fds, 1, r);
+	EXPECT_EQ(EINVAL, ret) TH_LOG("DEVICE_RESET with an fd: %d %s", ret, WHY(self));
+	/* and the same read without the fd works */
+	ret = vu_cmd(&self->a, self->uuid, VFIOSIM_USER_REGION_READ, 0, &rd,
+		     sizeof(rd), NULL, 0, r);
+	EXPECT_EQ(0, ret) TH_LOG("%s", WHY(self));
+	close(efd);
+}
+
+/* A regular file not on tmpfs (so not a memory file), or -errno. */
+static int regular_file_new(char *path, size_t len)
+{
+	const char *dirs[] = { getenv("VFIOSIM_RESULTS"), "/var/tmp", "/root",
+			       "/var/cache", "/" };
+	struct statfs sfs;
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		if (!dirs[i])
+			continue;
+		snprintf(path, len, "%s/vfiosim-dma-XXXXXX", dirs[i]);
+		fd = mkstemp(path);
+		if (fd < 0)
+			continue;
+		unlink(path);
+		if (!fstatfs(fd, &sfs) && sfs.f_type != TMPFS_MAGIC &&
+		    !ftruncate(fd, 0x10000))
+			return fd;
+		close(fd);
+	}
+	/* the test binary itself, read-only: still no memory file */
+	snprintf(path, len, "/proc/self/exe");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * DMA_MAP takes memory files only.  The session's own socket, a pipe, a
+ * file on disk are refused with EBADFD and not kept: afterwards the socket
+ * closes for real, so someone else can open the device, and it can be
+ * removed.
+ */
+TEST_F(nl, dma_map_refuses_non_memory_files)
+{
+	struct nl_reply *r = self->r;
+	char path[512];
+	int pipefd[2], file, mfd, hfd, tries, ret;
+	struct {
+		const char *what;
+		int fd;
+	} bad[4];
+	unsigned int i;
+	struct nl b;
+
+	ASSERT_EQ(0, pipe(pipefd));
+	file = regular_file_new(path, sizeof(path));
+	ASSERT_LE(0, file) TH_LOG("no regular file: %s", strerror(-file));
+	TH_LOG("regular file: %s", path);
+	mfd = memfd_new(0x10000);
+	ASSERT_LE(0, mfd);
+	bad[0].what = "the session's own netlink socket";
+	bad[0].fd = mnl_socket_get_fd(self->a.sk);
+	bad[1].what = "a pipe (read end)";
+	bad[1].fd = pipefd[0];
+	bad[2].what = "a pipe (write end)";
+	bad[2].fd = pipefd[1];
+	bad[3].what = path;
+	bad[3].fd = file;
+
+	ASSERT_EQ(0, nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		ret = vu_dma_map(&self->a, self->uuid, 0x100000 + i * 0x10000,
+				 0x10000, bad[i].fd, 0, r);
+		EXPECT_EQ(EBADFD, ret)
+			TH_LOG("DMA_MAP of %s: %d, %s", bad[i].what, ret, WHY(self));
+	}
+	/* a memfd maps, and so does a hugetlbfs memfd where there is one */
+	EXPECT_EQ(0, vu_dma_map(&self->a, self->uuid, 0x800000, 0x10000, mfd,
+				0, r)) TH_LOG("DMA_MAP of a memfd: %s", WHY(self));
+	hfd = memfd_create("vfiosim-dma-huge", MFD_CLOEXEC | MFD_HUGETLB);
+	if (hfd >= 0 && !ftruncate(hfd, 2 << 20)) {
+		EXPECT_EQ(0, vu_dma_map(&self->a, self->uuid, 0x1000000, 2 << 20,
+					hfd, 0, r))
+			TH_LOG("DMA_MAP of a hugetlbfs memfd: %s", WHY(self));
+	} else {
+		TH_LOG("no hugetlbfs memfd here (%s): not tried", strerror(errno));
+	}
+	if (hfd >= 0)
+		close(hfd);
+
+	/* the socket really closes: the next owner is not refused */
+	nl_close(&self->a);
+	ASSERT_EQ(0, nl_open(&b));
+	ret = dev_open_retry(&b, self->uuid, r, &tries);
+	EXPECT_EQ(0, ret) TH_LOG("DEV_OPEN after the owner closed: %s", WHY(self));
+	EXPECT_EQ(1, tries) TH_LOG("DEV_OPEN was EBUSY %d times", tries - 1);
+	EXPECT_EQ(0, nl_cmd(&b, VFIOSIM_CMD_DEV_CLOSE, self->uuid, r))
+		TH_LOG("%s", WHY(self));
+	nl_close(&b);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(file);
+	close(mfd);
+	/* the teardown removes the device and expects that to work */
+}
+
+/* The fd of another device's VFIO session, found in our fd table. */
+static int vfio_device_fd_find(void)
+{
+	char link[64], target[256];
+	ssize_t n;
+	int fd;
+
+	for (fd = 3; fd < 1024; fd++) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strstr(target, "vfio-device") || strstr(target, "/dev/vfio/devices/"))
+			return fd;
+	}
+	return -ENOENT;
+}
+
+/*
+ * Nor is another device's VFIO fd taken: with it pinned by a session,
+ * that device's removal would wait for the session forever.
+ */
+TEST_F_TIMEOUT(nl, dma_map_refuses_vfio_device_fd, 90)
+{
+	struct nl_reply *r = self->r;
+	char uuid2[37], spec[64], err[256] = "";
+	int vfd, ret, status;
+	bool removed = false;
+	pid_t pid;
+
+	ASSERT_EQ(0, vfiosim_uuid_generate(uuid2));
+	ASSERT_EQ(0, vfiosim_mdev_create("vfiosim-small", uuid2, err, sizeof(err)))
+		TH_LOG("create %s: %s", uuid2, err);
+	self->vdev = vfiosim_dev_alloc();
+	ASSERT_NE(NULL, self->vdev);
+	snprintf(spec, sizeof(spec), "vfio:%s", uuid2);
+	ret = vfiosim_dev_open(self->vdev, spec);
+	if (ret)
+		vfiosim_mdev_remove(uuid2, err, sizeof(err));
+	ASSERT_EQ(0, ret) TH_LOG("open %s: %s", spec, vfiosim_dev_error(self->vdev));
+	vfd = vfio_device_fd_find();
+	EXPECT_LE(0, vfd) TH_LOG("no VFIO device fd in /proc/self/fd");
+
+	ret = nl_cmd(&self->a, VFIOSIM_CMD_DEV_OPEN, self->uuid, r);
+	EXPECT_EQ(0, ret) TH_LOG("%s", WHY(self));
+	if (vfd >= 0 && !ret) {
+		ret = vu_dma_map(&self->a, self->uuid, 0x100000, 0x10000, vfd,
+				 0, r);
+		EXPECT_EQ(EBADFD, ret)
+			TH_LOG("DMA_MAP of a VFIO device fd: %d, %s", ret, WHY(self));
+	}
+
+	/* with the session still open, the other device goes away */
+	vfiosim_dev_free(self->vdev);
+	self->vdev = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(vfiosim_mdev_remove(uuid2, err, sizeof(err)) ? 1 : 0);
+	removed = child_exited_within(pid, &status, 20000);
+	EXPECT_TRUE(removed) TH_LOG("removing %s hangs while a session holds its fd",
+				    uuid2);
+	/* (unpin it, so that a failing run still cleans up) */
+	nl_close(&self->a);
+	if (!removed)
+		waitpid(pid, &status, 0);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_FALSE(mdev_exists(uuid2));
 }
 
 TEST_HARNESS_MAIN

@@ -191,6 +191,23 @@
  * process).  A thread that let its queue overflow drains it before asking
  * for a region fd.
  * A command with VFIOSIM_USER_F_NO_REPLY gets no netlink reply at all.
+ *
+ * Each command has its own attribute policy (uapi/netlink/vfiosim.yaml):
+ * a missing VFIOSIM_ATTR_DEV_UUID (or VFIOSIM_ATTR_MSG on VFIO_USER) is
+ * EINVAL with the missing attribute named in the extack
+ * (NLMSGERR_ATTR_MISS_TYPE); the policy refuses a VFIOSIM_ATTR_MSG
+ * shorter than the vfio-user header (ERANGE) or longer than
+ * VFIOSIM_USER_MAX_MSG (EINVAL), and VFIOSIM_ATTR_FDS or any other
+ * attribute on a command that does not take it (EINVAL).  Inside
+ * VFIO_USER, fds on a vfio-user command other than DEVICE_SET_IRQS and
+ * DMA_MAP are an EINVAL error reply.
+ *
+ * The file of a DMA_MAP must be a memory file: a memfd, or a shmem (tmpfs)
+ * or hugetlbfs file, as iommufd requires of the files it maps.  Any other
+ * file (a socket, a VFIO device, a pipe, a file on disk) is refused with
+ * an EBADFD error reply and is not kept.  REGION_WRITE_MULTI checks every
+ * entry (region, offset, count) before it writes any: a batch with a bad
+ * entry is an EINVAL error reply with nothing written.
  */
 #define VFIOSIM_GENL_NAME		"vfiosim"
 #define VFIOSIM_GENL_VERSION		1
@@ -338,6 +355,11 @@ struct vfiosim_user_dma_unmap {
 #define VFIOSIM_USER_VERSION_MAJOR	0
 #define VFIOSIM_USER_VERSION_MINOR	1
 #define VFIOSIM_USER_MAX_DATA_XFER	32768
+/*
+ * The largest message the kernel takes in VFIOSIM_ATTR_MSG: a REGION_WRITE
+ * of VFIOSIM_USER_MAX_DATA_XFER bytes (16-byte header, 16-byte access).
+ */
+#define VFIOSIM_USER_MAX_MSG		32800
 /*
  * max_msg_fds, for the kernel and vfiosim-userd alike: 16 is the most
  * QEMU's client accepts (VFIO_USER_MAX_MAX_FDS).  SET_IRQS of more vectors

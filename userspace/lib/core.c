@@ -323,6 +323,30 @@ int vfiosim_region_write_multi(struct vfiosim_dev *dev,
 	return dev->ops->region_write_multi(dev, ops, n);
 }
 
+int vfiosim_write_ops_check(struct vfiosim_dev *dev,
+			    const struct vfiosim_write_op *ops, size_t n,
+			    uint64_t (*size)(struct vfiosim_dev *dev,
+					     uint32_t index))
+{
+	char msg[VFIOSIM_ERR_LEN];
+	uint64_t region_size;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		region_size = size(dev, ops[i].region);
+		if (region_size && ops[i].offset <= region_size &&
+		    ops[i].count <= region_size - ops[i].offset)
+			continue;
+		vfiosim_format_region_err(msg, sizeof(msg), "write",
+					  ops[i].region, ops[i].offset,
+					  ops[i].count, region_size, EINVAL);
+		return vfiosim_fail(dev, EINVAL,
+				    "region_write_multi write %zu of %zu, nothing written: %s",
+				    i, n, msg);
+	}
+	return 0;
+}
+
 int vfiosim_netlink_ping(struct vfiosim_dev *dev)
 {
 	VFIOSIM_CHECK(dev, ping);

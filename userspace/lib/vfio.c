@@ -345,7 +345,17 @@ static ssize_t vfio_region_write(struct vfiosim_dev *dev, uint32_t index,
 	return n;
 }
 
-/* The VFIO uapi has no batch: one pwrite each, in order. */
+static uint64_t vfio_region_size(struct vfiosim_dev *dev, uint32_t index)
+{
+	const struct vfio_priv *p = priv(dev);
+
+	return index < p->num_regions ? p->regions[index].size : 0;
+}
+
+/*
+ * The VFIO uapi has no batch: one pwrite each, in order, once every write
+ * is known to fit its region, so a bad one fails the batch unwritten.
+ */
 static int vfio_region_write_multi(struct vfiosim_dev *dev,
 				   const struct vfiosim_write_op *ops,
 				   size_t n)
@@ -353,6 +363,9 @@ static int vfio_region_write_multi(struct vfiosim_dev *dev,
 	size_t i;
 	ssize_t ret;
 
+	ret = vfiosim_write_ops_check(dev, ops, n, vfio_region_size);
+	if (ret)
+		return (int)ret;
 	for (i = 0; i < n; i++) {
 		uint64_t le = htole64(ops[i].data);
 

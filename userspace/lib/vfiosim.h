@@ -123,10 +123,12 @@ int vfiosim_dma_unmap(struct vfiosim_dev *dev, uint64_t iova, uint64_t size,
 
 /*
  * Write a batch of registers in order; 0 or -errno.  Every op must have a
- * count of 1..8 (-EINVAL otherwise, nothing written).  vfio: one pwrite
- * each; netlink: one REGION_WRITE_MULTI message per
- * VFIOSIM_USER_WRITE_MULTI_MAX writes.  On failure, writes before the
- * failing one (or its message) have been done.
+ * count of 1..8 and fit its region (-EINVAL otherwise, nothing written).
+ * vfio: one pwrite each, after checking all of them; netlink and unix:
+ * one REGION_WRITE_MULTI message per VFIOSIM_USER_WRITE_MULTI_MAX writes,
+ * each applied whole or not at all.  A failure the checks cannot foresee
+ * (vfio: a pwrite that fails; a later message) leaves the writes before
+ * it done.
  */
 int vfiosim_region_write_multi(struct vfiosim_dev *dev,
 			       const struct vfiosim_write_op *ops, size_t n);

@@ -54,6 +54,17 @@ void vfiosim_format_region_err(char *buf, size_t len, const char *what,
 			       uint32_t index, uint64_t offset, size_t count,
 			       uint64_t size, int err);
 
+/*
+ * For a backend that serves a write batch one write at a time: check every
+ * write against its region's size (size(dev, index), 0 for none) before
+ * any is made, so that a bad one fails the whole batch with nothing
+ * written.  0, or -EINVAL with the error recorded.
+ */
+int vfiosim_write_ops_check(struct vfiosim_dev *dev,
+			    const struct vfiosim_write_op *ops, size_t n,
+			    uint64_t (*size)(struct vfiosim_dev *dev,
+					     uint32_t index));
+
 /* VFIOSIM_SYSFS_ROOT, or "/sys".  Read at each call. */
 const char *vfiosim_sysfs_root(void);
 

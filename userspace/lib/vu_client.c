@@ -455,6 +455,13 @@ static ssize_t vu_region_write_locked(struct vfiosim_dev *dev,
 	return vu_region_rw(dev, true, index, offset, (void *)buf, count);
 }
 
+static uint64_t vu_region_size(struct vfiosim_dev *dev, uint32_t index)
+{
+	const struct vu_client *c = vc(dev);
+
+	return index < c->num_regions ? c->regions[index].size : 0;
+}
+
 static int vu_region_write_multi_locked(struct vfiosim_dev *dev,
 					const struct vfiosim_write_op *ops,
 					size_t n)
@@ -468,6 +475,9 @@ static int vu_region_write_multi_locked(struct vfiosim_dev *dev,
 
 	if (!c->write_multiple) {
 		/* The peer did not offer it: one REGION_WRITE each. */
+		ret = vfiosim_write_ops_check(dev, ops, n, vu_region_size);
+		if (ret)
+			return (int)ret;
 		for (i = 0; i < n; i++) {
 			uint64_t le = htole64(ops[i].data);
 
