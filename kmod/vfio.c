@@ -25,8 +25,6 @@ static int vfiosim_vfio_init(struct vfio_device *vdev)
 	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
 	struct mdev_device *mdev = to_mdev_device(vdev->dev);
 
-	if (!vfiosim_claim_instance())
-		return -ENOSPC;
 	vfiosim_dev_init(sdev, container_of(mdev->type, struct vfiosim_type,
 					    mtype));
 	guid_copy(&sdev->uuid, &mdev->uuid);
@@ -41,7 +39,6 @@ static void vfiosim_vfio_release(struct vfio_device *vdev)
 {
 	mutex_destroy(&vdev_to_sdev(vdev)->dmabufs_lock);
 	vfiosim_dev_destroy(vdev_to_sdev(vdev));
-	vfiosim_release_instance();
 	vfiosim_vfio_release_done(vdev);
 }
 

@@ -149,10 +149,6 @@ void vfiosim_unclaim(struct vfiosim_dev *sdev);
 /* vfio.c */
 extern const struct vfio_device_ops vfiosim_vfio_ops;
 
-/* main.c */
-bool vfiosim_claim_instance(void);
-void vfiosim_release_instance(void);
-
 /* dmabuf.c; before 6.19 the feature is ENOTTY, as in vfio-pci there */
 #ifdef VFIOSIM_HAVE_DMA_BUF
 int vfiosim_dmabuf_feature(struct vfiosim_dev *sdev, u32 flags,
