@@ -103,6 +103,7 @@ struct vfiosim_dev {
 	u32 msix_table[VFIOSIM_MAX_VECTORS * 4];
 
 	int irq_mode;			/* VFIO_PCI_*_IRQ_INDEX or NONE */
+	u32 irq_nvec;			/* MSI/MSI-X vectors enabled (NORESIZE) */
 	bool intx_masked;		/* VFIO-level INTx mask */
 	u32 msix_masked;		/* VFIO-level MSI-X masks */
 	u32 pending;			/* MSI/MSI-X vectors held back */
