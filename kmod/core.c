@@ -75,6 +75,9 @@ static void vfiosim_config_layout(const struct vfiosim_type *type, u8 *cfg,
 		/* MSI-X: enable and function mask */
 		cfg_put16(cfg, VFIOSIM_CFG_MSIX_CAP + PCI_MSIX_FLAGS,
 			  PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+		/* PCIe DEVCTL: the controls; Initiate FLR is never stored */
+		cfg_put16(cfg, VFIOSIM_CFG_EXP_CAP + PCI_EXP_DEVCTL,
+			  (u16)~PCI_EXP_DEVCTL_BCR_FLR);
 		return;
 	}
 
@@ -102,13 +105,31 @@ static void vfiosim_config_layout(const struct vfiosim_type *type, u8 *cfg,
 		  PCI_MSI_FLAGS_64BIT | (msi_log2 << 1));
 
 	cfg_put8(cfg, VFIOSIM_CFG_MSIX_CAP + PCI_CAP_LIST_ID, PCI_CAP_ID_MSIX);
-	cfg_put8(cfg, VFIOSIM_CFG_MSIX_CAP + PCI_CAP_LIST_NEXT, 0);
+	cfg_put8(cfg, VFIOSIM_CFG_MSIX_CAP + PCI_CAP_LIST_NEXT,
+		 VFIOSIM_CFG_EXP_CAP);
 	cfg_put16(cfg, VFIOSIM_CFG_MSIX_CAP + PCI_MSIX_FLAGS,
 		  type->msix_vectors - 1);
 	cfg_put32(cfg, VFIOSIM_CFG_MSIX_CAP + PCI_MSIX_TABLE,
 		  VFIOSIM_MSIX_TABLE_OFFSET);
 	cfg_put32(cfg, VFIOSIM_CFG_MSIX_CAP + PCI_MSIX_PBA,
 		  VFIOSIM_MSIX_PBA_OFFSET);
+
+	/* PCI Express v2 endpoint, x1 at 2.5 GT/s; FLR is its reset. */
+	cfg_put8(cfg, VFIOSIM_CFG_EXP_CAP + PCI_CAP_LIST_ID, PCI_CAP_ID_EXP);
+	cfg_put8(cfg, VFIOSIM_CFG_EXP_CAP + PCI_CAP_LIST_NEXT, 0);
+	cfg_put16(cfg, VFIOSIM_CFG_EXP_CAP + PCI_EXP_FLAGS,
+		  2 | PCI_EXP_TYPE_ENDPOINT << 4);
+	cfg_put32(cfg, VFIOSIM_CFG_EXP_CAP + PCI_EXP_DEVCAP, PCI_EXP_DEVCAP_FLR);
+	cfg_put16(cfg, VFIOSIM_CFG_EXP_CAP + PCI_EXP_DEVCTL,
+		  VFIOSIM_EXP_DEVCTL_DEFAULT);
+	cfg_put32(cfg, VFIOSIM_CFG_EXP_CAP + PCI_EXP_LNKCAP,
+		  PCI_EXP_LNKCAP_SLS_2_5GB | 1 << 4);
+	cfg_put16(cfg, VFIOSIM_CFG_EXP_CAP + PCI_EXP_LNKSTA,
+		  PCI_EXP_LNKSTA_CLS_2_5GB | 1 << 4);
+	cfg_put32(cfg, VFIOSIM_CFG_EXP_CAP + PCI_EXP_LNKCAP2,
+		  PCI_EXP_LNKCAP2_SLS_2_5GB);
+	cfg_put16(cfg, VFIOSIM_CFG_EXP_CAP + PCI_EXP_LNKCTL2,
+		  PCI_EXP_LNKCTL2_TLS_2_5GT);
 }
 
 /* ---- interrupts ------------------------------------------------------ */
@@ -142,9 +163,13 @@ static bool vfiosim_signal(struct vfiosim_dev *sdev, int index, u32 vector)
 }
 
 /*
- * INTx is level triggered: signal (and auto-mask) whenever the line is
- * asserted and VFIO has it unmasked.  Called after anything that can
- * change the line or the mask.
+ * The device's INTx condition, (IRQ_STATUS & ~IRQ_MASK) bit 0, is what
+ * PCI_STATUS.INTERRUPT shows in every mode, whatever INTX_DISABLE says.
+ * In INTx mode the line is that condition with INTX_DISABLE clear; it is
+ * level triggered: an assertion that VFIO has unmasked auto-masks, as
+ * vfio-pci's handler does, and signals the trigger if there is one.
+ * Called after anything that can change IRQ_STATUS, IRQ_MASK, COMMAND
+ * or the VFIO mask, in any mode.
  */
 static void vfiosim_intx_update(struct vfiosim_dev *sdev)
 {
@@ -163,8 +188,8 @@ static void vfiosim_intx_update(struct vfiosim_dev *sdev)
 	if (sdev->irq_mode != VFIO_PCI_INTX_IRQ_INDEX || !asserted ||
 	    (cmd & PCI_COMMAND_INTX_DISABLE) || sdev->intx_masked)
 		return;
-	if (vfiosim_signal(sdev, VFIO_PCI_INTX_IRQ_INDEX, 0))
-		sdev->intx_masked = true;
+	sdev->intx_masked = true;
+	vfiosim_signal(sdev, VFIO_PCI_INTX_IRQ_INDEX, 0);
 }
 
 static bool vfiosim_vector_held(const struct vfiosim_dev *sdev, u32 vector)
@@ -193,10 +218,7 @@ static void vfiosim_irq_unmasked(struct vfiosim_dev *sdev)
 	unsigned long pending = sdev->pending;
 	unsigned int vector;
 
-	if (sdev->irq_mode == VFIO_PCI_INTX_IRQ_INDEX) {
-		vfiosim_intx_update(sdev);
-		return;
-	}
+	vfiosim_intx_update(sdev);
 	if (sdev->irq_mode != VFIO_PCI_MSI_IRQ_INDEX &&
 	    sdev->irq_mode != VFIO_PCI_MSIX_IRQ_INDEX)
 		return;
@@ -214,22 +236,27 @@ static void vfiosim_doorbell(struct vfiosim_dev *sdev, u32 vector)
 		return;
 	}
 	sdev->irq_status |= BIT(vector);
-	if (sdev->irq_mode == VFIO_PCI_INTX_IRQ_INDEX)
-		vfiosim_intx_update(sdev);
-	else
+	vfiosim_intx_update(sdev);
+	if (sdev->irq_mode != VFIO_PCI_INTX_IRQ_INDEX)
 		vfiosim_msi_deliver(sdev, vector);
+}
+
+static void vfiosim_put_trigger(struct vfiosim_dev *sdev, int index,
+				u32 vector)
+{
+	struct eventfd_ctx **slot = &sdev->trigger[index][vector];
+
+	if (*slot)
+		eventfd_ctx_put(*slot);
+	*slot = NULL;
 }
 
 static void vfiosim_put_triggers(struct vfiosim_dev *sdev, int index)
 {
 	unsigned int v;
 
-	for (v = 0; v < VFIOSIM_MAX_VECTORS; v++) {
-		if (sdev->trigger[index][v]) {
-			eventfd_ctx_put(sdev->trigger[index][v]);
-			sdev->trigger[index][v] = NULL;
-		}
-	}
+	for (v = 0; v < VFIOSIM_MAX_VECTORS; v++)
+		vfiosim_put_trigger(sdev, index, v);
 }
 
 static void vfiosim_disable_mode(struct vfiosim_dev *sdev)
@@ -237,39 +264,99 @@ static void vfiosim_disable_mode(struct vfiosim_dev *sdev)
 	if (sdev->irq_mode != VFIOSIM_IRQ_MODE_NONE)
 		vfiosim_put_triggers(sdev, sdev->irq_mode);
 	sdev->irq_mode = VFIOSIM_IRQ_MODE_NONE;
+	sdev->irq_nvec = 0;
 	sdev->intx_masked = false;
 	sdev->pending = 0;
 }
 
 /*
- * Resolve every fd of a block before touching the device, so a bad fd in
- * the middle leaves the previous triggers in place.
+ * The transport in use is vfio-user (the netlink owner).  Where vfio-pci
+ * and a vfio-user client part ways, the client wins, and core.c asks this.
  */
-static int vfiosim_set_eventfds(struct vfiosim_dev *sdev, int index,
-				u32 start, u32 count, const s32 *fds)
+static bool vfiosim_over_vfio_user(const struct vfiosim_dev *sdev)
 {
-	struct eventfd_ctx *ctx[VFIOSIM_MAX_VECTORS] = {};
+	return READ_ONCE(sdev->owner) == VFIOSIM_OWNER_NETLINK;
+}
+
+/*
+ * Eventfds for a block of MSI or MSI-X vectors, as vfio-pci sets them:
+ * vector by vector, any negative fd de-assigns.  The first SET_IRQS
+ * enables the mode with start + count vectors and, NORESIZE, that is all
+ * it has until it is disabled: an fd past them is EINVAL.  On a failure
+ * the vectors of the block up to the failing one are left with no
+ * trigger, and a mode this block enabled is disabled again.
+ *
+ * A vfio-user message carries at most max_msg_fds eventfds, so a client
+ * (QEMU's vfio_user_set_irqs()) sends one request in messages of
+ * increasing start: there a block that starts where the enabled vectors
+ * end continues the request and extends them.
+ */
+static int vfiosim_set_msi_block(struct vfiosim_dev *sdev, int index,
+				 u32 start, u32 count, const s32 *fds)
+{
+	bool enable = sdev->irq_mode == VFIOSIM_IRQ_MODE_NONE;
+	u32 nvec = sdev->irq_nvec;
+	int ret = 0;
 	u32 i;
 
-	for (i = 0; i < count; i++) {
-		if (fds[i] == -1)
-			continue;
-		ctx[i] = eventfd_ctx_fdget(fds[i]);
-		if (IS_ERR(ctx[i])) {
-			int ret = PTR_ERR(ctx[i]);
-
-			while (i--)
-				if (ctx[i])
-					eventfd_ctx_put(ctx[i]);
-			return ret;
-		}
+	/* vfio-pci: a no-op in the mode, an allocation error outside it */
+	if (!count)
+		return -EINVAL;
+	if (enable) {
+		sdev->irq_mode = index;
+		sdev->irq_nvec = start + count;
+	} else if (start == nvec && vfiosim_over_vfio_user(sdev)) {
+		sdev->irq_nvec = start + count;
 	}
 	for (i = 0; i < count; i++) {
-		struct eventfd_ctx **slot = &sdev->trigger[index][start + i];
+		u32 vector = start + i;
+		struct eventfd_ctx *ctx;
 
-		if (*slot)
-			eventfd_ctx_put(*slot);
-		*slot = ctx[i];
+		vfiosim_put_trigger(sdev, index, vector);
+		if (fds[i] < 0)
+			continue;
+		if (vector >= sdev->irq_nvec) {
+			ret = -EINVAL;
+			break;
+		}
+		ctx = eventfd_ctx_fdget(fds[i]);
+		if (IS_ERR(ctx)) {
+			ret = PTR_ERR(ctx);
+			break;
+		}
+		sdev->trigger[index][vector] = ctx;
+	}
+	if (!ret)
+		return 0;
+	while (i--)
+		vfiosim_put_trigger(sdev, index, start + i);
+	sdev->irq_nvec = nvec;
+	if (enable)
+		vfiosim_disable_mode(sdev);
+	return ret;
+}
+
+/*
+ * The INTx trigger, as vfio-pci: a negative fd is "no trigger", not
+ * "disable".  Either way INTx is (or stays) the mode; only count 0 with
+ * DATA_NONE turns it off.  A new trigger does not hear of an assertion
+ * that came before it: that one auto-masked already.
+ */
+static int vfiosim_set_intx_trigger(struct vfiosim_dev *sdev, s32 fd)
+{
+	struct eventfd_ctx *ctx = NULL;
+
+	if (fd >= 0) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+	vfiosim_put_trigger(sdev, VFIO_PCI_INTX_IRQ_INDEX, 0);
+	sdev->trigger[VFIO_PCI_INTX_IRQ_INDEX][0] = ctx;
+	if (sdev->irq_mode == VFIOSIM_IRQ_MODE_NONE) {
+		sdev->irq_mode = VFIO_PCI_INTX_IRQ_INDEX;
+		sdev->intx_masked = false;
+		vfiosim_intx_update(sdev);
 	}
 	return 0;
 }
@@ -281,62 +368,62 @@ static bool vfiosim_data_bit(u32 flags, const void *data, u32 i)
 	return true;
 }
 
-/* Interrupts of the mode lines (INTx, MSI, MSI-X): only one at a time. */
+/*
+ * Interrupts of the mode lines (INTx, MSI, MSI-X): only one at a time.
+ * The order of the checks, and so the errno of a bad request, is
+ * vfio-pci's.
+ */
 static int vfiosim_set_mode_trigger(struct vfiosim_dev *sdev,
 				    const struct vfio_irq_set *hdr,
 				    const void *data)
 {
 	u32 data_type = hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
 	int index = hdr->index;
+	bool intx = index == VFIO_PCI_INTX_IRQ_INDEX;
+	u16 cmd = cfg_get16(sdev->config, PCI_COMMAND);
 	u32 i;
-	int ret;
 
-	if (data_type == VFIO_IRQ_SET_DATA_NONE && !hdr->count) {
-		if (sdev->irq_mode != index)
-			return -EINVAL;
+	if (data_type == VFIO_IRQ_SET_DATA_NONE && !hdr->count &&
+	    sdev->irq_mode == index) {
 		vfiosim_disable_mode(sdev);
 		return 0;
 	}
-	if (!hdr->count)
-		return -EINVAL;
 	if (sdev->irq_mode != VFIOSIM_IRQ_MODE_NONE && sdev->irq_mode != index)
+		return -EINVAL;
+	if (intx && (hdr->start || hdr->count != 1))
 		return -EINVAL;
 
 	if (data_type == VFIO_IRQ_SET_DATA_EVENTFD) {
-		ret = vfiosim_set_eventfds(sdev, index, hdr->start, hdr->count,
-					   data);
-		if (ret)
-			return ret;
-		/* fd -1 for the only INTx vector is how INTx is disabled */
-		if (index == VFIO_PCI_INTX_IRQ_INDEX &&
-		    !sdev->trigger[index][0]) {
-			vfiosim_disable_mode(sdev);
-			return 0;
-		}
-		if (sdev->irq_mode == VFIOSIM_IRQ_MODE_NONE) {
-			sdev->irq_mode = index;
-			vfiosim_irq_unmasked(sdev);
-		}
-		return 0;
+		if (intx)
+			return vfiosim_set_intx_trigger(sdev, *(const s32 *)data);
+		return vfiosim_set_msi_block(sdev, index, hdr->start,
+					     hdr->count, data);
 	}
 
-	/* DATA_NONE / DATA_BOOL: loopback injection of the vectors named */
+	/*
+	 * DATA_NONE / DATA_BOOL: VFIO's loopback.  vfio-pci signals the
+	 * eventfds itself, past any mask of the device (INTx only while the
+	 * guest has not disabled it in COMMAND); nothing is left pending.
+	 */
 	if (sdev->irq_mode != index)
 		return -EINVAL;
-	for (i = 0; i < hdr->count; i++) {
-		u32 vector = hdr->start + i;
-
-		if (!vfiosim_data_bit(hdr->flags, data, i))
-			continue;
-		if (index == VFIO_PCI_INTX_IRQ_INDEX) {
-			if (!sdev->intx_masked &&
-			    vfiosim_signal(sdev, index, 0))
-				sdev->intx_masked = true;
-		} else {
-			vfiosim_msi_deliver(sdev, vector);
-		}
-	}
+	if (intx && (cmd & PCI_COMMAND_INTX_DISABLE))
+		return 0;
+	for (i = 0; i < hdr->count; i++)
+		if (vfiosim_data_bit(hdr->flags, data, i))
+			vfiosim_signal(sdev, index, hdr->start + i);
 	return 0;
+}
+
+/*
+ * MSI-X MASK and UNMASK are the vfio-user transport's: vfio-pci has
+ * none (ENOTTY, and no MASKABLE in the IRQ info), and QEMU's vfio-user
+ * client masks vectors on the server, which keeps the PBA, when MASKABLE
+ * is there.
+ */
+static bool vfiosim_msix_maskable(const struct vfiosim_dev *sdev)
+{
+	return vfiosim_over_vfio_user(sdev);
 }
 
 static int vfiosim_set_mask(struct vfiosim_dev *sdev,
@@ -344,9 +431,16 @@ static int vfiosim_set_mask(struct vfiosim_dev *sdev,
 {
 	bool mask = (hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) ==
 		    VFIO_IRQ_SET_ACTION_MASK;
+	bool intx = hdr->index == VFIO_PCI_INTX_IRQ_INDEX;
 	u32 bits = 0;
 	u32 i;
 
+	if (!intx && !vfiosim_msix_maskable(sdev))
+		return -ENOTTY;
+	/* vfio-pci: INTx must be enabled, before the data type counts */
+	if (intx && (sdev->irq_mode != VFIO_PCI_INTX_IRQ_INDEX ||
+		     hdr->start || hdr->count != 1))
+		return -EINVAL;
 	if ((hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK) ==
 	    VFIO_IRQ_SET_DATA_EVENTFD)
 		return -ENOTTY;	/* only INTx unmask takes an eventfd */
@@ -356,9 +450,7 @@ static int vfiosim_set_mask(struct vfiosim_dev *sdev,
 		if (vfiosim_data_bit(hdr->flags, data, i))
 			bits |= BIT(hdr->start + i);
 
-	if (hdr->index == VFIO_PCI_INTX_IRQ_INDEX) {
-		if (sdev->irq_mode != VFIO_PCI_INTX_IRQ_INDEX)
-			return -EINVAL;
+	if (intx) {
 		if (!bits)
 			return 0;
 		sdev->intx_masked = mask;
@@ -373,23 +465,48 @@ static int vfiosim_set_mask(struct vfiosim_dev *sdev,
 	return 0;
 }
 
-/* ERR and REQ: one vector each, trigger only, independent of the mode. */
+/*
+ * ERR and REQ: one vector each, trigger only, independent of the mode;
+ * as vfio_pci_set_ctx_trigger_single(): DATA_NONE needs an eventfd set,
+ * fd -1 de-assigns and any other negative fd is EINVAL.
+ */
 static int vfiosim_set_single_trigger(struct vfiosim_dev *sdev,
 				      const struct vfio_irq_set *hdr,
 				      const void *data)
 {
 	u32 data_type = hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+	int index = hdr->index;
+	struct eventfd_ctx *ctx;
+	s32 fd;
 
-	if (data_type == VFIO_IRQ_SET_DATA_NONE && !hdr->count) {
-		vfiosim_put_triggers(sdev, hdr->index);
+	if (data_type == VFIO_IRQ_SET_DATA_NONE) {
+		if (!sdev->trigger[index][0])
+			return -EINVAL;
+		if (hdr->count)
+			vfiosim_signal(sdev, index, 0);
+		else
+			vfiosim_put_trigger(sdev, index, 0);
 		return 0;
 	}
-	if (hdr->count != 1)
+	if (!hdr->count)
 		return -EINVAL;
-	if (data_type == VFIO_IRQ_SET_DATA_EVENTFD)
-		return vfiosim_set_eventfds(sdev, hdr->index, 0, 1, data);
-	if (vfiosim_data_bit(hdr->flags, data, 0))
-		vfiosim_signal(sdev, hdr->index, 0);
+	if (data_type == VFIO_IRQ_SET_DATA_BOOL) {
+		if (vfiosim_data_bit(hdr->flags, data, 0))
+			vfiosim_signal(sdev, index, 0);
+		return 0;
+	}
+	fd = *(const s32 *)data;
+	if (fd == -1) {
+		vfiosim_put_trigger(sdev, index, 0);
+		return 0;
+	}
+	if (fd < 0)
+		return -EINVAL;
+	ctx = eventfd_ctx_fdget(fd);
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	vfiosim_put_trigger(sdev, index, 0);
+	sdev->trigger[index][0] = ctx;
 	return 0;
 }
 
@@ -525,7 +642,9 @@ int vfiosim_get_irq_info(struct vfiosim_dev *sdev, struct vfio_irq_info *info)
 		info->flags |= VFIO_IRQ_INFO_NORESIZE;
 		break;
 	case VFIO_PCI_MSIX_IRQ_INDEX:
-		info->flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_NORESIZE;
+		info->flags |= VFIO_IRQ_INFO_NORESIZE;
+		if (vfiosim_msix_maskable(sdev))
+			info->flags |= VFIO_IRQ_INFO_MASKABLE;
 		break;
 	}
 	return 0;
@@ -595,7 +714,11 @@ static bool vfiosim_memory_enabled(const struct vfiosim_dev *sdev)
 	return cfg_get16(sdev->config, PCI_COMMAND) & PCI_COMMAND_MEMORY;
 }
 
-static void vfiosim_config_write(struct vfiosim_dev *sdev, unsigned int off,
+/* The byte of DEVCTL that holds Initiate FLR. */
+#define VFIOSIM_CFG_FLR_BYTE	(VFIOSIM_CFG_EXP_CAP + PCI_EXP_DEVCTL + 1)
+
+/* True if the write initiates FLR, which the caller does once unlocked. */
+static bool vfiosim_config_write(struct vfiosim_dev *sdev, unsigned int off,
 				 const u8 *val, unsigned int len)
 {
 	const u8 *wmask = sdev->type->config_wmask;
@@ -607,6 +730,8 @@ static void vfiosim_config_write(struct vfiosim_dev *sdev, unsigned int off,
 	/* INTX_DISABLE may have changed */
 	if (off <= PCI_COMMAND + 1 && off + len > PCI_COMMAND)
 		vfiosim_intx_update(sdev);
+	return off <= VFIOSIM_CFG_FLR_BYTE && off + len > VFIOSIM_CFG_FLR_BYTE &&
+	       (val[VFIOSIM_CFG_FLR_BYTE - off] & (PCI_EXP_DEVCTL_BCR_FLR >> 8));
 }
 
 static u32 vfiosim_bar0_read32(struct vfiosim_dev *sdev, u32 off)
@@ -678,7 +803,7 @@ static void vfiosim_bar0_write32(struct vfiosim_dev *sdev, u32 off, u32 val,
 		break;
 	case VFIOSIM_REG_IRQ_MASK:
 		sdev->irq_mask = (sdev->irq_mask & ~mask) | (val & mask);
-		vfiosim_irq_unmasked(sdev);
+		vfiosim_irq_unmasked(sdev);	/* and the status bit */
 		break;
 	case VFIOSIM_REG_ERR_TRIGGER:
 		vfiosim_signal(sdev, VFIO_PCI_ERR_IRQ_INDEX, 0);
@@ -686,7 +811,7 @@ static void vfiosim_bar0_write32(struct vfiosim_dev *sdev, u32 off, u32 val,
 	}
 }
 
-/* One naturally aligned access of 1, 2 or 4 bytes. */
+/* One naturally aligned access of exactly 1, 2 or 4 bytes. */
 static void vfiosim_bar0_access(struct vfiosim_dev *sdev, u32 off, u8 *buf,
 				unsigned int len, bool write)
 {
@@ -883,15 +1008,18 @@ int vfiosim_region_check(struct vfiosim_dev *sdev, u32 index, u64 offset,
 
 /*
  * Read or write @count bytes at @offset of region @index; nothing is served
- * past the region's end.  Config and BAR0 accesses are split into naturally
- * aligned pieces of at most 4 bytes.  With memory decode off, BAR0 and
- * BAR2 fail with EIO, as vfio-pci's do; turning it off zaps BAR2's
- * mappings, which then SIGBUS until it is back on.
+ * past the region's end.  Config and BAR0 accesses of any offset and length
+ * are split into naturally aligned pieces of 4, 2 or 1 bytes, each served
+ * for exactly its bytes.  A config write that initiates FLR resets the
+ * device once the access is done.  With memory decode off, BAR0 and BAR2
+ * fail with EIO, as vfio-pci's do; turning it off zaps BAR2's mappings,
+ * which then SIGBUS until it is back on.
  */
 int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 		      void *buf, size_t count, bool write)
 {
 	bool decode;
+	bool flr = false;
 	u8 *p = buf;
 	int ret;
 
@@ -914,14 +1042,15 @@ int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 		goto out;
 	}
 	while (count) {
-		unsigned int len = 4 - (offset & 3);
+		unsigned int len = 4;
 
+		/* the largest naturally aligned piece that fits: 4, 2 or 1 */
 		while (len > count || (offset & (len - 1)))
 			len >>= 1;
 		if (index == VFIO_PCI_BAR0_REGION_INDEX)
 			vfiosim_bar0_access(sdev, offset, p, len, write);
 		else if (write)
-			vfiosim_config_write(sdev, offset, p, len);
+			flr |= vfiosim_config_write(sdev, offset, p, len);
 		else
 			memcpy(p, sdev->config + offset, len);
 		p += len;
@@ -932,6 +1061,10 @@ int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 		vfiosim_mmap_zap(sdev);
 out:
 	mutex_unlock(&sdev->lock);
+	if (flr) {
+		vfiosim_reset(sdev);
+		vfiosim_netlink_event(sdev, VFIOSIM_EVENT_RESET);
+	}
 	return ret;
 }
 

@@ -7,14 +7,16 @@
  *   /sys/class/mdev_bus/vfiosim/mdev_supported_types/vfiosim-<type>/create
  */
 
-#include <linux/atomic.h>
 #include <linux/device.h>
 #include <linux/module.h>
 
 #include "compat.h"
 #include "vfiosim.h"
 
-/* Devices across all types; each costs a few KiB until BAR2 is touched. */
+/*
+ * Devices across all types (the mdev core's max_instances counts per
+ * parent); each costs a few KiB until BAR2 is touched.
+ */
 #define VFIOSIM_MAX_DEVICES	4096
 
 static struct vfiosim_type vfiosim_types[] = {
@@ -38,8 +40,6 @@ static struct vfiosim_type vfiosim_types[] = {
 
 static struct mdev_type *vfiosim_mdev_types[ARRAY_SIZE(vfiosim_types)];
 
-static atomic_t vfiosim_nr_devices = ATOMIC_INIT(0);
-
 /* The registry netlink looks devices up in; see the lock order in vfiosim.h */
 DEFINE_XARRAY_ALLOC(vfiosim_devices);
 atomic_t vfiosim_devices_gen = ATOMIC_INIT(0);
@@ -47,16 +47,6 @@ atomic_t vfiosim_devices_gen = ATOMIC_INIT(0);
 static struct class *vfiosim_class;
 static struct device vfiosim_parent_dev;
 static struct mdev_parent vfiosim_parent;
-
-bool vfiosim_claim_instance(void)
-{
-	return atomic_add_unless(&vfiosim_nr_devices, 1, VFIOSIM_MAX_DEVICES);
-}
-
-void vfiosim_release_instance(void)
-{
-	atomic_dec(&vfiosim_nr_devices);
-}
 
 static int vfiosim_probe(struct mdev_device *mdev)
 {
@@ -101,11 +91,6 @@ static void vfiosim_remove(struct mdev_device *mdev)
 	vfio_put_device(&sdev->vdev);
 }
 
-static unsigned int vfiosim_get_available(struct mdev_type *mtype)
-{
-	return VFIOSIM_MAX_DEVICES - atomic_read(&vfiosim_nr_devices);
-}
-
 static ssize_t vfiosim_show_description(struct mdev_type *mtype, char *buf)
 {
 	struct vfiosim_type *type = container_of(mtype, struct vfiosim_type,
@@ -123,7 +108,8 @@ static struct mdev_driver vfiosim_driver = {
 	},
 	.probe = vfiosim_probe,
 	.remove = vfiosim_remove,
-	.get_available = vfiosim_get_available,
+	/* available_instances and EUSERS at the limit are the mdev core's */
+	.max_instances = VFIOSIM_MAX_DEVICES,
 	.show_description = vfiosim_show_description,
 };
 

@@ -26,14 +26,10 @@ static int vfiosim_vfio_init(struct vfio_device *vdev)
 	struct mdev_device *mdev = to_mdev_device(vdev->dev);
 	int ret;
 
-	if (!vfiosim_claim_instance())
-		return -ENOSPC;
 	ret = vfiosim_dev_init(sdev, container_of(mdev->type,
 						  struct vfiosim_type, mtype));
-	if (ret) {
-		vfiosim_release_instance();
+	if (ret)
 		return ret;
-	}
 	mutex_init(&sdev->nl_lock);
 	init_waitqueue_head(&sdev->session_wq);
 	mutex_init(&sdev->dmabufs_lock);
@@ -46,7 +42,6 @@ static void vfiosim_vfio_release(struct vfio_device *vdev)
 	mutex_destroy(&vdev_to_sdev(vdev)->dmabufs_lock);
 	mutex_destroy(&vdev_to_sdev(vdev)->nl_lock);
 	vfiosim_dev_destroy(vdev_to_sdev(vdev));
-	vfiosim_release_instance();
 	vfiosim_vfio_release_done(vdev);
 }
 

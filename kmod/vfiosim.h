@@ -118,6 +118,7 @@ struct vfiosim_dev {
 	u32 msix_table[VFIOSIM_MAX_VECTORS * 4];
 
 	int irq_mode;			/* VFIO_PCI_*_IRQ_INDEX or NONE */
+	u32 irq_nvec;			/* MSI/MSI-X vectors enabled (NORESIZE) */
 	bool intx_masked;		/* VFIO-level INTx mask */
 	u32 msix_masked;		/* VFIO-level MSI-X masks */
 	u32 pending;			/* MSI/MSI-X vectors held back */
@@ -210,10 +211,6 @@ struct file *vfiosim_region_file(struct vfiosim_dev *sdev);
 
 /* vfio.c */
 extern const struct vfio_device_ops vfiosim_vfio_ops;
-
-/* main.c */
-bool vfiosim_claim_instance(void);
-void vfiosim_release_instance(void);
 
 /* dmabuf.c; before 6.19 the feature is ENOTTY, as in vfio-pci there */
 #ifdef VFIOSIM_HAVE_DMA_BUF

@@ -119,11 +119,14 @@ check_type_attributes()
 	check "$t: description is set" test -s "$dir/description"
 	check "$t: device_api is vfio-pci" attr_equals "$dir/device_api" vfio-pci
 	check "$t: available_instances is positive" is_positive "$(available "$t")"
+	check "$t: available_instances starts at 4096, for all types" \
+		equals "$(available "$t")" 4096
 }
 
+# Every type draws on one count of devices (the parent's max_instances).
 check_create_remove()
 {
-	local t=$1 before uuid
+	local t=$1 before uuid o
 
 	before=$(available "$t")
 	uuid=$(cat /proc/sys/kernel/random/uuid)
@@ -133,6 +136,10 @@ check_create_remove()
 	check "$t: device has type $t" device_type_is "$uuid" "$t"
 	check "$t: available_instances went down by one" \
 		equals "$(available "$t")" "$((before - 1))"
+	for o in $type_ids; do
+		check "$t: $o shares the count" \
+			equals "$(available "$o")" "$((before - 1))"
+	done
 	check "$t: creating the same uuid again fails" \
 		fails write_attr "$types/$t/create" "$uuid"
 	check "$t: remove $uuid" write_attr "$devices/$uuid/remove" 1

@@ -58,28 +58,43 @@
 #define VFIOSIM_MAX_VECTORS		32
 
 /*
- * Config space (256 bytes, conventional PCI, header type 0).
+ * Config space: a PCI Express endpoint, 4 KiB, header type 0.
  *  0x00 vendor/device, 0x2c subsystem vendor/ID: the IDs above.
  *  0x04 command: writable bits are MEMORY, MASTER, PARITY, SERR and
  *       INTX_DISABLE; reset value MEMORY, which is what vfio-pci shows at
  *       open (the host enabled the device).  With MEMORY clear, BAR0 and
  *       BAR2 accesses fail with EIO and BAR2 mappings SIGBUS (they are
  *       zapped) until MEMORY is set again; config space always answers.
- *  0x06 status: CAP_LIST always set; INTERRUPT reflects the INTx line.
+ *  0x06 status: CAP_LIST always set; INTERRUPT is the device's INTx
+ *       condition, (IRQ_STATUS & ~IRQ_MASK) bit 0, at every moment and in
+ *       every interrupt mode; INTX_DISABLE does not change it (PCI 3.0).
  *  0x08 revision, 0x09 class code; 0x0c cache line size is writable.
  *  0x10 BAR0: 32-bit non-prefetchable memory, VFIOSIM_BAR0_SIZE.
  *  0x18 BAR2: 64-bit prefetchable memory (upper half at 0x1c), per-type size.
  *  BAR1, BAR4, BAR5 and the expansion ROM are not implemented (read 0,
  *  ignore writes).  Writing all-ones to a BAR reads back its size mask.
- *  0x34 capability pointer -> MSI (0x50) -> MSI-X (0x70) -> end.
+ *  0x34 capability pointer -> MSI (0x50) -> MSI-X (0x70) -> PCI Express
+ *       (0x80) -> end.
  *  0x3c interrupt line (writable), 0x3d interrupt pin INTA.
- * Read-only fields ignore writes.  Accesses of any length are split into
- * naturally aligned 4, 2 and 1 byte pieces.
+ *  0x80 PCI Express capability, version 2, endpoint: DEVCAP has FLR
+ *       (and 128-byte payloads); DEVCTL is storage for bits 0-14, reset
+ *       to VFIOSIM_EXP_DEVCTL_DEFAULT, and writing 1 to its Initiate FLR
+ *       bit (15, reads 0) resets the device as VFIO_DEVICE_RESET does;
+ *       DEVSTA 0; link x1 at 2.5 GT/s; every other field reads 0.
+ *  0x100-0xfff extended config space: no extended capabilities (the
+ *       header at 0x100 is 0); reads 0, ignores writes.
+ * Read-only fields ignore writes.  Accesses of any offset and length in
+ * the region are split into naturally aligned 4, 2 and 1 byte pieces, and
+ * each piece reads or writes exactly its bytes.
  */
-#define VFIOSIM_CONFIG_SIZE		0x100
+#define VFIOSIM_CONFIG_SIZE		0x1000
 #define VFIOSIM_CFG_MSI_CAP		0x50	/* 64-bit address, no per-vector mask */
 #define VFIOSIM_CFG_MSIX_CAP		0x70
+#define VFIOSIM_CFG_EXP_CAP		0x80	/* PCI Express v2, endpoint */
+#define VFIOSIM_CFG_EXP_SIZE		0x3c	/* PCI_CAP_EXP_ENDPOINT_SIZEOF_V2 */
 #define VFIOSIM_CFG_CAP_LIST		VFIOSIM_CFG_MSI_CAP
+/* Relaxed ordering and no-snoop enabled, 512-byte max read request. */
+#define VFIOSIM_EXP_DEVCTL_DEFAULT	0x2810
 
 /* BAR0: a trapped register file.  All registers are 32 bits wide. */
 #define VFIOSIM_REG_ID			0x000	/* RO: VFIOSIM_ID_MAGIC */
@@ -113,29 +128,60 @@
 
 /*
  * Registers past VFIOSIM_REG_END and below the MSI-X table read as 0 and
- * ignore writes.  Accesses are 1, 2, 4 or 8 bytes, naturally aligned; an
- * 8-byte access is two 4-byte accesses, low dword first.
+ * ignore writes.  An access may have any offset and length inside BAR0,
+ * as on vfio-pci: it is split into naturally aligned 4, 2 and 1 byte
+ * pieces, in address order, each one access to its register's bytes (an
+ * 8-byte access is two 4-byte accesses, low dword first; 3 bytes at
+ * offset 1 are a 1-byte then a 2-byte access).  A piece reads exactly the
+ * register bytes it covers and writes exactly those, leaving the rest.
  *
- * Interrupt model.  The interrupt mode is the VFIO IRQ index that has
- * triggers set (INTx, MSI or MSI-X; only one at a time, as in vfio-pci).
+ * Interrupt model.  The interrupt mode is the VFIO IRQ index that was
+ * enabled by SET_IRQS (INTx, MSI or MSI-X; only one at a time, as in
+ * vfio-pci).  The device's INTx condition is (IRQ_STATUS & ~IRQ_MASK)
+ * bit 0, in every mode; PCI_STATUS.INTERRUPT shows it at all times.
  * Writing N to DOORBELL sets IRQ_STATUS bit N and then:
- *  - INTx: the line is asserted while (IRQ_STATUS & ~IRQ_MASK) != 0 and the
+ *  - INTx: the line is asserted while the INTx condition holds and the
  *    config command register's INTx-disable bit is clear.  An assertion
- *    signals the trigger and auto-masks; VFIO unmask signals again if the
- *    line is still asserted.  Clearing IRQ_STATUS deasserts the line.
+ *    auto-masks and signals the trigger, if one is set; VFIO unmask
+ *    signals again if the line is still asserted.  Clearing IRQ_STATUS
+ *    deasserts the line.
  *  - MSI, MSI-X: vector N is signalled once, unless IRQ_MASK bit N is set or
- *    (MSI-X) the vector is masked with VFIO_IRQ_SET_ACTION_MASK; it is then
- *    pending (shown in the PBA for MSI-X) and signalled when the last mask
- *    goes away.
+ *    (MSI-X, vfio-user only) the vector is masked with
+ *    VFIO_IRQ_SET_ACTION_MASK; it is then pending (shown in the PBA for
+ *    MSI-X) and signalled when the last mask goes away.
+ *
+ * VFIO_DEVICE_SET_IRQS answers as vfio-pci (vfio_pci_intrs.c) does:
+ *  - MSI and MSI-X are NORESIZE: the first eventfd request enables the mode
+ *    with start + count vectors, and an eventfd for a vector past them is
+ *    EINVAL until the mode is disabled (count 0, DATA_NONE).  When a block
+ *    fails, its vectors up to the failing one are left with no trigger,
+ *    and a mode that block enabled is disabled again.
+ *  - A negative fd de-assigns an INTx, MSI or MSI-X trigger.  INTx with no
+ *    trigger stays the mode (or becomes it): the line still works and
+ *    auto-masks, it signals nobody; only count 0 disables INTx.
+ *  - ERR and REQ: fd -1 de-assigns, another negative fd is EINVAL; DATA_NONE
+ *    (loopback, or count 0 to de-assign) is EINVAL with no eventfd set.
+ *  - DATA_NONE and DATA_BOOL triggers are loopback: the eventfds named are
+ *    signalled past every device mask (INTx: unless INTx-disable is set)
+ *    and nothing is left pending.
+ *  - MASK and UNMASK exist for INTx (INTx must be enabled, else EINVAL)
+ *    and, on the vfio-user (netlink) transport only, for MSI-X.  Through
+ *    VFIO, MSI-X is not MASKABLE and MASK/UNMASK on it is ENOTTY, as on
+ *    vfio-pci; over vfio-user VFIO_IRQ_INFO_MASKABLE is reported for MSI-X,
+ *    because QEMU's vfio-user client (10.1+) then masks vectors on the
+ *    server, which keeps the PBA it reads.
+ *  - ERR has one vector: the device is PCI Express, for which vfio-pci
+ *    offers ERR.
  * A doorbell for a vector the mode does not have (INTx has only vector 0),
  * or with no mode enabled, counts in DROPPED, latches nothing and signals
  * nothing.  IRQ_STATUS latches in every mode, so a bit 0 left set by an
  * MSI doorbell asserts INTx as soon as INTx is enabled.  The MSI-X table is plain storage:
  * under VFIO the VMM emulates it, so its vector-control bits do not mask.
  *
- * Reset (VFIO_DEVICE_RESET, vfio-user DEVICE_RESET) returns config space
- * and every register to its default and clears pending interrupts and
- * masks; eventfds stay registered, and BAR2 contents and mappings are
+ * Reset (VFIO_DEVICE_RESET, vfio-user DEVICE_RESET, or Initiate FLR in the
+ * PCI Express capability, once that config write is done) returns config
+ * space and every register to its default and clears pending interrupts
+ * and masks; eventfds stay registered, and BAR2 contents and mappings are
  * kept, as device memory survives a function reset.
  * Open and close, over any transport, are more: as vfio-pci resets the
  * function at open and at close, the device drops its eventfds and
@@ -172,7 +218,8 @@
  * on a socket) in VFIOSIM_ATTR_MSG.  File descriptors travel as numbers in
  * the sender's file table in VFIOSIM_ATTR_FDS (an array of __s32): the
  * eventfds of DEVICE_SET_IRQS (exactly count of them; none de-assigns
- * the range, and -1 de-assigns one vector), the memory file of DMA_MAP
+ * the range, and a negative number one vector, with the rules of
+ * VFIO_DEVICE_SET_IRQS above), the memory file of DMA_MAP
  * (none: a message-only mapping).  The reply
  * carries the vfio-user reply in VFIOSIM_ATTR_MSG, and an mmappable
  * region's fd, newly installed in the caller's table, in VFIOSIM_ATTR_FDS.

@@ -718,6 +718,61 @@ static int open_group(const char *bdf)
 	return open(path, O_RDWR);
 }
 
+/* The first line of a sysfs attribute of the function, or "". */
+static void sysfs_attr(const char *bdf, const char *attr, char *buf,
+		       size_t len)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (!fgets(buf, len, f))
+		buf[0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+/*
+ * A guest can reset the function: L2's PCI core finds FLR in its PCI
+ * Express capability, L2's vfio-pci offers VFIO_DEVICE_RESET, and a reset
+ * through L2's sysfs (an FLR that crosses the VMM into vfiosim) brings a
+ * register written before it back to its default.
+ */
+static void test_reset(const char *bdf)
+{
+	struct vfio_device_info di = { .argsz = sizeof(di) };
+	char methods[256];
+	uint32_t v;
+	FILE *f;
+	bool ok;
+
+	sysfs_attr(bdf, "reset_method", methods, sizeof(methods));
+	tap(strstr(methods, "flr") != NULL, "L2 reset_method has flr (\"%s\")",
+	    methods);
+	ok = ioctl(devfd, VFIO_DEVICE_GET_INFO, &di) == 0;
+	tap(ok && (di.flags & VFIO_DEVICE_FLAGS_RESET),
+	    "L2 vfio-pci offers VFIO_DEVICE_RESET (flags %#x)", di.flags);
+
+	reg_set(VFIOSIM_REG_SCRATCH(0), 0x5a5aa5a5);
+	v = reg(VFIOSIM_REG_SCRATCH(0));
+	tap(v == 0x5a5aa5a5 && !io_error, "SCRATCH0 written before the reset");
+
+	snprintf(methods, sizeof(methods), "/sys/bus/pci/devices/%s/reset", bdf);
+	f = fopen(methods, "w");
+	ok = f && fputs("1\n", f) >= 0;
+	if (f && fclose(f))
+		ok = false;
+	tap(ok, "reset through L2's sysfs %s", methods);
+	v = reg(VFIOSIM_REG_SCRATCH(0));
+	tap(v == 0 && !io_error, "SCRATCH0 is back to its default 0 (%#x)", v);
+	v = rd(&cfg_info, VFIOSIM_CFG_EXP_CAP + PCI_EXP_DEVCTL, 2);
+	tap(!(v & PCI_EXP_DEVCTL_BCR_FLR), "DEVCTL %#06x: Initiate FLR reads 0", v);
+}
+
 int main(int argc, char **argv)
 {
 	struct vfio_group_status gs = { .argsz = sizeof(gs) };
@@ -800,6 +855,7 @@ int main(int argc, char **argv)
 		tap(dbs == doorbells && !io_error,
 		    "DOORBELL_COUNT is %u, the %u doorbells rung", dbs, doorbells);
 	}
+	test_reset(bdf);
 
 	close(devfd);
 	close(group);
