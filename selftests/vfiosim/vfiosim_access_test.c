@@ -549,7 +549,8 @@ TEST_F(vfiosim, flr_resets_device)
 		TH_LOG("%s", DEV_ERR(self));
 	ASSERT_EQ(0, bar0_write(self->dev, VFIOSIM_REG_SCRATCH(0), 0x12345678));
 	ASSERT_EQ(0, bar0_write(self->dev, VFIOSIM_REG_IRQ_MASK, 0x2));
-	ASSERT_EQ(0, cfg_write(self->dev, PCI_COMMAND, 2, PCI_COMMAND_MEMORY));
+	ASSERT_EQ(0, cfg_write(self->dev, PCI_COMMAND, 2,
+			       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER));
 	ASSERT_EQ(0, cfg_write(self->dev, devctl, 2, 0));
 	/* Other DEVCTL writes are no reset. */
 	EXPECT_EQ(0x12345678, reg32(self->dev, VFIOSIM_REG_SCRATCH(0)));
@@ -558,7 +559,8 @@ TEST_F(vfiosim, flr_resets_device)
 	ASSERT_EQ(0, cfg_write(self->dev, devctl, 2, PCI_EXP_DEVCTL_BCR_FLR))
 		TH_LOG("%s", DEV_ERR(self));
 	EXPECT_EQ(VFIOSIM_EXP_DEVCTL_DEFAULT, cfg16(self->dev, devctl));
-	EXPECT_EQ(0, cfg16(self->dev, PCI_COMMAND));
+	/* COMMAND's default: MEMORY (see the uapi header) */
+	EXPECT_EQ(PCI_COMMAND_MEMORY, cfg16(self->dev, PCI_COMMAND));
 	EXPECT_EQ(0, reg32(self->dev, VFIOSIM_REG_SCRATCH(0)));
 	EXPECT_EQ(0, reg32(self->dev, VFIOSIM_REG_IRQ_MASK));
 	/* The eventfds stay, as with VFIO_DEVICE_RESET. */

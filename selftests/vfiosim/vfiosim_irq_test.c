@@ -190,7 +190,8 @@ static void check_status_follows_condition(struct __test_metadata *_metadata,
 	EXPECT_TRUE(status_interrupt(dev)) TH_LOG("index %u: unmasked", index);
 
 	/* INTX_DISABLE does not touch the status bit (PCI 3.0, 6.2.3). */
-	ASSERT_EQ(0, cfg_write(dev, PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE));
+	ASSERT_EQ(0, cfg_write(dev, PCI_COMMAND, 2,
+			       PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE));
 	EXPECT_TRUE(status_interrupt(dev)) TH_LOG("index %u: INTx disabled", index);
 	ASSERT_EQ(0, bar0_write(dev, VFIOSIM_REG_IRQ_STATUS, ~0U));
 	EXPECT_FALSE(status_interrupt(dev)) TH_LOG("index %u: all cleared", index);

@@ -2482,8 +2482,8 @@ static void fuzz_gen(struct fuzz_msg *m, int efd, int mfd)
 			m->nfds = 1;
 			/* i == 4: a memfd is no eventfd */
 			m->fds[0] = i < 4 ? bad[i] : mfd;
-			/* -1 may mean "no trigger", as in VFIO */
-			if (m->fds[0] == -1)
+			/* any negative fd means "no trigger", as in vfio-pci */
+			if (m->fds[0] < 0)
 				m->expect = EXP_ANY;
 		}
 		break;
