@@ -294,6 +294,7 @@ static void vfiosim_nl_socks_exit(void)
 void vfiosim_netlink_remove(struct vfiosim_dev *sdev)
 {
 	unsigned int count = 0;
+	bool had_session;
 
 	xa_erase(&vfiosim_devices, sdev->id);
 	atomic_inc(&vfiosim_devices_gen);
@@ -312,12 +313,16 @@ void vfiosim_netlink_remove(struct vfiosim_dev *sdev)
 					    VFIOSIM_REQ_INTERVAL);
 		mutex_lock(&sdev->nl_lock);
 	}
+	had_session = sdev->had_session;
 	mutex_unlock(&sdev->nl_lock);
 	/*
-	 * A message may still be looking at the ended session under RCU
-	 * (vfiosim_nl_session()), reading this device through it.
+	 * A message may still be looking at an ended session under RCU
+	 * (vfiosim_nl_session()), reading this device through it.  Only a
+	 * session leads there: a device that never had one (most, and every
+	 * VFIO-only one) need not wait a grace period to go.
 	 */
-	synchronize_rcu();
+	if (had_session)
+		synchronize_rcu();
 }
 
 /* ---- device lookup and attributes ------------------------------------ */
@@ -648,6 +653,7 @@ static int vfiosim_nl_dev_open(struct sk_buff *skb, struct genl_info *info)
 	list_add_tail_rcu(&session->node, &nsk->sessions);
 	spin_unlock(&nsk->lock);
 	WRITE_ONCE(sdev->session, session);
+	sdev->had_session = true;
 	mutex_unlock(&sdev->nl_lock);
 	return 0;	/* the session keeps the lookup's reference */
 

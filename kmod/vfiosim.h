@@ -84,6 +84,7 @@ struct vfiosim_dev {
 	struct mutex nl_lock;
 	struct vfiosim_session *session;	/* netlink owner's state */
 	bool removing;				/* no new netlink owner */
+	bool had_session;	/* removal waits out the RCU readers then */
 	wait_queue_head_t session_wq;		/* session ended */
 
 	/*
