@@ -342,15 +342,12 @@ static bool vfiosim_nl_missing(struct genl_info *info, int attr)
 	return true;
 }
 
+/* The UUID attribute, which every doit has checked is there. */
 static int vfiosim_nl_uuid(struct genl_info *info, guid_t *uuid)
 {
 	struct nlattr *attr = info->attrs[VFIOSIM_ATTR_DEV_UUID];
 	char str[UUID_STRING_LEN + 1];
 
-	if (!attr) {
-		GENL_SET_ERR_MSG(info, "missing device UUID");
-		return -EINVAL;
-	}
 	if (nla_strscpy(str, attr, sizeof(str)) < 0 || guid_parse(str, uuid)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attr, "malformed device UUID");
 		return -EINVAL;
