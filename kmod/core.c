@@ -743,6 +743,8 @@ static u32 vfiosim_bar0_read32(struct vfiosim_dev *sdev, u32 off)
 		return sdev->scratch[(off - VFIOSIM_REG_SCRATCH0) / 4];
 	if (off >= VFIOSIM_MSIX_TABLE_OFFSET && off < VFIOSIM_MSIX_TABLE_END(type))
 		return sdev->msix_table[(off - VFIOSIM_MSIX_TABLE_OFFSET) / 4];
+	if (off >= VFIOSIM_REG_DMA_SRC_LO && off < VFIOSIM_REG_END)
+		return vfiosim_dma_reg_read(sdev, off);
 
 	switch (off) {
 	case VFIOSIM_REG_ID:
@@ -751,7 +753,7 @@ static u32 vfiosim_bar0_read32(struct vfiosim_dev *sdev, u32 off)
 		return VFIOSIM_MODEL_VERSION;
 	case VFIOSIM_REG_FEATURES:
 		return VFIOSIM_FEAT_INTX | VFIOSIM_FEAT_MSI | VFIOSIM_FEAT_MSIX |
-		       VFIOSIM_FEAT_BAR2_MMAP;
+		       VFIOSIM_FEAT_BAR2_MMAP | VFIOSIM_FEAT_DMA;
 	case VFIOSIM_REG_VECTORS:
 		return type->msi_vectors << 16 | type->msix_vectors;
 	case VFIOSIM_REG_IRQ_STATUS:
@@ -790,6 +792,10 @@ static void vfiosim_bar0_write32(struct vfiosim_dev *sdev, u32 off, u32 val,
 
 	if (reg) {
 		*reg = (*reg & ~mask) | (val & mask);
+		return;
+	}
+	if (off >= VFIOSIM_REG_DMA_SRC_LO && off < VFIOSIM_REG_END) {
+		vfiosim_dma_reg_write(sdev, off, val, mask);
 		return;
 	}
 
@@ -1168,6 +1174,8 @@ static void vfiosim_reset_locked(struct vfiosim_dev *sdev)
 	sdev->intx_masked = false;
 	sdev->msix_masked = 0;
 	sdev->pending = 0;
+	memset(&sdev->dma, 0, sizeof(sdev->dma));
+	sdev->dma.vector = VFIOSIM_DMA_NO_VECTOR;
 }
 
 void vfiosim_reset(struct vfiosim_dev *sdev)

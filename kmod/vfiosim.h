@@ -8,6 +8,8 @@
  * genl.c     the "vfiosim" genl family: devices, sessions, events
  * vfio_user.c  vfio-user messages from genl.c into core calls (netlink.h)
  * dmabuf.c   VFIO_DEVICE_FEATURE_DMA_BUF: dma-bufs of BAR2 (VFIO only)
+ * dma.c      the DMA engine and DMA dirty logging
+ * migration.c  VFIO migration v2 and its stream, for every transport
  *
  * Transports translate and never decide: every device behaviour lives in
  * core.c so that each way in (VFIO today, vfio-user over netlink next) sees
@@ -43,6 +45,26 @@ struct vfiosim_type {
 
 struct vfiosim_session;
 struct vfiosim_map_ref;
+struct vfiosim_dma_engine;
+
+/*
+ * The DMA engine's registers (uapi DMA_*), under vfiosim_dev.lock: what
+ * reset clears and what a migration stream carries.  go_pending is a GO
+ * that a quiesced engine (migration STOP) has not started yet.
+ */
+struct vfiosim_dma_regs {
+	u64 src;
+	u64 dst;
+	u64 pattern;
+	u32 len;
+	u32 op;
+	u32 vector;
+	u32 status;
+	u32 result;
+	u32 done_bytes;
+	u32 count;
+	bool go_pending;
+};
 
 /*
  * Lock order:
@@ -117,6 +139,7 @@ struct vfiosim_dev {
 	u32 doorbell_count;
 	u32 dropped;
 	u32 msix_table[VFIOSIM_MAX_VECTORS * 4];
+	struct vfiosim_dma_regs dma;
 
 	int irq_mode;			/* VFIO_PCI_*_IRQ_INDEX or NONE */
 	u32 irq_nvec;			/* MSI/MSI-X vectors enabled (NORESIZE) */
@@ -129,6 +152,9 @@ struct vfiosim_dev {
 	struct xarray bar2_pages;
 	/* Changes at every claim and unclaim: a map file's owner is gone. */
 	u64 open_gen;
+
+	/* dma.c: the transfer worker and the owner's address space */
+	struct vfiosim_dma_engine *dma_engine;
 
 	/* mmap.c: set at init, gone at destroy */
 	struct inode *inode;			/* every BAR2 mapping's */
@@ -209,6 +235,21 @@ void vfiosim_mmap_destroy(struct vfiosim_dev *sdev);
 void vfiosim_mmap_zap(struct vfiosim_dev *sdev);
 int vfiosim_mmap(struct vfiosim_dev *sdev, struct vm_area_struct *vma);
 struct file *vfiosim_region_file(struct vfiosim_dev *sdev);
+
+/*
+ * dma.c: the DMA engine.  Register accesses come from core.c under
+ * vfiosim_dev.lock.  quiesce waits for the transfer in flight (if any)
+ * to end and holds back a later GO (dma.go_pending) until unquiesce,
+ * which starts it: migration's STOP and RUNNING arcs.  Reset, close and
+ * removal stop the engine and wait for it; nothing touches memory after.
+ */
+int vfiosim_dma_init(struct vfiosim_dev *sdev);
+void vfiosim_dma_destroy(struct vfiosim_dev *sdev);
+u32 vfiosim_dma_reg_read(struct vfiosim_dev *sdev, u32 off);
+void vfiosim_dma_reg_write(struct vfiosim_dev *sdev, u32 off, u32 val,
+			   u32 mask);
+void vfiosim_dma_quiesce(struct vfiosim_dev *sdev);
+void vfiosim_dma_unquiesce(struct vfiosim_dev *sdev);
 
 /* vfio.c */
 extern const struct vfio_device_ops vfiosim_vfio_ops;

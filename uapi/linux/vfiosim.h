@@ -111,15 +111,61 @@
 #define VFIOSIM_REG_COUNTER		0x050	/* RW: read returns value, then +1 */
 #define VFIOSIM_REG_DOORBELL_COUNT	0x054	/* RO: doorbell writes since reset */
 #define VFIOSIM_REG_DROPPED		0x058	/* RO: doorbells with no vector */
-#define VFIOSIM_REG_END			0x05c
+
+/*
+ * The DMA engine (kmod/dma.c): one transfer at a time, between IOVAs the
+ * owner mapped (VFIO_IOMMU_MAP_DMA on the container, or vfio-user
+ * DMA_MAP).  Program SRC, DST, LEN, OP (and PATTERN for FILL), then write
+ * VFIOSIM_DMA_GO to DMA_GO; STATUS reads BUSY until the transfer ends in
+ * DONE or an error status, and the completion raises DMA_VECTOR as a
+ * DOORBELL write of that vector would (VFIOSIM_DMA_NO_VECTOR: none).
+ */
+#define VFIOSIM_REG_DMA_SRC_LO		0x060	/* RW: source IOVA */
+#define VFIOSIM_REG_DMA_SRC_HI		0x064
+#define VFIOSIM_REG_DMA_DST_LO		0x068	/* RW: destination IOVA */
+#define VFIOSIM_REG_DMA_DST_HI		0x06c
+#define VFIOSIM_REG_DMA_LEN		0x070	/* RW: bytes, 1..VFIOSIM_DMA_MAX_LEN */
+#define VFIOSIM_REG_DMA_OP		0x074	/* RW: VFIOSIM_DMA_OP_* */
+#define VFIOSIM_REG_DMA_PATTERN_LO	0x078	/* RW: FILL's 64-bit pattern */
+#define VFIOSIM_REG_DMA_PATTERN_HI	0x07c
+#define VFIOSIM_REG_DMA_VECTOR		0x080	/* RW: completion vector */
+#define VFIOSIM_REG_DMA_GO		0x084	/* WO: VFIOSIM_DMA_GO starts; reads 0 */
+#define VFIOSIM_REG_DMA_STATUS		0x088	/* RO: VFIOSIM_DMA_STATUS_* */
+#define VFIOSIM_REG_DMA_RESULT		0x08c	/* RO: CSUM's CRC32C */
+#define VFIOSIM_REG_DMA_DONE_BYTES	0x090	/* RO: bytes the last transfer moved */
+#define VFIOSIM_REG_DMA_COUNT		0x094	/* RO: transfers ended since reset */
+#define VFIOSIM_REG_END			0x098
+
+#define VFIOSIM_DMA_GO			1
+#define VFIOSIM_DMA_NO_VECTOR		0xffffffff
+#define VFIOSIM_DMA_MAX_LEN		0x100000	/* 1 MiB */
+
+enum vfiosim_dma_op {
+	VFIOSIM_DMA_OP_COPY = 1,	/* LEN bytes from SRC to DST */
+	VFIOSIM_DMA_OP_FILL = 2,	/* DST with PATTERN, little endian */
+	VFIOSIM_DMA_OP_CSUM = 3,	/* CRC32C of SRC into RESULT */
+};
+
+enum vfiosim_dma_status {
+	VFIOSIM_DMA_STATUS_IDLE = 0,
+	VFIOSIM_DMA_STATUS_BUSY = 1,
+	VFIOSIM_DMA_STATUS_DONE = 2,
+	VFIOSIM_DMA_STATUS_ERR_UNMAPPED = 3,	/* an IOVA is not mapped */
+	VFIOSIM_DMA_STATUS_ERR_PERM = 4,	/* mapped without READ/WRITE */
+	VFIOSIM_DMA_STATUS_ERR_LEN = 5,		/* 0 or over VFIOSIM_DMA_MAX_LEN */
+	VFIOSIM_DMA_STATUS_ERR_OP = 6,		/* not a VFIOSIM_DMA_OP_* */
+	VFIOSIM_DMA_STATUS_ERR_ABORTED = 7,	/* by reset, unmap or close */
+	VFIOSIM_DMA_STATUS_ERR_FAULT = 8,	/* mapped, but not reachable */
+};
 
 #define VFIOSIM_ID_MAGIC		0x5646534d	/* "VFSM" */
-#define VFIOSIM_MODEL_VERSION		0x00010000	/* major << 16 | minor */
+#define VFIOSIM_MODEL_VERSION		0x00010001	/* major << 16 | minor */
 
 #define VFIOSIM_FEAT_INTX		_BITUL(0)
 #define VFIOSIM_FEAT_MSI		_BITUL(1)
 #define VFIOSIM_FEAT_MSIX		_BITUL(2)
 #define VFIOSIM_FEAT_BAR2_MMAP		_BITUL(3)
+#define VFIOSIM_FEAT_DMA		_BITUL(4)	/* the DMA engine */
 
 /* MSI-X table and PBA, in BAR0 (BIR 0), where the MSI-X capability says. */
 #define VFIOSIM_MSIX_TABLE_OFFSET	0x1000
