@@ -50,6 +50,13 @@ run "$ctl" -b netlink region read "$uuid" bar0 0x10
 say "Ring the doorbell: vector 0 of MSI-X arrives on an eventfd"
 run "$ctl" irq "$uuid" --mode msix --vector 0 --count 5
 
+say "The DMA engine copies between buffers of this process, then raises MSI-X"
+echo "(vfiosimctl maps a memfd for DMA, programs the BAR0 DMA registers, writes GO"
+echo " and checks the result on the CPU)"
+run "$ctl" dma "$uuid" copy --len 65536
+run "$ctl" dma "$uuid" fill --len 4096 --pattern 0xfeedfacecafef00d
+run "$ctl" -b netlink dma "$uuid" csum --len 4096
+
 say "The same in JSON, for scripts"
 run "$ctl" -p dev show "$uuid"
 

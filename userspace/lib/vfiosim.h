@@ -135,6 +135,13 @@ int vfiosim_region_write_multi(struct vfiosim_dev *dev,
 /* One VFIOSIM_CMD_PING round trip; -EOPNOTSUPP unless netlink. */
 int vfiosim_netlink_ping(struct vfiosim_dev *dev);
 
+/*
+ * The CRC32C (Castagnoli; initial value and final xor ~0, as iSCSI and
+ * ext4 use it) of len bytes: what the DMA engine's CSUM operation puts
+ * in DMA_RESULT.  crc32c("123456789") is 0xe3069283.
+ */
+uint32_t vfiosim_crc32c(const void *buf, size_t len);
+
 /* Conveniences built on the ops. */
 int vfiosim_read32(struct vfiosim_dev *dev, uint32_t index, uint64_t offset,
 		   uint32_t *val);

@@ -220,7 +220,8 @@ static void test_help(struct tap *t, const struct env *e, struct run *r)
 		ARGS("types", "help"), ARGS("dev", "help"),
 		ARGS("dev", "--help"), ARGS("region", "help"),
 		ARGS("irq", "--help"), ARGS("monitor", "help"),
-		ARGS("help", "monitor"),
+		ARGS("help", "monitor"), ARGS("dma", "help"),
+		ARGS("help", "dma"),
 	};
 	size_t i;
 
@@ -286,6 +287,18 @@ static void test_usage(struct tap *t, const struct env *e, struct run *r)
 		{ ARGS("irq", FAKE_UUID_FULL, "--mode"),
 		  "unknown argument '--mode'" },
 		{ ARGS("irq"), "irq: missing DEV" },
+		{ ARGS("dma"), "dma: missing DEV" },
+		{ ARGS("dma", FAKE_UUID_FULL), "missing copy, fill or csum" },
+		{ ARGS("dma", FAKE_UUID_FULL, "move"),
+		  "unknown operation 'move'" },
+		{ ARGS("dma", FAKE_UUID_FULL, "copy", "--len", "0"),
+		  "bad length '0' (1..1048576)" },
+		{ ARGS("dma", FAKE_UUID_FULL, "copy", "--len=1048577"),
+		  "bad length '1048577'" },
+		{ ARGS("dma", FAKE_UUID_FULL, "fill", "--pattern", "x"),
+		  "bad pattern 'x'" },
+		{ ARGS("dma", FAKE_UUID_FULL, "csum", "now"),
+		  "dma: unknown argument 'now'" },
 		{ ARGS("-b", "unix", "types"), "unknown backend 'unix'" },
 		{ ARGS("--backend", "frob", "types"),
 		  "unknown backend 'frob' (vfio or netlink)" },
@@ -375,6 +388,10 @@ static void test_failures(struct tap *t, const struct env *e, struct run *r)
 		  "fail: irq without /dev/vfio");
 	tap_has(t, r->err, "vfiosimctl: irq: vfio:" FAKE_UUID_FULL,
 		"fail: irq message");
+	check_run(t, e, e->full.root, ARGS("dma", FAKE_UUID_FULL, "copy"), 1,
+		  r, "fail: dma without /dev/vfio");
+	tap_has(t, r->err, "vfiosimctl: dma: vfio:" FAKE_UUID_FULL,
+		"fail: dma message names the device");
 }
 
 static void test_json(struct tap *t, const struct env *e, struct run *r)

@@ -485,6 +485,22 @@ static int count_fds(void)
 	return n;
 }
 
+/* Published check values of CRC32C (RFC 3720, B.4, and "123456789"). */
+static void test_crc32c(struct tap *t)
+{
+	unsigned char buf[32];
+
+	tap_int(t, vfiosim_crc32c("123456789", 9), 0xe3069283,
+		"crc32c of \"123456789\"");
+	memset(buf, 0, sizeof(buf));
+	tap_int(t, vfiosim_crc32c(buf, sizeof(buf)), 0x8a9136aa,
+		"crc32c of 32 zero bytes");
+	memset(buf, 0xff, sizeof(buf));
+	tap_int(t, vfiosim_crc32c(buf, sizeof(buf)), 0x62a8ab43,
+		"crc32c of 32 0xff bytes");
+	tap_int(t, vfiosim_crc32c(buf, 0), 0, "crc32c of nothing is 0");
+}
+
 int main(void)
 {
 	struct fakesys full = { "" }, empty = { "" }, nomod = { "" };
@@ -503,6 +519,7 @@ int main(void)
 	test_uuid(&t);
 	test_caps(&t);
 	test_regions(&t);
+	test_crc32c(&t);
 	test_sysfs_root(&t);
 	test_dev(&t, &full, &nomod);
 	test_sysfs(&t, &full);

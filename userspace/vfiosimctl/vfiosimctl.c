@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,7 +193,7 @@ static const char help_main[] =
 "    vfiosimctl [OPTIONS] OBJECT COMMAND [ARGS]\n"
 "    vfiosimctl [OPTIONS] OBJECT help\n"
 "\n"
-"    OBJECT := { types | dev | region | irq | monitor | help }\n"
+"    OBJECT := { types | dev | region | irq | dma | monitor | help }\n"
 "    OPTIONS := { -j | --json } | { -p | --pretty } |\n"
 "               { -b | --backend } { vfio | netlink } | { -h | --help }\n"
 "\n"
@@ -213,6 +214,7 @@ static const char help_main[] =
 "    dev       create, remove, list and show devices\n"
 "    region    read and write device regions (BARs, config space)\n"
 "    irq       ring the doorbell and time the interrupt\n"
+"    dma       run one DMA engine transfer into this process's memory\n"
 "    monitor   print device events (created, removed, opened, ...)\n"
 "    Run 'vfiosimctl OBJECT help' for the commands of each.\n"
 "\n"
@@ -394,6 +396,37 @@ static const char help_monitor[] =
 "EXIT STATUS\n"
 "    0 stopped by a signal or after N events, 1 the family is missing\n"
 "    or the socket failed, 2 bad command line.\n";
+
+static const char help_dma[] =
+"NAME\n"
+"    vfiosimctl dma - run one transfer on the device's DMA engine\n"
+"\n"
+"SYNOPSIS\n"
+"    vfiosimctl [-j] [-p] dma DEV copy|fill|csum [--len N] [--pattern P]\n"
+"\n"
+"DESCRIPTION\n"
+"    Maps a buffer of this process (a memfd, so that every backend can\n"
+"    reach it: VFIO by address, vfio-user by the file) for DMA at IOVA\n"
+"    0x100000000, source in its first half and destination in its\n"
+"    second, fills the source with a known pattern, programs the BAR0\n"
+"    DMA registers and writes GO, then waits (up to 1 s) for the\n"
+"    completion interrupt, MSI-X vector 0.  It prints the final DMA\n"
+"    status, the bytes moved, the time from GO to the interrupt, and\n"
+"    checks the result on the CPU: copy, the destination equals the\n"
+"    source; fill, the destination holds the pattern; csum, DMA_RESULT\n"
+"    equals the CRC32C of the source.\n"
+"\n"
+"OPTIONS\n"
+"    --len N      bytes, 1..1048576; default 4096\n"
+"    --pattern P  fill's 64-bit pattern; default 0x0123456789abcdef\n"
+"\n"
+"EXAMPLES\n"
+"    vfiosimctl dma $uuid copy --len 65536\n"
+"    vfiosimctl -j dma netlink:$uuid csum\n"
+"\n"
+"EXIT STATUS\n"
+"    0 the transfer ended DONE and the result checked, 1 it did not,\n"
+"    2 bad command line.\n";
 
 /* ------------------------------------------------------------------ */
 /* Common plumbing.                                                    */
@@ -1255,6 +1288,243 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* dma                                                                 */
+
+#define DMA_IOVA	0x100000000ULL
+#define DMA_TIMEOUT_MS	1000
+
+static const struct {
+	const char *name;
+	uint32_t op;
+} dma_ops[] = {
+	{ "copy", VFIOSIM_DMA_OP_COPY },
+	{ "fill", VFIOSIM_DMA_OP_FILL },
+	{ "csum", VFIOSIM_DMA_OP_CSUM },
+};
+
+static const char *const dma_status_names[] = {
+	[VFIOSIM_DMA_STATUS_IDLE] = "idle",
+	[VFIOSIM_DMA_STATUS_BUSY] = "busy",
+	[VFIOSIM_DMA_STATUS_DONE] = "done",
+	[VFIOSIM_DMA_STATUS_ERR_UNMAPPED] = "unmapped IOVA",
+	[VFIOSIM_DMA_STATUS_ERR_PERM] = "no permission",
+	[VFIOSIM_DMA_STATUS_ERR_LEN] = "bad length",
+	[VFIOSIM_DMA_STATUS_ERR_OP] = "bad operation",
+	[VFIOSIM_DMA_STATUS_ERR_ABORTED] = "aborted",
+	[VFIOSIM_DMA_STATUS_ERR_FAULT] = "memory unreachable",
+};
+
+static const char *dma_status_name(uint32_t status)
+{
+	if (status < ARRAY_SIZE(dma_status_names) && dma_status_names[status])
+		return dma_status_names[status];
+	return "unknown";
+}
+
+struct dma_job {
+	uint32_t op;
+	uint64_t len, pattern;
+	unsigned char *mem;	/* source, then destination, each half */
+	size_t half;
+	uint32_t status, done_bytes, result;
+	uint64_t ns;
+};
+
+/* Program the registers, GO, wait for the interrupt, read the outcome. */
+static int dma_run(struct vfiosim_dev *dev, const char *name,
+		   struct dma_job *j, int efd)
+{
+	const struct { uint32_t off; uint32_t val; } regs[] = {
+		{ VFIOSIM_REG_DMA_SRC_LO, (uint32_t)DMA_IOVA },
+		{ VFIOSIM_REG_DMA_SRC_HI, (uint32_t)(DMA_IOVA >> 32) },
+		{ VFIOSIM_REG_DMA_DST_LO, (uint32_t)(DMA_IOVA + j->half) },
+		{ VFIOSIM_REG_DMA_DST_HI,
+		  (uint32_t)((DMA_IOVA + j->half) >> 32) },
+		{ VFIOSIM_REG_DMA_LEN, (uint32_t)j->len },
+		{ VFIOSIM_REG_DMA_OP, j->op },
+		{ VFIOSIM_REG_DMA_PATTERN_LO, (uint32_t)j->pattern },
+		{ VFIOSIM_REG_DMA_PATTERN_HI, (uint32_t)(j->pattern >> 32) },
+		{ VFIOSIM_REG_DMA_VECTOR, 0 },
+	};
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	uint64_t t0, cnt;
+	size_t i;
+	int n;
+
+	for (i = 0; i < ARRAY_SIZE(regs); i++)
+		if (vfiosim_write32(dev, VFIO_PCI_BAR0_REGION_INDEX,
+				    regs[i].off, regs[i].val))
+			return fail("dma", "%s", vfiosim_dev_error(dev));
+	t0 = now_ns();
+	if (vfiosim_write32(dev, VFIO_PCI_BAR0_REGION_INDEX,
+			    VFIOSIM_REG_DMA_GO, VFIOSIM_DMA_GO))
+		return fail("dma", "%s", vfiosim_dev_error(dev));
+	do {
+		n = poll(&pfd, 1, DMA_TIMEOUT_MS);
+	} while (n < 0 && errno == EINTR);
+	j->ns = now_ns() - t0;
+	if (n < 0)
+		return fail("dma", "poll eventfd: %s", strerror(errno));
+	if (n == 0)
+		return fail("dma", "%s: no completion interrupt (MSI-X vector 0) within %d ms of GO",
+			    name, DMA_TIMEOUT_MS);
+	if (read(efd, &cnt, sizeof(cnt)) != sizeof(cnt))
+		return fail("dma", "read eventfd: %s", strerror(errno));
+	if (vfiosim_read32(dev, VFIO_PCI_BAR0_REGION_INDEX,
+			   VFIOSIM_REG_DMA_STATUS, &j->status) ||
+	    vfiosim_read32(dev, VFIO_PCI_BAR0_REGION_INDEX,
+			   VFIOSIM_REG_DMA_DONE_BYTES, &j->done_bytes) ||
+	    vfiosim_read32(dev, VFIO_PCI_BAR0_REGION_INDEX,
+			   VFIOSIM_REG_DMA_RESULT, &j->result))
+		return fail("dma", "%s", vfiosim_dev_error(dev));
+	return EXIT_OK;
+}
+
+/* NULL when the CPU agrees with the device, else what differs. */
+static const char *dma_check(const struct dma_job *j)
+{
+	const unsigned char *src = j->mem, *dst = j->mem + j->half;
+	uint64_t i;
+
+	switch (j->op) {
+	case VFIOSIM_DMA_OP_COPY:
+		return memcmp(src, dst, j->len) ?
+		       "the destination differs from the source" : NULL;
+	case VFIOSIM_DMA_OP_FILL:
+		for (i = 0; i < j->len; i++)
+			if (dst[i] != (unsigned char)(j->pattern >> (i % 8 * 8)))
+				return "the destination does not hold the pattern";
+		return NULL;
+	default:
+		return j->result == vfiosim_crc32c(src, j->len) ? NULL :
+		       "DMA_RESULT differs from the CRC32C of the source";
+	}
+}
+
+static int cmd_dma(struct ctl *ctl, int argc, char **argv)
+{
+	struct dma_job j = { .len = 4096, .pattern = 0x0123456789abcdefULL };
+	struct vfiosim_dma_map map = {
+		.iova = DMA_IOVA,
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+	};
+	const char *opname = NULL, *val, *bad;
+	struct vfiosim_dev *dev;
+	long page = sysconf(_SC_PAGESIZE);
+	int i, memfd, efd = -1, ret = EXIT_OK;
+	size_t m;
+
+	if (argc < 1)
+		return usage("dma", "dma", "missing DEV");
+	if (is_help(argv[0]))
+		return print_help(help_dma);
+	if (argc < 2)
+		return usage("dma", "dma", "missing copy, fill or csum");
+	for (m = 0; m < ARRAY_SIZE(dma_ops); m++)
+		if (!strcmp(argv[1], dma_ops[m].name)) {
+			opname = dma_ops[m].name;
+			j.op = dma_ops[m].op;
+		}
+	if (!opname)
+		return usage("dma", "dma",
+			     "unknown operation '%s' (copy, fill or csum)",
+			     argv[1]);
+	for (i = 2; i < argc; i++) {
+		if ((val = opt_value("--len", &i, argc, argv))) {
+			if (!parse_u64(val, &j.len) || !j.len ||
+			    j.len > VFIOSIM_DMA_MAX_LEN)
+				return usage("dma", "dma",
+					     "bad length '%s' (1..%d)", val,
+					     VFIOSIM_DMA_MAX_LEN);
+		} else if ((val = opt_value("--pattern", &i, argc, argv))) {
+			if (!parse_u64(val, &j.pattern))
+				return usage("dma", "dma", "bad pattern '%s'",
+					     val);
+		} else {
+			return usage("dma", "dma", "unknown argument '%s'",
+				     argv[i]);
+		}
+	}
+	j.half = (j.len + page - 1) / page * page;
+
+	memfd = memfd_create("vfiosimctl-dma", MFD_CLOEXEC);
+	if (memfd < 0 || ftruncate(memfd, 2 * j.half)) {
+		ret = fail("dma", "memfd of %zu bytes: %s", 2 * j.half,
+			   strerror(errno));
+		goto out_memfd;
+	}
+	j.mem = mmap(NULL, 2 * j.half, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     memfd, 0);
+	if (j.mem == MAP_FAILED) {
+		ret = fail("dma", "mmap of the memfd: %s", strerror(errno));
+		goto out_memfd;
+	}
+	for (m = 0; m < j.half; m++)
+		j.mem[m] = (unsigned char)(m * 7 + 1);
+	memset(j.mem + j.half, 0, j.half);
+
+	dev = open_dev(ctl, "dma", argv[0], &ret);
+	if (!dev)
+		goto out_mem;
+	map.size = 2 * j.half;
+	map.vaddr = j.mem;
+	map.fd = memfd;
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0) {
+		ret = fail("dma", "eventfd: %s", strerror(errno));
+		goto out_dev;
+	}
+	if (vfiosim_dma_map(dev, &map) ||
+	    vfiosim_irq_set_eventfd(dev, VFIO_PCI_MSIX_IRQ_INDEX, 0, efd)) {
+		ret = fail("dma", "%s", vfiosim_dev_error(dev));
+		goto out_dev;
+	}
+	ret = dma_run(dev, argv[0], &j, efd);
+	irq_disable(dev, VFIO_PCI_MSIX_IRQ_INDEX);
+	if (ret)
+		goto out_dev;
+	bad = j.status == VFIOSIM_DMA_STATUS_DONE ? dma_check(&j) :
+	      "the transfer did not end DONE";
+	if (ctl->json) {
+		jw_obj_open(&ctl->jw, NULL);
+		jw_str(&ctl->jw, "dev", argv[0]);
+		jw_str(&ctl->jw, "op", opname);
+		jw_u64(&ctl->jw, "len", j.len);
+		jw_str(&ctl->jw, "status", dma_status_name(j.status));
+		jw_u64(&ctl->jw, "done_bytes", j.done_bytes);
+		if (j.op == VFIOSIM_DMA_OP_CSUM)
+			jw_u64(&ctl->jw, "crc32c", j.result);
+		jw_u64(&ctl->jw, "ns", j.ns);
+		if (bad)
+			jw_str(&ctl->jw, "error", bad);
+		else
+			jw_str(&ctl->jw, "check", "ok");
+		jw_obj_close(&ctl->jw);
+	} else {
+		printf("%s %llu bytes: %s (status %u), %u bytes moved, %llu us from GO to MSI-X",
+		       opname, (unsigned long long)j.len,
+		       dma_status_name(j.status), j.status, j.done_bytes,
+		       (unsigned long long)(j.ns / 1000));
+		if (j.op == VFIOSIM_DMA_OP_CSUM)
+			printf(", CRC32C %#010x", j.result);
+		printf("\n%s\n", bad ? bad : "checked on the CPU: ok");
+	}
+	if (bad)
+		ret = fail("dma", "%s: %s %llu bytes: %s", argv[0], opname,
+			   (unsigned long long)j.len, bad);
+out_dev:
+	vfiosim_dev_free(dev);		/* unmaps */
+out_mem:
+	munmap(j.mem, 2 * j.half);
+out_memfd:
+	if (efd >= 0)
+		close(efd);
+	if (memfd >= 0)
+		close(memfd);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
 
 static int cmd_help(int argc, char **argv)
 {
@@ -1268,6 +1538,8 @@ static int cmd_help(int argc, char **argv)
 		return print_help(help_region);
 	if (!strcmp(argv[0], "irq"))
 		return print_help(help_irq);
+	if (!strcmp(argv[0], "dma"))
+		return print_help(help_dma);
 	if (!strcmp(argv[0], "monitor"))
 		return print_help(help_monitor);
 	return usage(NULL, "help", "unknown object '%s'", argv[0]);
@@ -1360,6 +1632,8 @@ int main(int argc, char **argv)
 		ret = cmd_region(&ctl, argc, argv);
 	else if (!strcmp(obj, "irq"))
 		ret = cmd_irq(&ctl, argc, argv);
+	else if (!strcmp(obj, "dma"))
+		ret = cmd_dma(&ctl, argc, argv);
 	else if (!strcmp(obj, "monitor"))
 		ret = cmd_monitor(&ctl, argc, argv);
 	else
