@@ -73,7 +73,7 @@ trap cleanup EXIT
 
 run "dev show" 0 "$ctl" -j dev show "$uuid"
 json_is "dev show: type and owner" \
-	'j["type"] == "vfiosim-full" and j.get("owner", "none") == "none"'
+	'j["device"]["type"] == "vfiosim-full" and j["device"]["owner"] == "none"'
 run "region write scratch" 0 "$ctl" region write "$uuid" bar0 0x10 0xdeadbeef
 run "region read scratch" 0 "$ctl" region read "$uuid" bar0 0x10
 has "region read: reset at open, reads 0 after the writer closed" "0x00000000"

@@ -10,6 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$here/../../userspace/build/asan
 export USERD=${VFIOSIM_USERD:-$build/vfiosim-userd}
 export CONFORMANCE=${VFIOSIM_CONFORMANCE:-$build/vfiosim-userd-conformance}
+export CTL=${VFIOSIM_CTL:-$build/vfiosimctl}
 
 echo "TAP version 13"
 if [ ! -d /sys/class/mdev_bus/vfiosim ] || [ ! -x "$USERD" ] ||

@@ -78,8 +78,10 @@ int main(void)
 	tap_int(&t, vus_check_header(msg, 16, &h), -EINVAL,
 		"header: msg_size below the header");
 	((struct vfiosim_user_header *)msg)->msg_size = VUS_MAX_MSG + 1;
-	tap_int(&t, vus_check_header(msg, 16, &h), -EINVAL,
-		"header: msg_size above the limit");
+	tap_int(&t, vus_check_header(msg, 16, &h), -E2BIG,
+		"header: msg_size above the limit is E2BIG");
+	tap_int(&t, VUS_MAX_MSG, VFIOSIM_USER_MAX_MSG,
+		"header: the limit is the kernel's (VFIOSIM_USER_MAX_MSG)");
 	((struct vfiosim_user_header *)msg)->msg_size = VUS_MAX_MSG;
 	tap_int(&t, vus_check_header(msg, 16, &h), 0,
 		"header: msg_size at the limit");

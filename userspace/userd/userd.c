@@ -15,10 +15,18 @@
  * next message is not read until the previous reply has been sent:
  * messages are answered in order, and a client that does not read its
  * replies only stalls itself.
+ *
+ * Nothing a client does blocks the loop.  The device is claimed (DEV_OPEN)
+ * only once the client's VERSION is good, and a client that has not
+ * finished its VERSION, or a message it started, within --timeout-ms is
+ * dropped.  A connection that finds the socket busy waits in the poll set,
+ * with a deadline, for its VERSION to be answered with EBUSY.  Per
+ * connection, log lines a client can provoke are rate limited.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,10 +34,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -44,6 +56,32 @@
 #define NL_RX_SIZE	(VUS_MAX_MSG + 8192)
 /* Room for more fds than we take, so that "too many" is seen, not lost. */
 #define CMSG_FDS	(2 * VUS_MAX_FDS)
+/* Connections being turned away at once, per socket; more are closed. */
+#define REFUSE_MAX	8
+/* How long a turned-away connection has to send its VERSION. */
+#define REFUSE_MS	500
+#define DEF_TIMEOUT_MS	5000
+/* After accept() ran out of fds: that socket waits this long. */
+#define ACCEPT_BACKOFF_MS 100
+/* Log lines a connection (or a socket's accept errors) may cause a second. */
+#define LOG_BURST	10
+#define LISTEN_BACKLOG	64
+/* systemd socket activation: the first passed fd. */
+#define SD_LISTEN_FDS_START 3
+
+/* At most LOG_BURST lines a second; the rest are counted, then said. */
+struct ratelimit {
+	uint64_t start;		/* ms, of the current second */
+	unsigned int lines;
+	unsigned long dropped;
+};
+
+/* A connection that found the socket busy, waiting for its VERSION. */
+struct refusal {
+	int fd;
+	int err;
+	uint64_t deadline;	/* ms */
+};
 
 struct conn {
 	int fd;				/* -1: no client */
@@ -66,12 +104,23 @@ struct conn {
 	/* protocol state */
 	bool negotiated;
 	struct vus_client_caps caps;
+	/* VERSION, or the message begun, must be done by then (ms); 0: none */
+	uint64_t deadline;
+	struct ratelimit rl;
 };
 
 struct listener {
 	const char *path;
 	const char *uuid;
 	int fd;
+	bool activated;			/* fd from systemd (LISTEN_FDS) */
+	int lock_fd;			/* flock on PATH.lock, held */
+	dev_t sock_dev;			/* the socket file we made */
+	ino_t sock_ino;
+	uint64_t backoff_until;		/* ms: accept() ran out of fds */
+	struct ratelimit accept_rl;
+	struct refusal refusals[REFUSE_MAX];
+	size_t nrefusals;
 	struct conn c;
 };
 
@@ -79,6 +128,17 @@ static struct listener devs[MAX_DEVS];
 static size_t ndevs;
 static unsigned long next_conn_id = 1;
 static unsigned char *nl_tx;
+static unsigned int timeout_ms = DEF_TIMEOUT_MS;
+static mode_t sock_mode = 0600;
+static gid_t sock_gid = (gid_t)-1;
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
 
 __attribute__((format(printf, 2, 3)))
 static void ulog(const struct listener *l, const char *fmt, ...)
@@ -95,6 +155,52 @@ static void ulog(const struct listener *l, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 }
+
+/*
+ * May a line be logged now?  When a new second starts after lines were
+ * dropped, *dropped says how many (the caller reports them).
+ */
+static bool rl_allow(struct ratelimit *rl, unsigned long *dropped)
+{
+	uint64_t now = now_ms();
+
+	*dropped = 0;
+	if (now - rl->start >= 1000) {
+		*dropped = rl->dropped;
+		rl->start = now;
+		rl->lines = 0;
+		rl->dropped = 0;
+	}
+	if (rl->lines < LOG_BURST) {
+		rl->lines++;
+		return true;
+	}
+	rl->dropped++;
+	return false;
+}
+
+/* A line someone else can provoke at will: at most LOG_BURST a second. */
+__attribute__((format(printf, 3, 4)))
+static void rl_log(struct listener *l, struct ratelimit *rl,
+		   const char *fmt, ...)
+{
+	unsigned long dropped;
+	char line[512];
+	va_list ap;
+
+	if (!rl_allow(rl, &dropped))
+		return;
+	if (dropped)
+		ulog(l, "(%lu similar lines suppressed)", dropped);
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	ulog(l, "%s", line);
+}
+
+/* What a connected client provokes, limited per connection. */
+#define clog(l, fmt, ...) \
+	rl_log((l), &(l)->c.rl, "client %lu: " fmt, (l)->c.id, ##__VA_ARGS__)
 
 static void close_fds(int *fds, size_t *n)
 {
@@ -120,6 +226,9 @@ static void conn_close(struct listener *l, const char *why)
 
 	if (c->fd < 0)
 		return;
+	if (c->rl.dropped)
+		ulog(l, "client %lu: (%lu similar lines suppressed)", c->id,
+		     c->rl.dropped);
 	ulog(l, "client %lu disconnected (%s)", c->id, why);
 	/* Release the device first: a client that sees EOF may reopen it. */
 	if (c->nl_open)
@@ -172,48 +281,86 @@ static int dev_open(struct listener *l, char *why, size_t whylen)
 
 /*
  * Turn a client away with an answer it can act on: its VERSION (always the
- * first message) gets an error reply carrying @err, then we hang up.  The
- * client sends VERSION as soon as it connects, so a short wait is enough.
+ * first message) gets an error reply carrying the errno, then we hang up.
+ * The connection waits for that in the poll set, never in a blocking call.
  */
-static void refuse_client(int fd, int err)
+static void refusal_add(struct listener *l, int fd, int err)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	struct vfiosim_user_header hdr, reply = { 0 };
+	struct refusal *r;
 
-	if (poll(&pfd, 1, 500) <= 0 ||
-	    recv(fd, &hdr, sizeof(hdr), MSG_DONTWAIT) != sizeof(hdr))
+	if (l->nrefusals == REFUSE_MAX) {
+		close(fd);		/* EOF is all a flood gets */
 		return;
-	reply.msg_id = hdr.msg_id;
-	reply.command = hdr.command;
-	reply.msg_size = sizeof(reply);
-	reply.flags = VFIOSIM_USER_F_TYPE_REPLY | VFIOSIM_USER_F_ERROR;
-	reply.error_no = err;
-	if (send(fd, &reply, sizeof(reply), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		return;	/* the client is gone already: nothing to tell */
+	}
+	r = &l->refusals[l->nrefusals++];
+	r->fd = fd;
+	r->err = err;
+	r->deadline = now_ms() + REFUSE_MS;
+}
+
+static void refusal_drop(struct listener *l, size_t i)
+{
+	close(l->refusals[i].fd);
+	l->refusals[i] = l->refusals[--l->nrefusals];
+}
+
+/* Its VERSION header has come (or it hung up): answer it, close it. */
+static void refusal_answer(struct listener *l, size_t i)
+{
+	struct refusal *r = &l->refusals[i];
+	struct vfiosim_user_header hdr, reply = { 0 };
+	char rest[512];
+
+	if (recv(r->fd, &hdr, sizeof(hdr), MSG_DONTWAIT) == sizeof(hdr)) {
+		/* Unread data would turn our close into ECONNRESET. */
+		(void)!recv(r->fd, rest, sizeof(rest), MSG_DONTWAIT);
+		reply.msg_id = hdr.msg_id;
+		reply.command = hdr.command;
+		reply.msg_size = sizeof(reply);
+		reply.flags = VFIOSIM_USER_F_TYPE_REPLY | VFIOSIM_USER_F_ERROR;
+		reply.error_no = (uint32_t)r->err;
+		/* A client already gone needs no answer. */
+		(void)!send(r->fd, &reply, sizeof(reply),
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	refusal_drop(l, i);
+}
+
+/* Out of fds or memory: stop polling that socket for a while. */
+static void accept_error(struct listener *l, int err)
+{
+	bool backoff = err == EMFILE || err == ENFILE || err == ENOBUFS ||
+		       err == ENOMEM;
+
+	if (backoff)
+		l->backoff_until = now_ms() + ACCEPT_BACKOFF_MS;
+	rl_log(l, &l->accept_rl, "accept: %s%s", strerror(err),
+	       backoff ? " (not accepting for 100 ms)" : "");
 }
 
 static void do_accept(struct listener *l)
 {
 	struct conn *c = &l->c;
-	char why[VFIOSIM_ERR_LEN];
-	int fd, ret;
+	int fd;
 
 	fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			ulog(l, "accept: %s", strerror(errno));
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			accept_error(l, errno);
 		return;
 	}
 	if (c->fd >= 0) {
-		ulog(l, "refused a second client: client %lu is connected",
-		     c->id);
-		refuse_client(fd, EBUSY);
-		close(fd);
+		rl_log(l, &l->accept_rl,
+		       "refused a second client: client %lu is connected",
+		       c->id);
+		refusal_add(l, fd, EBUSY);
 		return;
 	}
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->id = next_conn_id++;
+	c->deadline = now_ms() + timeout_ms;	/* for its VERSION */
 	c->rx = malloc(VUS_MAX_MSG);
 	c->tx = malloc(VUS_MAX_MSG + 64);
 	if (!c->rx || !c->tx) {
@@ -221,30 +368,41 @@ static void do_accept(struct listener *l)
 		return;
 	}
 	conn_reset_rx(c);
-	ret = dev_open(l, why, sizeof(why));
-	if (ret) {
-		ulog(l, "client %lu: DEV_OPEN failed: %s", c->id, why);
-		refuse_client(c->fd, -ret);
-		conn_close(l, "device not available");
-		return;
-	}
 	ulog(l, "client %lu connected", c->id);
 }
 
-/* Queue reply bytes (and fds to pass with them) for the client. */
-static void queue_reply(struct conn *c, const void *msg, size_t len,
+/*
+ * Queue reply bytes (and fds to pass with them) for the client.  A reply
+ * is never sent with fewer fds than it names: with more than the client
+ * takes (its max_msg_fds) it becomes an EMSGSIZE error reply.
+ */
+static void queue_reply(struct listener *l, const void *msg, size_t len,
 			const int32_t *fds, size_t nfds)
 {
+	struct conn *c = &l->c;
+	struct vfiosim_user_header rh;
 	size_t i;
 
+	if (nfds > VUS_MAX_FDS || nfds > c->caps.max_msg_fds) {
+		memcpy(&rh, msg, sizeof(rh));
+		clog(l, "%s reply has %zu fds, the client takes %llu: EMSGSIZE",
+		     vfiosim_vu_command_name(rh.command), nfds,
+		     (unsigned long long)c->caps.max_msg_fds);
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		/* The request's header, as the reply's, names it. */
+		rh.flags = VFIOSIM_USER_F_TYPE_COMMAND;
+		len = vus_build_reply(c->tx, VUS_MAX_MSG, &rh, EMSGSIZE, NULL,
+				      0);
+		msg = c->tx;
+		nfds = 0;
+	}
 	if (msg != c->tx)
 		memcpy(c->tx, msg, len);
 	c->tx_len = len;
 	c->tx_off = 0;
-	for (i = 0; i < nfds && c->tx_nfds < VUS_MAX_FDS; i++)
+	for (i = 0; i < nfds; i++)
 		c->tx_fds[c->tx_nfds++] = fds[i];
-	for (; i < nfds; i++)
-		close(fds[i]);
 }
 
 /* Try to send what is queued; false when the connection must go. */
@@ -326,8 +484,7 @@ static void forward(struct listener *l, const struct vfiosim_user_header *hdr)
 	/* The kernel has taken its own references by now. */
 	close_fds(c->fds, &c->nfds);
 	if (ret) {
-		ulog(l, "client %lu: %s: %s", c->id,
-		     vfiosim_vu_command_name(hdr->command), why);
+		clog(l, "%s: %s", vfiosim_vu_command_name(hdr->command), why);
 		err = -ret;
 	} else if (r.is_error) {
 		if (no_reply && !r.error)
@@ -336,7 +493,7 @@ static void forward(struct listener *l, const struct vfiosim_user_header *hdr)
 			err = EPROTO;
 		} else {
 			vfiosim_nl_error_text(&r, why, sizeof(why));
-			ulog(l, "client %lu: %s: netlink: %s", c->id,
+			clog(l, "%s: netlink: %s",
 			     vfiosim_vu_command_name(hdr->command), why);
 			err = r.error;
 		}
@@ -354,7 +511,7 @@ static void forward(struct listener *l, const struct vfiosim_user_header *hdr)
 			}
 		}
 		if (!err && !no_reply) {
-			queue_reply(c, r.msg, r.msg_len, r.fds, r.nfds);
+			queue_reply(l, r.msg, r.msg_len, r.fds, r.nfds);
 			return;
 		}
 		if (!err)
@@ -369,12 +526,42 @@ static void forward(struct listener *l, const struct vfiosim_user_header *hdr)
 		}
 	}
 	if (no_reply) {
-		ulog(l, "client %lu: %s (no reply requested): %s", c->id,
+		clog(l, "%s (no reply requested): %s",
 		     vfiosim_vu_command_name(hdr->command), strerror(err));
 		return;
 	}
 	len = vus_build_reply(c->tx, VUS_MAX_MSG, hdr, err, NULL, 0);
-	queue_reply(c, c->tx, len, NULL, 0);
+	queue_reply(l, c->tx, len, NULL, 0);
+}
+
+/*
+ * The client's first good VERSION: claim the device now, not at accept,
+ * so that a connection that never speaks holds nothing.  If the device
+ * cannot be had, the VERSION reply becomes the error and we hang up.
+ */
+static void claim_device(struct listener *l,
+			 const struct vfiosim_user_header *hdr,
+			 size_t *out_len)
+{
+	struct conn *c = &l->c;
+	char why[VFIOSIM_ERR_LEN];
+	int ret;
+
+	ret = dev_open(l, why, sizeof(why));
+	if (!ret) {
+		ulog(l, "client %lu: negotiated version %u.%u, device open",
+		     c->id, VFIOSIM_USER_VERSION_MAJOR,
+		     c->caps.minor < VFIOSIM_USER_VERSION_MINOR ?
+		     c->caps.minor : VFIOSIM_USER_VERSION_MINOR);
+		return;
+	}
+	ulog(l, "client %lu: DEV_OPEN failed: %s", c->id, why);
+	if (c->nl_open)
+		vfiosim_nl_close(&c->nl);
+	c->nl_open = false;
+	c->negotiated = false;
+	c->close_after_tx = true;
+	*out_len = vus_build_reply(c->tx, VUS_MAX_MSG, hdr, -ret, NULL, 0);
 }
 
 /* A whole message is in c->rx (and its fds in c->fds). */
@@ -403,20 +590,16 @@ static void handle_message(struct listener *l)
 		     "bad VERSION" : "VERSION must come first");
 		/* fallthrough */
 	case VUS_REPLY:
-		if (hdr.command == VFIOSIM_USER_VERSION && act == VUS_REPLY &&
-		    !was_negotiated)
-			ulog(l, "client %lu: negotiated version %u.%u", c->id,
-			     VFIOSIM_USER_VERSION_MAJOR,
-			     c->caps.minor < VFIOSIM_USER_VERSION_MINOR ?
-			     c->caps.minor : VFIOSIM_USER_VERSION_MINOR);
-		queue_reply(c, c->tx, out_len, NULL, 0);
+		if (act == VUS_REPLY && !was_negotiated && c->negotiated)
+			claim_device(l, &hdr, &out_len);
+		queue_reply(l, c->tx, out_len, NULL, 0);
 		break;
 	case VUS_DROP:
-		ulog(l, "client %lu: ignored a message that is not a command",
-		     c->id);
+		clog(l, "ignored a message that is not a command");
 		break;
 	}
 	conn_reset_rx(c);
+	c->deadline = c->negotiated ? 0 : c->deadline;
 }
 
 /* Read what the client has; false when the connection must go. */
@@ -479,16 +662,26 @@ static bool read_client(struct listener *l, unsigned int *budget)
 				     c->id, c->rx_len, c->rx_want);
 			return false;
 		}
+		/* A message begun must be finished in time, VERSION or not. */
+		if (!c->rx_len && !c->deadline)
+			c->deadline = now_ms() + timeout_ms;
 		c->rx_len += (size_t)n;
 		if (c->rx_len < c->rx_want)
 			continue;
 		if (c->rx_want == VUS_HDR_SIZE) {
-			if (vus_check_header(c->rx, c->rx_len, &hdr)) {
-				ulog(l, "client %lu: bad msg_size %u, closing",
-				     c->id, hdr.msg_size);
-				queue_reply(c, c->tx,
+			int err = -vus_check_header(c->rx, c->rx_len, &hdr);
+
+			if (err) {
+				if (err == E2BIG)
+					ulog(l, "client %lu: msg_size %u over the limit of %zu: E2BIG, closing",
+					     c->id, hdr.msg_size,
+					     (size_t)VUS_MAX_MSG);
+				else
+					ulog(l, "client %lu: msg_size %u below the header: EINVAL, closing",
+					     c->id, hdr.msg_size);
+				queue_reply(l, c->tx,
 					    vus_build_reply(c->tx, VUS_MAX_MSG,
-							    &hdr, EINVAL, NULL,
+							    &hdr, err, NULL,
 							    0), NULL, 0);
 				c->close_after_tx = true;
 				return true;
@@ -553,6 +746,44 @@ static int socket_live(const char *path)
 	return ret;
 }
 
+/*
+ * PATH.lock, held with flock() for as long as we serve PATH: a second
+ * instance started at the same moment cannot race the stale check, the
+ * unlink and the rename.
+ */
+static int lock_path(struct listener *l)
+{
+	char lock[PATH_MAX];
+
+	snprintf(lock, sizeof(lock), "%s.lock", l->path);
+	l->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (l->lock_fd < 0) {
+		ulog(l, "%s: %s", lock, strerror(errno));
+		return -1;
+	}
+	if (flock(l->lock_fd, LOCK_EX | LOCK_NB)) {
+		ulog(l, "%s: %s; refusing to start", lock,
+		     errno == EWOULDBLOCK ?
+		     "another vfiosim-userd serves this socket" :
+		     strerror(errno));
+		close(l->lock_fd);
+		l->lock_fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Mode and group of the socket file, from --mode and --group. */
+static int set_perms(struct listener *l, const char *file)
+{
+	if (chmod(file, sock_mode) ||
+	    (sock_gid != (gid_t)-1 && chown(file, (uid_t)-1, sock_gid))) {
+		ulog(l, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int listen_on(struct listener *l)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -563,6 +794,8 @@ static int listen_on(struct listener *l)
 		ulog(l, "socket path too long");
 		return -1;
 	}
+	if (lock_path(l))
+		return -1;
 	/*
 	 * Bind a temporary name and rename it into place once listening, so
 	 * that a client which sees the path never gets ECONNREFUSED.
@@ -596,20 +829,84 @@ static int listen_on(struct listener *l)
 		ulog(l, "socket: %s", strerror(errno));
 		return -1;
 	}
-	/* 0600 whatever the umask: before bind (no window) and after. */
+	/* Private until bound (no window), then --mode/--group. */
 	if (fchmod(l->fd, 0600) ||
 	    bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    chmod(sa.sun_path, 0600) || listen(l->fd, 4) ||
-	    rename(sa.sun_path, l->path)) {
+	    set_perms(l, sa.sun_path) || listen(l->fd, LISTEN_BACKLOG) ||
+	    lstat(sa.sun_path, &st) || rename(sa.sun_path, l->path)) {
 		ulog(l, "bind/listen: %s", strerror(errno));
 		unlink(sa.sun_path);
 		close(l->fd);
 		l->fd = -1;
 		return -1;
 	}
+	l->sock_dev = st.st_dev;
+	l->sock_ino = st.st_ino;
 	fprintf(stderr, "vfiosim-userd: listening on %s (device %s)\n",
 		l->path, l->uuid);
 	return 0;
+}
+
+/*
+ * systemd socket activation: LISTEN_FDS sockets from fd 3, one per
+ * --socket in order, each a listening AF_UNIX stream socket bound to its
+ * PATH.  0: not activated; 1: activated; -1: a mismatch (said).
+ */
+static int take_activated(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	struct sockaddr_un sa;
+	socklen_t len;
+	size_t i;
+	int type;
+
+	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	if (strtoul(fds, NULL, 10) != ndevs) {
+		ulog(NULL, "LISTEN_FDS=%s, but %zu --socket given", fds, ndevs);
+		return -1;
+	}
+	for (i = 0; i < ndevs; i++) {
+		struct listener *l = &devs[i];
+		int fd = SD_LISTEN_FDS_START + (int)i;
+
+		len = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) ||
+		    type != SOCK_STREAM) {
+			ulog(l, "passed fd %d is not a stream socket", fd);
+			return -1;
+		}
+		len = sizeof(sa);
+		if (getsockname(fd, (struct sockaddr *)&sa, &len) ||
+		    sa.sun_family != AF_UNIX ||
+		    strncmp(sa.sun_path, l->path, sizeof(sa.sun_path))) {
+			ulog(l, "passed fd %d is not bound to this path", fd);
+			return -1;
+		}
+		if (fcntl(fd, F_SETFD, FD_CLOEXEC) ||
+		    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)) {
+			ulog(l, "fd %d: %s", fd, strerror(errno));
+			return -1;
+		}
+		l->fd = fd;
+		l->activated = true;
+		fprintf(stderr, "vfiosim-userd: listening on %s (device %s, socket from systemd)\n",
+			l->path, l->uuid);
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return 1;
+}
+
+/* Remove our socket file, unless a successor has put its own there. */
+static void unlink_ours(const struct listener *l)
+{
+	struct stat st;
+
+	if (!lstat(l->path, &st) && st.st_dev == l->sock_dev &&
+	    st.st_ino == l->sock_ino)
+		unlink(l->path);
 }
 
 static void cleanup(void)
@@ -617,11 +914,20 @@ static void cleanup(void)
 	size_t i;
 
 	for (i = 0; i < ndevs; i++) {
-		conn_close(&devs[i], "shutting down");
-		if (devs[i].fd >= 0) {
-			close(devs[i].fd);
-			unlink(devs[i].path);
-			devs[i].fd = -1;
+		struct listener *l = &devs[i];
+
+		conn_close(l, "shutting down");
+		while (l->nrefusals)
+			refusal_drop(l, 0);
+		if (l->fd >= 0) {
+			close(l->fd);
+			if (!l->activated)
+				unlink_ours(l);
+			l->fd = -1;
+		}
+		if (l->lock_fd >= 0) {
+			close(l->lock_fd);
+			l->lock_fd = -1;
 		}
 	}
 	free(nl_tx);
@@ -631,8 +937,57 @@ static void cleanup(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: vfiosim-userd --socket PATH --device UUID [--socket PATH --device UUID]...\n"
-		"Serve each vfiosim device as a vfio-user server on its UNIX socket.\n");
+		"usage: vfiosim-userd [--timeout-ms MS] [--mode MODE] [--group GROUP]\n"
+		"                     --socket PATH --device UUID [--socket PATH --device UUID]...\n"
+		"Serve each vfiosim device as a vfio-user server on its UNIX socket.\n"
+		"  --timeout-ms  a client must finish its VERSION, and each message it\n"
+		"                starts, within MS (default %u)\n"
+		"  --mode        octal mode of the socket files (default 0600)\n"
+		"  --group       group of the socket files (a name or a number)\n"
+		"Socket activation: with LISTEN_FDS (systemd), the passed sockets are\n"
+		"used, in the order of --socket.\n", DEF_TIMEOUT_MS);
+}
+
+/* Whole-string unsigned number in base, at most max. */
+static bool parse_uint(const char *s, int base, unsigned long max,
+		       unsigned long *val)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	*val = strtoul(s, &end, base);
+	return !errno && !*end && *val <= max;
+}
+
+static bool parse_group(const char *s, gid_t *gid)
+{
+	struct group *gr;
+	unsigned long v;
+
+	if (parse_uint(s, 10, (gid_t)-2, &v)) {
+		*gid = (gid_t)v;
+		return true;
+	}
+	gr = getgrnam(s);
+	if (!gr)
+		return false;
+	*gid = gr->gr_gid;
+	return true;
+}
+
+/* Clients and refusals need fds: use all the hard limit allows. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			ulog(NULL, "setrlimit(RLIMIT_NOFILE): %s",
+			     strerror(errno));
+	}
 }
 
 static bool uuid_ok(const char *s)
@@ -653,21 +1008,64 @@ static bool uuid_ok(const char *s)
 	return true;
 }
 
-int main(int argc, char **argv)
+/* The soonest deadline of any connection, refusal or back-off, or -1. */
+static int poll_timeout(void)
+{
+	uint64_t now = now_ms(), soonest = UINT64_MAX;
+	size_t i, j;
+
+	for (i = 0; i < ndevs; i++) {
+		const struct listener *l = &devs[i];
+
+		if (l->c.fd >= 0 && l->c.deadline && l->c.deadline < soonest)
+			soonest = l->c.deadline;
+		for (j = 0; j < l->nrefusals; j++)
+			if (l->refusals[j].deadline < soonest)
+				soonest = l->refusals[j].deadline;
+		if (l->backoff_until && l->backoff_until < soonest)
+			soonest = l->backoff_until;
+	}
+	if (soonest == UINT64_MAX)
+		return -1;
+	return soonest <= now ? 0 : (int)(soonest - now);
+}
+
+/* Drop what ran out of time; end back-offs that are over. */
+static void expire(struct listener *l)
+{
+	uint64_t now = now_ms();
+	size_t j;
+
+	if (l->c.fd >= 0 && l->c.deadline && l->c.deadline <= now) {
+		ulog(l, "client %lu: %s within %u ms, dropping it", l->c.id,
+		     l->c.negotiated ? "message not finished" :
+		     "no VERSION", timeout_ms);
+		conn_close(l, "timed out");
+	}
+	for (j = l->nrefusals; j-- > 0;)
+		if (l->refusals[j].deadline <= now)
+			refusal_drop(l, j);
+	if (l->backoff_until && l->backoff_until <= now)
+		l->backoff_until = 0;
+}
+
+static int parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "device", required_argument, NULL, 'd' },
+		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct pollfd pfd[1 + 2 * MAX_DEVS];
-	size_t nsock = 0, ndev = 0, i, np;
-	struct signalfd_siginfo si;
-	sigset_t mask;
-	int opt, sfd, status = 0;
+	size_t nsock = 0, ndev = 0, i, j;
+	unsigned long v;
+	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:d:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:d:t:m:g:h", opts,
+				  NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			if (nsock >= MAX_DEVS || nsock != ndev) {
@@ -688,9 +1086,32 @@ int main(int argc, char **argv)
 			}
 			devs[ndev++].uuid = optarg;
 			break;
+		case 't':
+			if (!parse_uint(optarg, 10, 3600000, &v) || !v) {
+				fprintf(stderr, "vfiosim-userd: bad --timeout-ms '%s' (1..3600000)\n",
+					optarg);
+				return 2;
+			}
+			timeout_ms = (unsigned int)v;
+			break;
+		case 'm':
+			if (!parse_uint(optarg, 8, 0777, &v)) {
+				fprintf(stderr, "vfiosim-userd: bad --mode '%s' (octal, e.g. 0660)\n",
+					optarg);
+				return 2;
+			}
+			sock_mode = (mode_t)v;
+			break;
+		case 'g':
+			if (!parse_group(optarg, &sock_gid)) {
+				fprintf(stderr, "vfiosim-userd: unknown --group '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			exit(0);
 		default:
 			usage(stderr);
 			return 2;
@@ -703,18 +1124,36 @@ int main(int argc, char **argv)
 	ndevs = nsock;
 	for (i = 0; i < ndevs; i++) {
 		devs[i].fd = -1;
+		devs[i].lock_fd = -1;
 		devs[i].c.fd = -1;
-		for (np = 0; np < i; np++)
-			if (!strcmp(devs[np].path, devs[i].path)) {
+		for (j = 0; j < i; j++)
+			if (!strcmp(devs[j].path, devs[i].path)) {
 				fprintf(stderr, "vfiosim-userd: %s given twice\n",
 					devs[i].path);
 				return 2;
 			}
 	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	/* signalfd, then per device: listener, client, refusals */
+	struct pollfd pfd[1 + (2 + REFUSE_MAX) * MAX_DEVS];
+	struct signalfd_siginfo si;
+	size_t i, j, np;
+	sigset_t mask;
+	int sfd, status, activated;
+
+	status = parse_args(argc, argv);
+	if (status)
+		return status;
+	raise_fd_limit();
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
 		perror("vfiosim-userd: sigprocmask");
 		return 1;
@@ -730,28 +1169,40 @@ int main(int argc, char **argv)
 		close(sfd);
 		return 1;
 	}
-	for (i = 0; i < ndevs; i++) {
-		if (listen_on(&devs[i])) {
-			cleanup();
-			close(sfd);
-			return 1;
-		}
+	activated = take_activated();
+	for (i = 0; !activated && i < ndevs; i++)
+		if (listen_on(&devs[i]))
+			activated = -1;
+	if (activated < 0) {
+		cleanup();
+		close(sfd);
+		return 1;
 	}
 
 	for (;;) {
 		np = 0;
 		pfd[np++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		for (i = 0; i < ndevs; i++) {
-			struct conn *c = &devs[i].c;
+			struct listener *l = &devs[i];
+			struct conn *c = &l->c;
 
-			pfd[np++] = (struct pollfd){ .fd = devs[i].fd,
-						     .events = POLLIN };
+			/* -1 is ignored: a socket backing off, no client */
 			pfd[np++] = (struct pollfd){
-				.fd = c->fd,	/* -1 is ignored */
+				.fd = l->backoff_until ? -1 : l->fd,
+				.events = POLLIN,
+			};
+			pfd[np++] = (struct pollfd){
+				.fd = c->fd,
 				.events = c->tx_len ? POLLOUT : POLLIN,
 			};
+			for (j = 0; j < REFUSE_MAX; j++)
+				pfd[np++] = (struct pollfd){
+					.fd = j < l->nrefusals ?
+					      l->refusals[j].fd : -1,
+					.events = POLLIN,
+				};
 		}
-		if (poll(pfd, np, -1) < 0) {
+		if (poll(pfd, np, poll_timeout()) < 0) {
 			if (errno == EINTR)
 				continue;
 			perror("vfiosim-userd: poll");
@@ -766,14 +1217,21 @@ int main(int argc, char **argv)
 			}
 		}
 		for (i = 0; i < ndevs; i++) {
-			struct pollfd *lp = &pfd[1 + 2 * i];
-			struct pollfd *cp = lp + 1;
+			struct listener *l = &devs[i];
+			struct pollfd *lp = &pfd[1 + (2 + REFUSE_MAX) * i];
+			struct pollfd *cp = lp + 1, *rp = lp + 2;
 
-			if (cp->fd >= 0 && cp->fd == devs[i].c.fd &&
-			    cp->revents)
-				service(&devs[i]);
-			if (lp->revents & POLLIN)
-				do_accept(&devs[i]);
+			if (cp->fd >= 0 && cp->fd == l->c.fd && cp->revents)
+				service(l);
+			/* Backwards: answering one moves the last into it. */
+			for (j = REFUSE_MAX; j-- > 0;)
+				if (rp[j].fd >= 0 && j < l->nrefusals &&
+				    rp[j].fd == l->refusals[j].fd &&
+				    rp[j].revents)
+					refusal_answer(l, j);
+			if (lp->fd >= 0 && (lp->revents & POLLIN))
+				do_accept(l);
+			expire(l);
 		}
 	}
 	cleanup();

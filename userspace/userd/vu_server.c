@@ -18,9 +18,9 @@ int vus_check_header(const void *buf, size_t len,
 	if (len < VUS_HDR_SIZE)
 		return -EINVAL;
 	memcpy(hdr, buf, sizeof(*hdr));
-	if (hdr->msg_size < VUS_HDR_SIZE || hdr->msg_size > VUS_MAX_MSG)
+	if (hdr->msg_size < VUS_HDR_SIZE)
 		return -EINVAL;
-	return 0;
+	return hdr->msg_size > VUS_MAX_MSG ? -E2BIG : 0;
 }
 
 /* ---- JSON ---------------------------------------------------------- */

@@ -16,13 +16,11 @@
 
 #define VUS_HDR_SIZE		sizeof(struct vfiosim_user_header)
 /*
- * The largest message a client may send: a header, a command's fixed part
- * (16 bytes for a region access) and max_data_xfer_size bytes, plus slack
- * for the commands with bigger fixed parts (REGION_WRITE_MULTI's 256
- * entries are 6 KiB).
+ * The largest message a client may send: the kernel's limit for one
+ * message (a REGION_WRITE of max_data_xfer_size bytes), so that what the
+ * daemon takes the kernel takes too.
  */
-#define VUS_MAX_MSG		(VUS_HDR_SIZE + 16 + \
-				 VFIOSIM_USER_MAX_DATA_XFER + 8192)
+#define VUS_MAX_MSG		VFIOSIM_USER_MAX_MSG
 #define VUS_MAX_FDS		VFIOSIM_USER_MAX_MSG_FDS
 /* Longest JSON we accept in a client's VERSION. */
 #define VUS_MAX_JSON		4096
@@ -42,8 +40,9 @@ struct vus_client_caps {
 
 /*
  * Check a header that arrived on the socket (len >= VUS_HDR_SIZE bytes at
- * buf): 0, or -EINVAL when msg_size is below the header or above
- * VUS_MAX_MSG (the stream cannot be trusted after that).  *hdr gets a copy.
+ * buf): 0, -EINVAL when msg_size is below the header, -E2BIG when it is
+ * above VUS_MAX_MSG (the stream cannot be trusted after either).  *hdr
+ * gets a copy.
  */
 int vus_check_header(const void *buf, size_t len,
 		     struct vfiosim_user_header *hdr);
