@@ -27,13 +27,13 @@ stamp=$root/.vfiosim-root
 backports=(qemu-system-x86 linux-image-amd64 linux-headers-amd64 linux-source)
 # Installed from trixie: what kbuild needs in the root, and what the test
 # suite runs there (the Debian 12 userspace is dynamically linked against
-# libmnl and the gcc sanitizer runtimes).  initramfs-tools comes first so
+# libmnl, jansson and the gcc sanitizer runtimes).  initramfs-tools comes first so
 # that the kernel does not pull in dracut; it is told not to run.
 packages=(
 	initramfs-tools make gcc-14 libc6-dev bc flex bison libelf-dev kmod
 	bash coreutils util-linux procps iproute2 findutils grep sed gawk
 	busybox-static mdevctl python3 python3-yaml python3-jsonschema
-	libmnl0 libasan8 libubsan1 xz-utils zstd gzip cpio
+	libmnl0 libjansson4 libasan8 libubsan1 xz-utils zstd gzip cpio
 )
 
 say() { echo "trixie-root: $*"; }

@@ -72,6 +72,15 @@ static void nl_parse_extack(const struct nlmsghdr *nlh,
 			 mnl_attr_get_str(a));
 }
 
+/*
+ * mnl_nlmsg_ok(), without its signed compare: an nlmsg_len of 2^31 or
+ * more passes that, and then mnl_nlmsg_next() never moves on.
+ */
+bool vfiosim_nlmsg_ok(const struct nlmsghdr *nlh, int len)
+{
+	return mnl_nlmsg_ok(nlh, len) && nlh->nlmsg_len <= (unsigned int)len;
+}
+
 int vfiosim_nl_parse(const struct nlmsghdr *nlh, uint32_t seq,
 		     uint16_t family, struct vfiosim_nl_reply *r, char *err,
 		     size_t errlen)
@@ -247,7 +256,7 @@ int vfiosim_nl_recv(struct vfiosim_nl *nl, uint32_t seq,
 		if (n < 0)
 			return (int)n;
 		len = (int)n;
-		for (nlh = (const void *)nl->rx; mnl_nlmsg_ok(nlh, len);
+		for (nlh = (const void *)nl->rx; vfiosim_nlmsg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len)) {
 			ret = vfiosim_nl_parse(nlh, seq, nl->family, r, err,
 					       errlen);
@@ -529,7 +538,7 @@ int vfiosim_nl_dev_list(struct vfiosim_nl_dev_info *devs, size_t max,
 			break;
 		}
 		len = (int)got;
-		for (nlh = (const void *)nl.rx; mnl_nlmsg_ok(nlh, len);
+		for (nlh = (const void *)nl.rx; vfiosim_nlmsg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len)) {
 			ret = vfiosim_nl_parse(nlh, nl.seq, nl.family, &r, err,
 					       errlen);
@@ -650,7 +659,7 @@ static bool monitor_next(struct vfiosim_monitor *m, struct vfiosim_dev_event *ev
 	const struct nlmsghdr *nlh;
 	char uuid[64];
 
-	while (m->next && mnl_nlmsg_ok(m->next, m->len)) {
+	while (m->next && vfiosim_nlmsg_ok(m->next, m->len)) {
 		nlh = m->next;
 		m->next = mnl_nlmsg_next(nlh, &m->len);
 		if (nlh->nlmsg_type != m->nl.family ||

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <linux/vfiosim.h>
 
 #include "vfiosim_int.h"
@@ -383,194 +384,29 @@ fail:
 
 /* ---- VERSION ------------------------------------------------------- */
 
-/*
- * A minimal JSON reader: enough to walk {"capabilities":{...}} and pick
- * out three members, skipping anything else (nested objects included).
- */
-struct json {
-	const char *s;
-	const char *end;
-};
-
-static void json_ws(struct json *j)
-{
-	while (j->s < j->end && (*j->s == ' ' || *j->s == '\t' ||
-				 *j->s == '\n' || *j->s == '\r'))
-		j->s++;
-}
-
-static bool json_lit(struct json *j, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	if ((size_t)(j->end - j->s) < n || memcmp(j->s, lit, n))
-		return false;
-	j->s += n;
-	return true;
-}
-
-/* A string; its raw contents (escapes left as they are) in *str, *len. */
-static bool json_string(struct json *j, const char **str, size_t *len)
-{
-	const char *start;
-
-	json_ws(j);
-	if (j->s >= j->end || *j->s != '"')
-		return false;
-	start = ++j->s;
-	while (j->s < j->end && *j->s != '"') {
-		if (*j->s == '\\' && ++j->s >= j->end)
-			return false;
-		j->s++;
-	}
-	if (j->s >= j->end)
-		return false;
-	*str = start;
-	*len = (size_t)(j->s - start);
-	j->s++;
-	return true;
-}
-
-static bool json_number(struct json *j, unsigned long long *val)
-{
-	unsigned long long v = 0;
-	const char *start;
-
-	json_ws(j);
-	start = j->s;
-	while (j->s < j->end && *j->s >= '0' && *j->s <= '9') {
-		if (v > (ULLONG_MAX - 9) / 10)
-			return false;
-		v = v * 10 + (unsigned long long)(*j->s - '0');
-		j->s++;
-	}
-	if (j->s == start)
-		return false;
-	/* A fraction or exponent is not a count of anything. */
-	if (j->s < j->end && (*j->s == '.' || *j->s == 'e' || *j->s == 'E'))
-		return false;
-	*val = v;
-	return true;
-}
-
-static bool json_skip(struct json *j, int depth);
-
-/*
- * An object; for each member, member(key, keylen, j, ctx) consumes the
- * value and returns false on a malformed one.  NULL member skips all.
- */
-static bool json_object(struct json *j, int depth,
-			bool (*member)(const char *key, size_t len,
-				       struct json *j, void *ctx),
-			void *ctx)
-{
-	const char *key;
-	size_t len;
-
-	json_ws(j);
-	if (depth > 16 || !json_lit(j, "{"))
-		return false;
-	json_ws(j);
-	if (json_lit(j, "}"))
-		return true;
-	for (;;) {
-		if (!json_string(j, &key, &len))
-			return false;
-		json_ws(j);
-		if (!json_lit(j, ":"))
-			return false;
-		if (member ? !member(key, len, j, ctx) :
-		    !json_skip(j, depth + 1))
-			return false;
-		json_ws(j);
-		if (json_lit(j, "}"))
-			return true;
-		if (!json_lit(j, ","))
-			return false;
-	}
-}
-
-static bool json_skip(struct json *j, int depth)
-{
-	const char *str;
-	size_t len;
-
-	json_ws(j);
-	if (j->s >= j->end || depth > 16)
-		return false;
-	switch (*j->s) {
-	case '{':
-		return json_object(j, depth, NULL, NULL);
-	case '[':
-		j->s++;
-		json_ws(j);
-		if (json_lit(j, "]"))
-			return true;
-		for (;;) {
-			if (!json_skip(j, depth + 1))
-				return false;
-			json_ws(j);
-			if (json_lit(j, "]"))
-				return true;
-			if (!json_lit(j, ","))
-				return false;
-		}
-	case '"':
-		return json_string(j, &str, &len);
-	default:
-		if (json_lit(j, "true") || json_lit(j, "false") ||
-		    json_lit(j, "null"))
-			return true;
-		/* A number, of any form: we only skip it. */
-		str = j->s;
-		while (j->s < j->end && *j->s && strchr("0123456789.eE+-", *j->s))
-			j->s++;
-		return j->s > str;
-	}
-}
-
 struct ux_caps {
 	unsigned long long max_xfer;
 	unsigned long long max_fds;
 	bool write_multiple;
-	const char *bad;	/* the member that was malformed */
 };
 
-static bool ux_cap_member(const char *key, size_t len, struct json *j,
-			  void *ctx)
+/*
+ * A capability that must be an unsigned integer, if present: true, or
+ * false with its name in *bad.
+ */
+static bool ux_cap_uint(json_t *caps, const char *key, unsigned long long *val,
+			const char **bad)
 {
-	struct ux_caps *caps = ctx;
+	json_t *v = json_object_get(caps, key);
 
-#define KEY_IS(k) (len == sizeof(k) - 1 && !memcmp(key, k, len))
-	if (KEY_IS("max_data_xfer_size")) {
-		caps->bad = "max_data_xfer_size";
-		return json_number(j, &caps->max_xfer);
+	if (!v)
+		return true;
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		*bad = key;
+		return false;
 	}
-	if (KEY_IS("max_msg_fds")) {
-		caps->bad = "max_msg_fds";
-		return json_number(j, &caps->max_fds);
-	}
-	if (KEY_IS("write_multiple")) {
-		caps->bad = "write_multiple";
-		json_ws(j);
-		if (json_lit(j, "true")) {
-			caps->write_multiple = true;
-			return true;
-		}
-		caps->write_multiple = false;
-		return json_lit(j, "false");
-	}
-#undef KEY_IS
-	caps->bad = NULL;
-	return json_skip(j, 2);
-}
-
-static bool ux_top_member(const char *key, size_t len, struct json *j,
-			  void *ctx)
-{
-	if (len == strlen("capabilities") && !memcmp(key, "capabilities", len))
-		return json_object(j, 1, ux_cap_member, ctx);
-	return json_skip(j, 1);
+	*val = (unsigned long long)json_integer_value(v);
+	return true;
 }
 
 /*
@@ -589,7 +425,6 @@ int vfiosim_unix_parse_version(const void *payload, size_t len,
 	};
 	const char *data = (const char *)payload + sizeof(v);
 	size_t dlen = len - sizeof(v);
-	struct json j;
 
 	if (len < sizeof(v))
 		return vfiosim_fail_buf(why, whylen, EPROTO,
@@ -607,22 +442,41 @@ int vfiosim_unix_parse_version(const void *payload, size_t len,
 					v.minor, VFIOSIM_USER_VERSION_MAJOR,
 					VFIOSIM_USER_VERSION_MINOR);
 	if (dlen) {
-		const char *nul = memchr(data, '\0', dlen);
+		const char *nul = memchr(data, '\0', dlen), *bad = NULL;
+		json_error_t jerr;
+		json_t *root, *c;
 
 		if (!nul)
 			return vfiosim_fail_buf(why, whylen, EPROTO,
 						"malformed VERSION reply: capabilities JSON not NUL-terminated");
-		j.s = data;
-		j.end = nul;
-		json_ws(&j);
-		if (j.s < j.end &&
-		    (!json_object(&j, 0, ux_top_member, &caps) ||
-		     (json_ws(&j), j.s != j.end)))
+		/* Strict, duplicate keys refused: as the server parses ours. */
+		root = json_loadb(data, (size_t)(nul - data),
+				  JSON_REJECT_DUPLICATES, &jerr);
+		if (!root)
 			return vfiosim_fail_buf(why, whylen, EPROTO,
-						"malformed VERSION reply: bad JSON%s%s at byte %zu: %.*s",
-						caps.bad ? " in " : "",
-						caps.bad ? caps.bad : "",
-						(size_t)(j.s - data),
+						"malformed VERSION reply: bad JSON at byte %d: %s: %.*s",
+						jerr.position, jerr.text,
+						(int)(nul - data > 200 ? 200 : nul - data),
+						data);
+		c = json_object_get(root, "capabilities");
+		if (c && !json_is_object(c))
+			bad = "capabilities";
+		else if (c && (!ux_cap_uint(c, "max_data_xfer_size",
+					    &caps.max_xfer, &bad) ||
+			       !ux_cap_uint(c, "max_msg_fds", &caps.max_fds,
+					    &bad)))
+			;
+		else if (c && json_object_get(c, "write_multiple") &&
+			 !json_is_boolean(json_object_get(c, "write_multiple")))
+			bad = "write_multiple";
+		else if (c)
+			caps.write_multiple =
+				json_is_true(json_object_get(c, "write_multiple"));
+		json_decref(root);
+		if (bad)
+			return vfiosim_fail_buf(why, whylen, EPROTO,
+						"malformed VERSION reply: bad JSON in %s: %.*s",
+						bad,
 						(int)(nul - data > 200 ? 200 : nul - data),
 						data);
 	}
@@ -667,15 +521,26 @@ static int ux_version(struct vfiosim_dev *dev)
 	};
 	char why[UX_WHY_LEN];
 	const void *payload;
+	json_t *caps;
 	size_t len;
 	ssize_t n;
 	int ret;
 
+	caps = json_pack("{s:{s:i, s:i, s:b}}", "capabilities",
+			 "max_msg_fds", UX_MAX_FDS,
+			 "max_data_xfer_size", UX_XFER_CAP, "write_multiple", 1);
+	if (!caps)
+		return vfiosim_fail(dev, ENOMEM, "VERSION: out of memory");
 	memcpy(ux_payload(p), &v, sizeof(v));
-	len = sizeof(v) + (size_t)snprintf((char *)ux_payload(p) + sizeof(v),
-					   ux_payload_max(p) - sizeof(v),
-					   "{\"capabilities\":{\"max_msg_fds\":%u,\"max_data_xfer_size\":%u,\"write_multiple\":true}}",
-					   UX_MAX_FDS, UX_XFER_CAP) + 1;
+	len = json_dumpb(caps, (char *)ux_payload(p) + sizeof(v),
+			 ux_payload_max(p) - sizeof(v) - 1,
+			 JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(caps);
+	if (!len || len >= ux_payload_max(p) - sizeof(v) - 1)
+		return vfiosim_fail(dev, ENOBUFS,
+				    "VERSION: capabilities do not fit");
+	((char *)ux_payload(p))[sizeof(v) + len] = '\0';
+	len += sizeof(v) + 1;
 	n = vu_client_simple(&p->vc, VFIOSIM_USER_VERSION, len, NULL, 0,
 			     &payload, NULL, why);
 	if (n < 0)

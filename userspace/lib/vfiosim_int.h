@@ -269,6 +269,8 @@ struct vfiosim_nl_reply {
  * OVERRUN), -EPROTO (err set) when it is malformed.  r->fds is set as
  * soon as it is found, so a caller can close fds a rejected reply carried.
  */
+/* A whole netlink message within the len bytes left at nlh? */
+bool vfiosim_nlmsg_ok(const struct nlmsghdr *nlh, int len);
 int vfiosim_nl_parse(const struct nlmsghdr *nlh, uint32_t seq,
 		     uint16_t family, struct vfiosim_nl_reply *r, char *err,
 		     size_t errlen);

@@ -454,6 +454,22 @@ static const struct vfiosim_io_ops fake_ops = {
 	.region_write_multi = fake_write_multi,
 };
 
+/* A length the signed compare of mnl_nlmsg_ok() lets through. */
+static void test_nlmsg_ok(struct tap *t)
+{
+	struct nlmsghdr h[2] = { { .nlmsg_len = sizeof(h[0]) } };
+
+	tap_ok(t, vfiosim_nlmsg_ok(h, sizeof(h)), "nlmsg_ok: a whole message");
+	h[0].nlmsg_len = sizeof(h) + 1;
+	tap_ok(t, !vfiosim_nlmsg_ok(h, sizeof(h)),
+	       "nlmsg_ok: one byte past the buffer");
+	h[0].nlmsg_len = 0xffffffff;
+	tap_ok(t, !vfiosim_nlmsg_ok(h, sizeof(h)),
+	       "nlmsg_ok: nlmsg_len 0xffffffff (mnl_nlmsg_ok takes it)");
+	h[0].nlmsg_len = 0x80000000;
+	tap_ok(t, !vfiosim_nlmsg_ok(h, sizeof(h)), "nlmsg_ok: nlmsg_len 2^31");
+}
+
 static void test_core(struct tap *t)
 {
 	struct vfiosim_write_op ops[3] = {
@@ -587,6 +603,7 @@ int main(void)
 
 	alarm(60);
 	test_request(&t);
+	test_nlmsg_ok(&t);
 	test_reply_check(&t);
 	test_region(&t);
 	test_set_irqs(&t);

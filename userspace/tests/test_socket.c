@@ -450,6 +450,32 @@ static void test_parse_version(struct tap *t)
 					 &minor, &xfer, &fds, &wm, why,
 					 sizeof(why));
 	tap_int(t, ret, -EPROTO, "version: unterminated JSON object");
+	{
+		static const char *const bad[] = {
+			"{\"a\":01}", "{\"a\":1-2}", "{\"a\":\"\\q\"}",
+			"{\"a\":\"\x01\"}", "",
+			"{\"capabilities\":{\"max_msg_fds\":1,\"max_msg_fds\":8}}",
+		};
+		static const char *const what[] = {
+			"a leading zero", "1-2 as a number", "a \\q escape",
+			"a raw control character", "empty JSON",
+			"a duplicate key",
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char name[64];
+
+			strcpy((char *)p + sizeof(v), bad[i]);
+			ret = vfiosim_unix_parse_version(p, sizeof(v) +
+							 strlen(bad[i]) + 1,
+							 &minor, &xfer, &fds,
+							 &wm, why, sizeof(why));
+			snprintf(name, sizeof(name), "version: %s is refused",
+				 what[i]);
+			tap_int(t, ret, -EPROTO, name);
+		}
+	}
 	memcpy(p + sizeof(v), "{}", 2);
 	ret = vfiosim_unix_parse_version(p, sizeof(v) + 2, &minor, &xfer,
 					 &fds, &wm, why, sizeof(why));

@@ -193,6 +193,14 @@ int main(void)
 	tap_int(&t, parse_json("{\"capabilities\":{\"unknown\":\"8\",\"x\":[{}]}}"),
 		0, "json: unknown capabilities ignored");
 	tap_int(&t, parse_json("{\"a\":01}"), -EINVAL, "json: leading zero");
+	tap_int(&t, parse_json("{\"a\":1-2}"), -EINVAL, "json: 1-2 is no number");
+	tap_int(&t, parse_json("{\"a\":\"\\q\"}"), -EINVAL, "json: \\q escape");
+	tap_int(&t, parse_json("{\"capabilities\":{\"max_msg_fds\":1,\"max_msg_fds\":2}}"),
+		-EINVAL, "json: a duplicate key is refused");
+	tap_int(&t, parse_json("{\"a\":1,\"a\":1}"), -EINVAL,
+		"json: a duplicate key is refused at the top too");
+	tap_int(&t, parse_json("{\"a\":\"\\u0000\"}"), -EINVAL,
+		"json: an escaped NUL is refused");
 	tap_int(&t, parse_json("{\"a\":\"\\x\"}"), -EINVAL, "json: bad escape");
 	tap_int(&t, parse_json("{\"a\":\"\\u12g4\"}"), -EINVAL,
 		"json: bad \\u escape");
