@@ -92,6 +92,7 @@ struct vfiosim_mig {
 	struct mutex lock;		/* all below */
 	u32 state;			/* enum vfio_device_mig_state */
 	bool quiesced;			/* vfiosim_dma_quiesce()d */
+	bool broken;			/* a load failed half-way: ERROR */
 	struct vfiosim_mig_data *save;	/* current sessions, or NULL */
 	struct vfiosim_mig_data *resume;
 };
@@ -735,9 +736,11 @@ static ssize_t mig_resume_write(struct vfiosim_mig_data *d,
 /*
  * RESUMING -> STOP: check that the stream was whole, then load it.  BAR2
  * slots are reserved first, so that once the device changes nothing can
- * fail; an error before leaves the device as it was.
+ * fail; an error before leaves the device as it was.  Should a store
+ * fail all the same, the load goes on and *broken says the device is
+ * neither what it was nor what the stream said (ERROR).
  */
-static int mig_resume_apply(struct vfiosim_mig_data *d)
+static int mig_resume_apply(struct vfiosim_mig_data *d, bool *broken)
 {
 	struct vfiosim_dev *sdev = d->sdev;
 	struct vfiosim_mig_state *st = d->st;
@@ -774,8 +777,11 @@ static int mig_resume_apply(struct vfiosim_mig_data *d)
 					    GFP_NOWAIT);
 
 		/* a reserved or occupied slot needs no memory */
-		if (WARN_ON_ONCE(xa_is_err(old)))
+		if (WARN_ON_ONCE(xa_is_err(old))) {
+			*broken = true;
+			ret = xa_err(old);
 			continue;
+		}
 		xa_erase(&d->pages, index);
 		if (old)
 			put_page(old);
@@ -963,7 +969,7 @@ static int mig_step(struct vfiosim_dev *sdev, struct vfiosim_mig *m, u32 next,
 			return ret;
 		*newd = m->resume;
 	} else if (cur == VFIO_DEVICE_STATE_RESUMING) {
-		ret = mig_resume_apply(m->resume);
+		ret = mig_resume_apply(m->resume, &m->broken);
 		if (ret)
 			return ret;
 		mig_end_resume(m);
@@ -1007,6 +1013,8 @@ static int mig_set_state(struct vfiosim_dev *sdev, u32 new, bool want_file,
 		if (ret)
 			break;
 		ret = mig_step(sdev, m, next, &d);
+		if (m->broken)
+			m->state = VFIO_DEVICE_STATE_ERROR;
 		if (ret)
 			break;
 		m->state = next;
@@ -1113,9 +1121,14 @@ void vfiosim_mig_reset(struct vfiosim_dev *sdev)
 	mig_end_save(sdev, m);
 	mig_end_resume(m);
 	if (m->quiesced) {
+		/* a GO held back is reset away, not started now */
+		mutex_lock(&sdev->lock);
+		sdev->dma.go_pending = false;
+		mutex_unlock(&sdev->lock);
 		vfiosim_dma_unquiesce(sdev);
 		m->quiesced = false;
 	}
+	m->broken = false;
 	m->state = VFIO_DEVICE_STATE_RUNNING;
 	mutex_unlock(&m->lock);
 }
