@@ -167,6 +167,12 @@ static void srv_region_info(int fd, struct server *s, const struct msg *m)
 		  ri.index == 2 ? s->memfd : -1);
 }
 
+/* A command the script does not serve. */
+static void srv_enotty(int fd, const struct msg *m)
+{
+	srv_reply(fd, m, VFIOSIM_USER_F_ERROR, ENOTTY, NULL, 0, -1);
+}
+
 /* VERSION, DEVICE_GET_INFO and each GET_REGION_INFO, as at open. */
 static bool srv_handshake(int fd, struct server *s, struct msg *m)
 {
@@ -343,8 +349,7 @@ static void script_good(int fd, struct server *s)
 			break;
 		}
 		default:
-			srv_reply(fd, m, VFIOSIM_USER_F_ERROR, ENOTTY, NULL, 0,
-				  -1);
+			srv_enotty(fd, m);
 		}
 		srv_close_fds(m);
 	}
@@ -421,8 +426,7 @@ static void script_migration(int fd, struct server *s)
 			srv_reply(fd, m, 0, 0, NULL, 0, -1);
 			break;
 		default:
-			srv_reply(fd, m, VFIOSIM_USER_F_ERROR, ENOTTY, NULL, 0,
-				  -1);
+			srv_enotty(fd, m);
 		}
 		srv_close_fds(m);
 	}
