@@ -291,40 +291,12 @@ static size_t stream_size(const struct vfiosim_model *m, unsigned int npages)
 /* The whole STOP_COPY stream of dev (RUNNING -> STOP_COPY -> STOP). */
 static ssize_t save(struct vfiosim_dev *dev, uint8_t **out)
 {
-	size_t len = 0, cap = 1 << 16;
-	uint8_t *buf = malloc(cap);
-	ssize_t n;
+	void *buf;
+	ssize_t n = vfiosim_mig_save(dev, &buf);
 
-	if (!buf)
-		return -ENOMEM;
-	n = vfiosim_mig_set_state(dev, VFIO_DEVICE_STATE_STOP_COPY);
-	while (!n) {
-		if (cap - len < 65536) {
-			uint8_t *nb = realloc(buf, cap * 2);
-
-			if (!nb) {
-				n = -ENOMEM;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = vfiosim_mig_read(dev, buf + len, 65536);
-		if (n > 0) {
-			len += n;
-			n = 0;
-		} else if (!n) {
-			break;
-		}
-	}
-	if (!n)
-		n = vfiosim_mig_set_state(dev, VFIO_DEVICE_STATE_STOP);
-	if (n < 0) {
-		free(buf);
-		return n;
-	}
-	*out = buf;
-	return len;
+	if (n >= 0)
+		*out = buf;
+	return n;
 }
 
 /* RESUMING, the bytes, then STOP: that arc's errno (0: loaded). */

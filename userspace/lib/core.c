@@ -371,6 +371,48 @@ int vfiosim_mig_precopy_info(struct vfiosim_dev *dev, uint64_t *initial,
 	return dev->ops->mig_precopy_info(dev, initial, dirty);
 }
 
+ssize_t vfiosim_mig_save(struct vfiosim_dev *dev, void **buf)
+{
+	size_t len = 0, cap = 1 << 16;
+	unsigned char *b, *nb;
+	ssize_t n;
+
+	VFIOSIM_CHECK(dev, mig_read);
+	VFIOSIM_CHECK_PTR(dev, mig_save, buf);
+	b = malloc(cap);
+	if (!b)
+		return vfiosim_fail(dev, ENOMEM, "mig_save: out of memory");
+	n = vfiosim_mig_set_state(dev, VFIO_DEVICE_STATE_STOP_COPY);
+	while (!n) {
+		if (cap - len < cap / 4) {
+			nb = realloc(b, cap * 2);
+			if (!nb) {
+				n = vfiosim_fail(dev, ENOMEM,
+						 "mig_save: %zu bytes: out of memory",
+						 cap * 2);
+				break;
+			}
+			b = nb;
+			cap *= 2;
+		}
+		n = vfiosim_mig_read(dev, b + len, cap - len);
+		if (n > 0) {
+			len += (size_t)n;
+			n = 0;
+		} else if (!n) {
+			break;
+		}
+	}
+	if (!n)
+		n = vfiosim_mig_set_state(dev, VFIO_DEVICE_STATE_STOP);
+	if (n < 0) {
+		free(b);
+		return n;
+	}
+	*buf = b;
+	return (ssize_t)len;
+}
+
 int vfiosim_reset(struct vfiosim_dev *dev)
 {
 	VFIOSIM_CHECK(dev, reset);

@@ -185,6 +185,12 @@ ssize_t vfiosim_mig_write(struct vfiosim_dev *dev, const void *buf,
 			  size_t len);
 int vfiosim_mig_precopy_info(struct vfiosim_dev *dev, uint64_t *initial,
 			     uint64_t *dirty);
+/*
+ * The whole save, as a VMM stopping the device does it: STOP_COPY, the
+ * stream up to its end into *buf (malloc()ed, the caller frees it), STOP.
+ * Its length, or -errno (nothing to free).
+ */
+ssize_t vfiosim_mig_save(struct vfiosim_dev *dev, void **buf);
 
 /* Conveniences built on the ops. */
 int vfiosim_read32(struct vfiosim_dev *dev, uint32_t index, uint64_t offset,
