@@ -595,8 +595,9 @@ TEST_F(vfiosim, reset_and_reopen_return_to_running)
 /*
  * PRE_COPY: the initial bytes are the header and the touched pages;
  * after they are read nothing is left (ENOMSG); pages written since
- * (region writes and writes through an mmap, a page written twice
- * counting once) are the dirty bytes, one record each, sent again with
+ * (region writes and writes through an mmap, to a page not mapped and to
+ * one mapped read-only by a read, a page written twice counting once)
+ * are the dirty bytes, one record each, sent again with
  * their new contents.  VFIO reports the counts with PRECOPY_INFO;
  * vfio-user has no such message, and the bytes read say the same.
  */
@@ -661,11 +662,14 @@ TEST_F(vfiosim, precopy_dirty_pages)
 	ASSERT_EQ(0, bar2_write_page(self->dev, 3, 1));
 	ASSERT_EQ(0, bar2_write_page(self->dev, 2, 7));
 	if (map) {
-		map[0] = 0xa5;			/* page 0: sent, read-only now */
+		uint8_t seen = map[4 * PAGE + 5];	/* a read fault: read-only */
+
+		map[0] = 0xa5;			/* page 0: sent, a write fault */
 		map[PAGE + 17] = 0x5a;		/* page 1: dirty already */
 		map[9 * PAGE + 3] = 0x3c;	/* page 9: untouched before */
 		map[9 * PAGE + 4] = 0x3d;	/* the same page again */
-		ndirty += 2;
+		map[4 * PAGE + 5] = seen + 1;	/* page 4: pfn_mkwrite */
+		ndirty += 3;
 	}
 	if (info) {
 		ASSERT_EQ(0, vfiosim_mig_precopy_info(self->dev, &initial, &dirty));
