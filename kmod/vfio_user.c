@@ -323,40 +323,21 @@ static int vu_reset(struct vfiosim_vu_req *req)
 }
 
 /*
- * A feature's reply: the request's header (argsz grown by @len, as the
- * spec says of GET) and then @len data bytes, returned for the caller to
- * fill.  PROBE and SET echo the request (@len 0, the request's data).
+ * A GET's reply: the request's header, argsz grown by @len as the spec
+ * says, and then @len data bytes, returned for the caller to fill.
+ * (PROBE and SET echo the request: vu_feature_echo().)
  */
 static void *vu_feature_reply(struct vfiosim_vu_req *req, u32 len)
 {
 	u32 minsz = offsetofend(struct vfio_device_feature, flags);
 	struct vfio_device_feature *out;
 
-	out = vu_reply(req, len ? minsz + len : req->len);
+	out = vu_reply(req, minsz + len);
 	if (!out)
 		return NULL;
-	memcpy(out, req->payload, len ? minsz : req->len);
-	if (len)
-		out->argsz = minsz + len;
+	memcpy(out, req->payload, minsz);
+	out->argsz = minsz + len;
 	return out->data;
-}
-
-/* VFIO_DEVICE_FEATURE_MIGRATION: GET only, u64 flags. */
-static int vu_feature_migration(struct vfiosim_vu_req *req, u32 flags,
-				u32 argsz)
-{
-	struct vfio_device_feature_migration *mig;
-	int ret;
-
-	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
-				 sizeof(*mig));
-	if (ret != 1)
-		return ret ?: (vu_feature_reply(req, 0) ? 0 : -ENOMEM);
-	mig = vu_feature_reply(req, sizeof(*mig));
-	if (!mig)
-		return -ENOMEM;
-	mig->flags = req->sdev->vdev.migration_flags;
-	return 0;
 }
 
 /* ---- DMA dirty logging (DEVICE_FEATURE DMA_LOGGING_*) ------------------ */
@@ -396,6 +377,24 @@ static int vu_feature_echo(struct vfiosim_vu_req *req)
 	return 0;
 }
 
+/* VFIO_DEVICE_FEATURE_MIGRATION: GET only, u64 flags. */
+static int vu_feature_migration(struct vfiosim_vu_req *req, u32 flags,
+				u32 argsz)
+{
+	struct vfio_device_feature_migration *mig;
+	int ret;
+
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
+				 sizeof(*mig));
+	if (ret != 1)
+		return ret ?: vu_feature_echo(req);
+	mig = vu_feature_reply(req, sizeof(*mig));
+	if (!mig)
+		return -ENOMEM;
+	mig->flags = req->sdev->vdev.migration_flags;
+	return 0;
+}
+
 /*
  * VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE: GET and SET, as the VFIO core's
  * ioctl with the same FSM (migration.c); data_fd is -1, the data moves
@@ -411,7 +410,7 @@ static int vu_feature_mig_state(struct vfiosim_vu_req *req, u32 flags,
 	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET |
 				 VFIO_DEVICE_FEATURE_SET, sizeof(in));
 	if (ret != 1)
-		return ret ?: (vu_feature_reply(req, 0) ? 0 : -ENOMEM);
+		return ret ?: vu_feature_echo(req);
 	if (flags & VFIO_DEVICE_FEATURE_GET) {
 		out = vu_feature_reply(req, sizeof(*out));
 		if (!out)
@@ -426,7 +425,7 @@ static int vu_feature_mig_state(struct vfiosim_vu_req *req, u32 flags,
 	ret = vfiosim_mig_set_state(req->sdev, in.device_state);
 	if (ret)
 		return ret;
-	return vu_feature_reply(req, 0) ? 0 : -ENOMEM;
+	return vu_feature_echo(req);
 }
 
 /*
