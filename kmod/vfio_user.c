@@ -16,10 +16,17 @@
 #include "compat.h"
 #include "netlink.h"
 
+/*
+ * The DMA engine stops using the map (taken out of its view, and a
+ * transfer touching it fenced) before its file goes.
+ */
 void vfiosim_dma_map_free(struct vfiosim_session *session,
 			  struct vfiosim_dma_map *map)
 {
+	vfiosim_dma_maps_lock(session->sdev);
 	list_del(&map->node);
+	vfiosim_dma_maps_unlock(session->sdev);
+	vfiosim_dma_fence(session->sdev, map->iova, map->size);
 	if (map->file)
 		fput(map->file);
 	kfree(map);
@@ -315,11 +322,278 @@ static int vu_reset(struct vfiosim_vu_req *req)
 	return 0;
 }
 
-/* The checks the VFIO core makes before a driver sees a feature. */
+/*
+ * A GET's reply: the request's header, argsz grown by @len as the spec
+ * says, and then @len data bytes, returned for the caller to fill.
+ * (PROBE and SET echo the request: vu_feature_echo().)
+ */
+static void *vu_feature_reply(struct vfiosim_vu_req *req, u32 len)
+{
+	u32 minsz = offsetofend(struct vfio_device_feature, flags);
+	struct vfio_device_feature *out;
+
+	out = vu_reply(req, minsz + len);
+	if (!out)
+		return NULL;
+	memcpy(out, req->payload, minsz);
+	out->argsz = minsz + len;
+	return out->data;
+}
+
+/* ---- DMA dirty logging (DEVICE_FEATURE DMA_LOGGING_*) ------------------ */
+
+#define VU_FEATURE_HDR	offsetofend(struct vfio_device_feature, flags)
+/* START's data before the ranges: page_size, num_ranges, reserved */
+#define VU_LOG_CONTROL	16
+/* REPORT's data before the bitmap: iova, length, page_size */
+#define VU_LOG_REPORT	24
+
+/*
+ * As the VFIO core's vfio_check_feature(): 1 to go on, 0 for a PROBE that
+ * succeeds, or -errno.
+ */
+static int vu_check_feature(u32 flags, u32 datasz, u32 supported, u32 minsz)
+{
+	if ((flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)) &
+	    ~supported)
+		return -EINVAL;
+	if (flags & VFIO_DEVICE_FEATURE_PROBE)
+		return 0;
+	if (!(flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)))
+		return -EINVAL;
+	if (datasz < minsz)
+		return -EINVAL;
+	return 1;
+}
+
+/* SET and PROBE answer with the request itself. */
+static int vu_feature_echo(struct vfiosim_vu_req *req)
+{
+	void *out = vu_reply(req, req->len);
+
+	if (!out)
+		return -ENOMEM;
+	memcpy(out, req->payload, req->len);
+	return 0;
+}
+
+/* VFIO_DEVICE_FEATURE_MIGRATION: GET only, u64 flags. */
+static int vu_feature_migration(struct vfiosim_vu_req *req, u32 flags,
+				u32 argsz)
+{
+	struct vfio_device_feature_migration *mig;
+	int ret;
+
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
+				 sizeof(*mig));
+	if (ret != 1)
+		return ret ?: vu_feature_echo(req);
+	mig = vu_feature_reply(req, sizeof(*mig));
+	if (!mig)
+		return -ENOMEM;
+	mig->flags = req->sdev->vdev.migration_flags;
+	return 0;
+}
+
+/*
+ * VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE: GET and SET, as the VFIO core's
+ * ioctl with the same FSM (migration.c); data_fd is -1, the data moves
+ * in MIG_DATA_READ/WRITE.
+ */
+static int vu_feature_mig_state(struct vfiosim_vu_req *req, u32 flags,
+				u32 argsz)
+{
+	u32 minsz = offsetofend(struct vfio_device_feature, flags);
+	struct vfio_device_feature_mig_state in, *out;
+	int ret;
+
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET |
+				 VFIO_DEVICE_FEATURE_SET, sizeof(in));
+	if (ret != 1)
+		return ret ?: vu_feature_echo(req);
+	if (flags & VFIO_DEVICE_FEATURE_GET) {
+		out = vu_feature_reply(req, sizeof(*out));
+		if (!out)
+			return -ENOMEM;
+		out->device_state = vfiosim_mig_get_state(req->sdev);
+		out->data_fd = -1;
+		return 0;
+	}
+	if (req->len < minsz + sizeof(in))
+		return -EINVAL;
+	memcpy(&in, req->payload + minsz, sizeof(in));
+	ret = vfiosim_mig_set_state(req->sdev, in.device_state);
+	if (ret)
+		return ret;
+	return vu_feature_echo(req);
+}
+
+/*
+ * START with the ranges inline (the spec's layout), checked as the VFIO
+ * core checks them: none is EINVAL (the spec's "log everything" is not
+ * offered), over 256 E2BIG, unaligned to page_size EINVAL, past the
+ * address space EOVERFLOW, overlapping EINVAL.
+ */
+static int vu_dma_log_start(struct vfiosim_vu_req *req, const u8 *data,
+			    u32 datasz)
+{
+	struct vfio_device_feature_dma_logging_range *r;
+	u64 page_size, end;
+	u32 nr, i, j;
+	int ret;
+
+	memcpy(&page_size, data, sizeof(page_size));
+	memcpy(&nr, data + 8, sizeof(nr));
+	if (!nr)
+		return -EINVAL;
+	if (nr > PAGE_SIZE / sizeof(*r))
+		return -E2BIG;
+	if (datasz < VU_LOG_CONTROL + nr * sizeof(*r))
+		return -EINVAL;
+	r = kmemdup(data + VU_LOG_CONTROL, nr * sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	ret = -EINVAL;
+	for (i = 0; i < nr; i++) {
+		if (!page_size || !IS_ALIGNED(r[i].iova, page_size) ||
+		    !IS_ALIGNED(r[i].length, page_size))
+			goto out;
+		if (check_add_overflow(r[i].iova, r[i].length, &end) ||
+		    end > ULONG_MAX) {
+			ret = -EOVERFLOW;
+			goto out;
+		}
+		for (j = 0; j < i; j++)
+			if (r[i].iova < r[j].iova + r[j].length &&
+			    r[j].iova < r[i].iova + r[i].length)
+				goto out;
+	}
+	ret = vfiosim_dma_log_start(req->sdev, r, nr, page_size);
+	if (!ret)
+		ret = vu_feature_echo(req);
+out:
+	kfree(r);
+	return ret;
+}
+
+struct vu_log_bitmap {
+	u8 *bits;		/* little endian u64s, as VFIO's */
+	u64 iova;
+	u64 page_size;
+	u64 nbits;
+};
+
+/* A dirty log page [iova, iova + len): every report page it touches. */
+static void vu_log_set(void *opaque, u64 iova, u64 len)
+{
+	struct vu_log_bitmap *b = opaque;
+	u64 first, last, bit;
+
+	if (iova + len <= b->iova)
+		return;
+	first = iova > b->iova ? (iova - b->iova) / b->page_size : 0;
+	last = (iova + len - 1 - b->iova) / b->page_size;
+	for (bit = first; bit <= last && bit < b->nbits; bit++)
+		b->bits[bit / 8] |= 1 << (bit % 8);
+}
+
+/* REPORT: the bitmap comes inline after the request's data. */
+static int vu_dma_log_report(struct vfiosim_vu_req *req, const u8 *data,
+			     u32 argsz)
+{
+	struct vu_log_bitmap b;
+	u64 length, end, bytes;
+	u8 *out;
+	int ret;
+
+	memcpy(&b.iova, data, sizeof(b.iova));
+	memcpy(&length, data + 8, sizeof(length));
+	memcpy(&b.page_size, data + 16, sizeof(b.page_size));
+	if (b.page_size < SZ_4K || !is_power_of_2(b.page_size))
+		return -EINVAL;
+	if (check_add_overflow(b.iova, length, &end) || end > ULONG_MAX)
+		return -EOVERFLOW;
+	b.nbits = DIV_ROUND_UP(length, b.page_size);
+	bytes = DIV_ROUND_UP(b.nbits, 64) * sizeof(u64);
+	if (bytes > VFIOSIM_USER_MAX_DATA_XFER)
+		return -E2BIG;
+	if (argsz < VU_FEATURE_HDR + VU_LOG_REPORT + bytes)
+		return -EINVAL;
+	out = vu_reply(req, VU_FEATURE_HDR + VU_LOG_REPORT + bytes);
+	if (!out)
+		return -ENOMEM;
+	memcpy(out, req->payload, VU_FEATURE_HDR + VU_LOG_REPORT);
+	*(u32 *)out = VU_FEATURE_HDR + VU_LOG_REPORT + bytes;	/* argsz */
+	b.bits = out + VU_FEATURE_HDR + VU_LOG_REPORT;
+	memset(b.bits, 0, bytes);
+	ret = vfiosim_dma_log_report(req->sdev, b.iova, length, vu_log_set,
+				     &b);
+	if (ret)
+		req->reply_len = 0;
+	return ret;
+}
+
+/* DMA_LOGGING_START/STOP/REPORT, or -ENOTTY for another feature. */
+static int vu_dma_logging(struct vfiosim_vu_req *req,
+			  const struct vfio_device_feature *in)
+{
+	const u8 *data = (const u8 *)req->payload + VU_FEATURE_HDR;
+	u32 datasz = req->len - VU_FEATURE_HDR;
+	int ret;
+
+	switch (in->flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_DEVICE_FEATURE_DMA_LOGGING_START:
+		ret = vu_check_feature(in->flags, datasz,
+				       VFIO_DEVICE_FEATURE_SET, VU_LOG_CONTROL);
+		if (ret != 1)
+			return ret ? ret : vu_feature_echo(req);
+		return vu_dma_log_start(req, data, datasz);
+	case VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP:
+		ret = vu_check_feature(in->flags, datasz,
+				       VFIO_DEVICE_FEATURE_SET, 0);
+		if (ret == 1)
+			ret = vfiosim_dma_log_stop(req->sdev);
+		return ret ? ret : vu_feature_echo(req);
+	case VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT:
+		ret = vu_check_feature(in->flags, datasz,
+				       VFIO_DEVICE_FEATURE_GET, VU_LOG_REPORT);
+		if (ret != 1)
+			return ret ? ret : vu_feature_echo(req);
+		return vu_dma_log_report(req, data, in->argsz);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* What a DMA logging reply may need: REPORT's bitmap, START's ranges. */
+static u32 vu_dma_logging_reply_size(const struct vfiosim_vu_req *req)
+{
+	const struct vfio_device_feature *in = req->payload;
+
+	if (req->len < VU_FEATURE_HDR)
+		return 0;
+	switch (in->flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_DEVICE_FEATURE_DMA_LOGGING_START:
+	case VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP:
+		return min_t(u32, req->len, VU_MAX_MSG);
+	case VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT:
+		return VU_FEATURE_HDR + VU_LOG_REPORT +
+		       VFIOSIM_USER_MAX_DATA_XFER;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The checks the VFIO core makes before a driver sees a feature, then
+ * the feature's own function.
+ */
 static int vu_device_feature(struct vfiosim_vu_req *req)
 {
 	u32 minsz = offsetofend(struct vfio_device_feature, flags);
 	const struct vfio_device_feature *in = req->payload;
+	u32 argsz;
+	int ret;
 
 	if (req->len < minsz || in->argsz < minsz)
 		return -EINVAL;
@@ -330,7 +604,60 @@ static int vu_device_feature(struct vfiosim_vu_req *req)
 	    (in->flags & VFIO_DEVICE_FEATURE_SET) &&
 	    (in->flags & VFIO_DEVICE_FEATURE_GET))
 		return -EINVAL;
+	argsz = in->argsz - minsz;
+	switch (in->flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_DEVICE_FEATURE_MIGRATION:
+		return vu_feature_migration(req, in->flags, argsz);
+	case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE:
+		return vu_feature_mig_state(req, in->flags, argsz);
+	}
+	ret = vu_dma_logging(req, in);
+	if (ret != -ENOTTY)
+		return ret;
 	return vfiosim_device_feature(req->sdev, in->flags);
+}
+
+/* MIG_DATA_READ: up to size bytes of the saving stream. */
+static int vu_mig_data_read(struct vfiosim_vu_req *req)
+{
+	struct vfiosim_user_mig_data in, *out;
+	ssize_t n;
+
+	if (req->len != sizeof(in))
+		return -EINVAL;
+	memcpy(&in, req->payload, sizeof(in));
+	if (in.size > VFIOSIM_USER_MAX_DATA_XFER ||
+	    in.argsz < sizeof(in) + in.size)
+		return -EINVAL;
+	out = vu_reply(req, sizeof(*out) + in.size);
+	if (!out)
+		return -ENOMEM;
+	n = vfiosim_mig_data_read(req->sdev, out->data, in.size);
+	if (n < 0)
+		return n;
+	out->argsz = sizeof(*out) + n;
+	out->size = n;
+	req->reply_len = sizeof(*out) + n;
+	return 0;
+}
+
+/* MIG_DATA_WRITE: size bytes more of the resuming stream. */
+static int vu_mig_data_write(struct vfiosim_vu_req *req)
+{
+	struct vfiosim_user_mig_data in;
+	ssize_t n;
+
+	if (req->len < sizeof(in))
+		return -EINVAL;
+	memcpy(&in, req->payload, sizeof(in));
+	if (in.size > VFIOSIM_USER_MAX_DATA_XFER ||
+	    req->len != sizeof(in) + in.size)
+		return -EINVAL;
+	n = vfiosim_mig_data_write(req->sdev, req->payload + sizeof(in),
+				   in.size);
+	if (n < 0)
+		return n;
+	return n == in.size ? 0 : -EIO;
 }
 
 static bool vfiosim_dma_overlaps(struct vfiosim_session *session, u64 iova,
@@ -410,7 +737,9 @@ static int vu_dma_map(struct vfiosim_vu_req *req)
 	map->offset = in->offset;
 	map->flags = in->flags;
 	map->file = file;
+	vfiosim_dma_maps_lock(req->sdev);
 	list_add_tail(&map->node, &session->dma_maps);
+	vfiosim_dma_maps_unlock(req->sdev);
 	session->nr_dma_maps++;
 	return 0;
 }
@@ -497,8 +826,12 @@ int vfiosim_vu_dispatch(struct vfiosim_vu_req *req)
 		return vu_reset(req);
 	case VFIOSIM_USER_DEVICE_FEATURE:
 		return vu_device_feature(req);
+	case VFIOSIM_USER_MIG_DATA_READ:
+		return vu_mig_data_read(req);
+	case VFIOSIM_USER_MIG_DATA_WRITE:
+		return vu_mig_data_write(req);
 	default:
-		/* IO fds, DMA_READ/WRITE upcalls, migration: not spoken here */
+		/* IO fds, DMA_READ/WRITE upcalls: not spoken here */
 		return -EOPNOTSUPP;
 	}
 }
@@ -507,8 +840,14 @@ int vfiosim_vu_dispatch(struct vfiosim_vu_req *req)
 u32 vfiosim_vu_reply_size(const struct vfiosim_vu_req *req)
 {
 	const struct vfiosim_user_region_access *rd = req->payload;
+	const struct vfiosim_user_mig_data *mig = req->payload;
 
 	switch (req->hdr->command) {
+	case VFIOSIM_USER_MIG_DATA_READ:
+		if (req->len < sizeof(*mig))
+			return 0;
+		return sizeof(*mig) + min_t(u32, mig->size,
+					    VFIOSIM_USER_MAX_DATA_XFER);
 	case VFIOSIM_USER_REGION_READ:
 		if (req->len < sizeof(*rd))
 			return 0;
@@ -517,6 +856,8 @@ u32 vfiosim_vu_reply_size(const struct vfiosim_vu_req *req)
 	case VFIOSIM_USER_DEVICE_GET_REGION_INFO:
 	case VFIOSIM_USER_VERSION:
 		return VU_INFO_REPLY;
+	case VFIOSIM_USER_DEVICE_FEATURE:
+		return vu_dma_logging_reply_size(req);
 	default:
 		return 0;
 	}

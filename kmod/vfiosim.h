@@ -46,6 +46,7 @@ struct vfiosim_type {
 struct vfiosim_session;
 struct vfiosim_map_ref;
 struct vfiosim_dma_engine;
+struct vfiosim_mig;
 
 /*
  * The DMA engine's registers (uapi DMA_*), under vfiosim_dev.lock: what
@@ -73,6 +74,16 @@ struct vfiosim_dma_regs {
  *   mmap_lock (BAR2 faults, mmap) -> vfiosim_map_ref.sem -> vfiosim_dev.lock
  *   vfiosim_dev.lock -> i_mmap_rwsem of the device's inode (zaps)
  *   vfiosim_dev.dmabufs_lock -> the dma_resv lock of each of its dma-bufs
+ *   vfiosim_dev.nl_lock -> vfiosim_dma_engine.maps_lock (dma.c)
+ *   vfiosim_dma_engine.maps_lock -> the memory file's page cache locks
+ *   the DMA worker -> vfiosim_dev.lock (to post a completion only)
+ *   vfiosim_dma_engine.log_lock: taken alone (the worker, log ops)
+ * The DMA worker holds no vfiosim lock while it touches memory, and never
+ * takes nl_lock; whoever waits for it (flush_work: reset, close, unmap
+ * fences, quiesce, session end) does so without vfiosim_dev.lock and
+ * maps_lock, so reset and owner changes stop the engine before they take
+ * vfiosim_dev.lock (vfiosim_dma_stop()), and a GO meanwhile ends at once
+ * in ERR_ABORTED.
  * dmabufs_lock is taken with no other vfiosim lock held, and the BAR2
  * pages of a dma-buf are gathered under vfiosim_dev.lock before it.
  * Nothing that can fault on user memory runs under vfiosim_dev.lock, so
@@ -153,6 +164,18 @@ struct vfiosim_dev {
 	/* Changes at every claim and unclaim: a map file's owner is gone. */
 	u64 open_gen;
 
+	/*
+	 * migration.c: while a saving stream is open, the BAR2 pages it has
+	 * still to send, from when it began (mig_initial) and written since
+	 * (mig_dirty); NULL otherwise.
+	 */
+	unsigned long *mig_initial;
+	unsigned long *mig_dirty;
+	bool mig_zap;		/* sent pages are zapped (PRE_COPY) */
+
+	/* migration.c: the migration state, under its own lock */
+	struct vfiosim_mig *mig;
+
 	/* dma.c: the transfer worker and the owner's address space */
 	struct vfiosim_dma_engine *dma_engine;
 
@@ -212,6 +235,7 @@ int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 		      void *buf, size_t count, bool write);
 void vfiosim_reset(struct vfiosim_dev *sdev);
 void vfiosim_release_irqs(struct vfiosim_dev *sdev);
+void vfiosim_doorbell(struct vfiosim_dev *sdev, u32 vector);
 void vfiosim_request(struct vfiosim_dev *sdev, unsigned int count);
 u64 vfiosim_bar2_mmap_size(const struct vfiosim_dev *sdev);
 u64 vfiosim_open_gen(struct vfiosim_dev *sdev);
@@ -225,6 +249,12 @@ int vfiosim_device_feature(struct vfiosim_dev *sdev, u32 flags);
 int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner);
 void vfiosim_unclaim(struct vfiosim_dev *sdev);
 
+struct page *vfiosim_bar2_lookup(struct vfiosim_dev *sdev, pgoff_t pgoff,
+				 bool alloc);
+void vfiosim_irq_refresh_locked(struct vfiosim_dev *sdev);
+vm_fault_t vfiosim_bar2_mkwrite(struct vfiosim_dev *sdev, u64 gen,
+				struct vm_fault *vmf);
+
 /*
  * mmap.c: every BAR2 mapping is on the device's own inode, so one zap
  * takes them all; map files (the netlink region file, and the file that
@@ -235,6 +265,25 @@ void vfiosim_mmap_destroy(struct vfiosim_dev *sdev);
 void vfiosim_mmap_zap(struct vfiosim_dev *sdev);
 int vfiosim_mmap(struct vfiosim_dev *sdev, struct vm_area_struct *vma);
 struct file *vfiosim_region_file(struct vfiosim_dev *sdev);
+void vfiosim_mmap_zap_page(struct vfiosim_dev *sdev, pgoff_t pgoff);
+
+/*
+ * migration.c: VFIO migration v2 (mig_ops) and the same state machine
+ * for vfio-user, whose data moves in MIG_DATA_READ/WRITE.  Lock order:
+ * vfiosim_dev.nl_lock -> vfiosim_mig.lock -> a data session's lock ->
+ * vfiosim_dev.lock; the DMA engine is quiesced with vfiosim_mig.lock
+ * held (and no other).  vfiosim_mig_reset() (reset, open, close) takes
+ * vfiosim_mig.lock: callers hold none of the later locks.
+ */
+int vfiosim_mig_init(struct vfiosim_dev *sdev);
+void vfiosim_mig_destroy(struct vfiosim_dev *sdev);
+void vfiosim_mig_reset(struct vfiosim_dev *sdev);
+void vfiosim_mig_bar2_dirty(struct vfiosim_dev *sdev, pgoff_t pgoff);
+int vfiosim_mig_set_state(struct vfiosim_dev *sdev, u32 state);
+u32 vfiosim_mig_get_state(struct vfiosim_dev *sdev);
+ssize_t vfiosim_mig_data_read(struct vfiosim_dev *sdev, void *buf, size_t len);
+ssize_t vfiosim_mig_data_write(struct vfiosim_dev *sdev, const void *buf,
+			       size_t len);
 
 /*
  * dma.c: the DMA engine.  Register accesses come from core.c under
@@ -250,6 +299,25 @@ void vfiosim_dma_reg_write(struct vfiosim_dev *sdev, u32 off, u32 val,
 			   u32 mask);
 void vfiosim_dma_quiesce(struct vfiosim_dev *sdev);
 void vfiosim_dma_unquiesce(struct vfiosim_dev *sdev);
+/*
+ * Abort and wait (not under vfiosim_dev.lock); until resume, GO ends in
+ * ERR_ABORTED.  Reset and owner changes bracket their locked part so.
+ */
+void vfiosim_dma_stop(struct vfiosim_dev *sdev);
+void vfiosim_dma_resume(struct vfiosim_dev *sdev, bool owner_change);
+/* An unmap of [iova, iova + size): abort and wait for what touches it. */
+void vfiosim_dma_fence(struct vfiosim_dev *sdev, u64 iova, u64 size);
+/* vfio-user map lists change under this (nl_lock -> maps_lock) */
+void vfiosim_dma_maps_lock(struct vfiosim_dev *sdev);
+void vfiosim_dma_maps_unlock(struct vfiosim_dev *sdev);
+/* DMA dirty logging of the engine's writes, for every transport */
+int vfiosim_dma_log_start(struct vfiosim_dev *sdev,
+			  const struct vfio_device_feature_dma_logging_range *ranges,
+			  u32 nr, u64 page_size);
+int vfiosim_dma_log_stop(struct vfiosim_dev *sdev);
+int vfiosim_dma_log_report(struct vfiosim_dev *sdev, u64 iova, u64 length,
+			   void (*set)(void *opaque, u64 iova, u64 len),
+			   void *opaque);
 
 /* vfio.c */
 extern const struct vfio_device_ops vfiosim_vfio_ops;

@@ -119,6 +119,44 @@
  * VFIOSIM_DMA_GO to DMA_GO; STATUS reads BUSY until the transfer ends in
  * DONE or an error status, and the completion raises DMA_VECTOR as a
  * DOORBELL write of that vector would (VFIOSIM_DMA_NO_VECTOR: none).
+ *
+ * The registers (all 32-bit, little endian; byte writes merge):
+ *   SRC, DST     64-bit IOVAs, any alignment.  CSUM reads SRC only and
+ *                ignores DST; FILL writes DST only and ignores SRC.
+ *   LEN          bytes, 1..VFIOSIM_DMA_MAX_LEN.
+ *   OP           VFIOSIM_DMA_OP_*.  COPY of overlapping ranges: the
+ *                contents of DST are then undefined (as memcpy).
+ *   PATTERN      FILL writes byte i of DST with byte i % 8 of PATTERN
+ *                in little endian order (PATTERN_LO's low byte first).
+ *   VECTOR       the vector the completion raises (MSI/MSI-X vector, or
+ *                INTx with 0), exactly as DOORBELL: IRQ_STATUS bit,
+ *                DOORBELL_COUNT, masks, DROPPED.  Reset value NO_VECTOR.
+ *   GO           a write whose value is VFIOSIM_DMA_GO starts a transfer
+ *                with the registers as they are then (later register
+ *                writes do not change it).  A GO while a transfer is
+ *                BUSY is ignored.  A bad OP ends it at once in ERR_OP,
+ *                then a bad LEN in ERR_LEN (checked in that order), with
+ *                the completion interrupt.  Reads 0.
+ *   STATUS       IDLE after reset; BUSY; then DONE or ERR_*.
+ *   RESULT       CSUM's CRC32C: Castagnoli (reflected 0x82f63b78), init
+ *                ~0, final xor ~0: the standard crc32c of the bytes
+ *                ("123456789" gives 0xe3069283).  0 for other ops.
+ *   DONE_BYTES   the bytes the last transfer moved: LEN when DONE; on an
+ *                error, every byte before the first one it could not
+ *                reach was moved and nothing after (a transfer that runs
+ *                off the end of a map writes up to the end and ends
+ *                ERR_UNMAPPED); 0 for ERR_OP and ERR_LEN.
+ *   COUNT        transfers ended (any status) since reset.
+ * A transfer is aborted (ERR_ABORTED) by an unmap of a range it touches
+ * (the unmap waits for it: nothing is accessed there after it returns),
+ * by reset and by close.  Reset and close wait for the transfer, raise no
+ * completion interrupt, and leave the registers at their reset values;
+ * after close (and device removal) the engine touches no memory.  A
+ * migration STOP lets the transfer in flight complete and holds a later
+ * GO (STATUS BUSY) until RUNNING.  Over vfio-user, DMA goes through the
+ * memory file of the DMA_MAP (memfd or shmem); a map without a file, or
+ * with a hugetlbfs file, ends the transfer in ERR_FAULT (no DMA_READ or
+ * DMA_WRITE messages are sent to the client).
  */
 #define VFIOSIM_REG_DMA_SRC_LO		0x060	/* RW: source IOVA */
 #define VFIOSIM_REG_DMA_SRC_HI		0x064
@@ -237,6 +275,80 @@ enum vfiosim_dma_status {
  * raise SIGBUS from then on.  These resets do not count in
  * VFIOSIM_COUNTER_RESETS, which counts requested ones.
  */
+
+/*
+ * Migration (VFIO migration v2, kmod/migration.c).  VFIO_DEVICE_FEATURE_
+ * MIGRATION reports VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P, plus
+ * VFIO_MIGRATION_PRE_COPY on kernels whose VFIO core has it (6.2+), the
+ * same over VFIO and vfio-user.  STOP and the P2P states quiesce the DMA
+ * engine (a GO written then waits in go_pending for RUNNING).  Reset
+ * (VFIO_DEVICE_RESET, vfio-user DEVICE_RESET, FLR) and close return the
+ * migration state to RUNNING and end any data session.
+ *
+ * The stream, every field little endian, no padding:
+ *   header (VFIOSIM_MIG_HEADER_SIZE): u32 magic VFIOSIM_MIG_MAGIC,
+ *     u32 version VFIOSIM_MIG_VERSION, u32 device id, u32 BAR2 size,
+ *     u32 page size (the host's), u32 MSI-X vectors of the type;
+ *   then records: u32 tag (enum vfiosim_mig_tag), u32 length of the
+ *     payload, the payload:
+ *     PAGE    u64 BAR2 page number, then one page of BAR2 contents;
+ *     CONFIG  all VFIOSIM_CONFIG_SIZE bytes of config space;
+ *     REGS    u32 SCRATCH0..7, IRQ_STATUS, IRQ_MASK, COUNTER,
+ *             DOORBELL_COUNT, DROPPED, then the MSI-X table (4 u32 per
+ *             vector of the type);
+ *     IRQ     u32 MSI-X vectors masked (vfio-user MASK), u32 vectors
+ *             pending; the interrupt mode and eventfds are the
+ *             destination VMM's (SET_IRQS) and are not in the stream;
+ *     DMA     u64 SRC, DST, PATTERN, u32 LEN, OP, VECTOR, STATUS,
+ *             RESULT, DONE_BYTES, COUNT, go_pending (0 or 1);
+ *     END     u32 CRC-32 (IEEE 802.3, as zlib's crc32()) of every byte
+ *             of the stream before this payload, END's tag and length
+ *             included.  Nothing may follow.
+ * PAGE records carry touched pages only (never-written pages read as
+ * zero on both sides) and may come several times for one page (PRE_COPY
+ * sends a page again once it is dirtied): the last one counts.  CONFIG,
+ * REGS, IRQ and DMA come once each, after the PRE_COPY pages.
+ *
+ * The destination takes the stream in RESUMING and checks all of it on
+ * the RESUMING -> STOP arc before it changes anything.  Refused, with the
+ * device left exactly as it was and the state RESUMING:
+ *   EINVAL   wrong magic, version, device id, BAR2 size, page size or
+ *            vector count; an unknown tag, a wrong record length, a page
+ *            past BAR2, a state record twice, bad field values; bytes
+ *            after END (trailing);
+ *   ENODATA  truncation: the stream ends inside the header or a record,
+ *            or before END, or a state record is missing;
+ *   EBADMSG  the END checksum does not match (a flipped byte).
+ * Resuming replaces BAR2's contents: pages absent from the stream read as
+ * zero afterwards.
+ *
+ * PRE_COPY: VFIO_MIG_GET_PRECOPY_INFO on the saving fd reports as
+ * initial_bytes the bytes of the header and of the pages touched when
+ * PRE_COPY began that are not read yet, and as dirty_bytes
+ * VFIOSIM_MIG_PAGE_RECORD_SIZE for each BAR2 page written (region write
+ * or mmap) since it was last read.  With both at zero a read fails with
+ * ENOMSG.  BAR2 writes by an importer of a BAR2 dma-buf are not tracked.
+ */
+#define VFIOSIM_MIG_MAGIC		0x474d5356	/* "VSMG" */
+#define VFIOSIM_MIG_VERSION		1
+#define VFIOSIM_MIG_HEADER_SIZE		24
+#define VFIOSIM_MIG_RECORD_HEADER_SIZE	8
+
+enum vfiosim_mig_tag {
+	VFIOSIM_MIG_TAG_PAGE = 1,
+	VFIOSIM_MIG_TAG_CONFIG = 2,
+	VFIOSIM_MIG_TAG_REGS = 3,
+	VFIOSIM_MIG_TAG_IRQ = 4,
+	VFIOSIM_MIG_TAG_DMA = 5,
+	VFIOSIM_MIG_TAG_END = 0xffff,
+};
+
+/* Whole records, headers included. */
+#define VFIOSIM_MIG_PAGE_RECORD_SIZE(page_size)	(8 + 8 + (page_size))
+#define VFIOSIM_MIG_REGS_LEN(msix_vectors)	(13 * 4 + (msix_vectors) * 16)
+#define VFIOSIM_MIG_IRQ_LEN		8
+#define VFIOSIM_MIG_DMA_LEN		56
+#define VFIOSIM_MIG_END_LEN		4
 
 /*
  * Generic netlink family "vfiosim": vfio-user messages to the same devices.
@@ -439,6 +551,19 @@ struct vfiosim_user_dma_unmap {
 	__u32 flags;		/* VFIO_DMA_UNMAP_FLAG_ALL or 0 */
 	__u64 addr;
 	__u64 size;
+};
+
+/*
+ * MIG_DATA_READ request {argsz, size} and reply {argsz, size, data};
+ * MIG_DATA_WRITE request {argsz, size, data}, empty reply.  size is at
+ * most VFIOSIM_USER_MAX_DATA_XFER.  DEVICE_FEATURE payloads are struct
+ * vfio_device_feature with the feature's data; MIG_DEVICE_STATE's
+ * data_fd is -1 (data moves with these messages instead).
+ */
+struct vfiosim_user_mig_data {
+	__u32 argsz;
+	__u32 size;
+	__u8 data[];
 };
 
 /*
