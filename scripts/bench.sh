@@ -2,8 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # make bench: vfiosim-bench against mtty (vfio and netlink backends of
 # libvfiosim, plus pipelined netlink on a socket of the bench's own, plus
-# the unix backend to a vfiosim-userd), DMA engine copies on those three
-# backends (vfiosim-bench-xfer), then 1, 2 and 4 threads each on
+# the unix backend to a vfiosim-userd), then 1, 2 and 4 threads each on
 # its own device (vfio and netlink), then device create/remove time and
 # memory per device, all in a QEMU guest of the 6.12 kernel with 2 vCPUs.
 #
@@ -13,7 +12,6 @@
 #   scripts/bench.sh --guest [--threads|--mig]   in the guest (run by the above)
 #
 # Results land in build/bench/: bench.json and bench.txt (vfiosim-bench),
-# xfer.json and xfer.txt (vfiosim-bench-xfer),
 # threads.json and threads.txt (thread scaling), scale.json and scale.txt
 # (create/remove), mig.txt and mig-<type>-<backend>.json (migration stream
 # size, save and resume time, BAR2 empty and full), console.log, dmesg.txt.
@@ -30,7 +28,6 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 bench=$top/userspace/bench/build/vfiosim-bench
-xfer=$top/userspace/bench/build/vfiosim-bench-xfer
 userd=$top/userspace/build/vfiosim-userd
 ux_sock=/tmp/vfiosim-bench.sock
 
@@ -308,16 +305,6 @@ guest() {
 	cp /tmp/bench.txt "$VFIOSIM_RESULTS/bench.txt"
 	cat /tmp/bench.txt
 
-	# The same vfio, netlink and unix devices, free again.
-	say "running vfiosim-bench-xfer (DMA copies; output at the end)"
-	sleep 1
-	taskset -c 0 "$xfer" --dev "vfio:$dev" --dev "netlink:$nl" \
-		--dev "unix:$ux_sock" --json "$VFIOSIM_RESULTS/xfer.json" \
-		> /tmp/xfer.txt 2>&1 || rc=1
-	cp /tmp/xfer.txt "$VFIOSIM_RESULTS/xfer.txt"
-	echo
-	cat /tmp/xfer.txt
-
 	userd_stop || rc=1
 	say "removing the benchmark devices"
 	echo 1 > "/sys/bus/mdev/devices/$dev/remove"
@@ -344,8 +331,7 @@ host() {
 	say "building vfiosim-bench"
 	make -s -C "$top/userspace/bench"
 	mkdir -p "$results"
-	rm -f "$results"/bench.json "$results"/xfer.json "$results"/threads.json \
-		"$results"/scale.json
+	rm -f "$results"/bench.json "$results"/threads.json "$results"/scale.json
 	say "booting a 6.12 guest with 2 vCPUs (results in ${results#"$top"/})"
 	# 2 vCPUs whatever run's default: the thread scaling needs them.
 	scripts/vm/run --kernel 6.12 --smp 2 --timeout 600 --results "$results" -- \
@@ -356,7 +342,7 @@ host() {
 	elif [ "${1:-}" = --mig ]; then
 		say "done in $((SECONDS - t0)) s: $results/mig.txt"
 	else
-		say "done in $((SECONDS - t0)) s: $results/bench.json, $results/xfer.json, $results/threads.json, $results/scale.json"
+		say "done in $((SECONDS - t0)) s: $results/bench.json, $results/threads.json, $results/scale.json"
 	fi
 }
 
