@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <linux/vfiosim.h>
 
 #include "vfiosim.h"
@@ -37,27 +38,21 @@
 #define IRQ_TIMEOUT_MS	1000
 
 /* ------------------------------------------------------------------ */
-/* A tiny streaming JSON writer.                                       */
+/* JSON output: jansson, behind a small streaming interface.           */
 
 #define JW_MAX_DEPTH	16
 
+/*
+ * Values are added as they are printed in text mode; each top-level
+ * value is written (compact, or indented with -p) when it closes, one
+ * per line, so that a monitor's events stream.
+ */
 struct jw {
 	FILE *f;
 	bool pretty;
 	int depth;
-	bool has_items[JW_MAX_DEPTH];
+	json_t *stack[JW_MAX_DEPTH];	/* [0] is owned, the rest borrowed */
 };
-
-static void jw_indent(struct jw *w)
-{
-	int i;
-
-	if (!w->pretty)
-		return;
-	fputc('\n', w->f);
-	for (i = 0; i < w->depth; i++)
-		fputs("  ", w->f);
-}
 
 /* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
 static size_t utf8_len(const unsigned char *s)
@@ -91,72 +86,74 @@ static size_t utf8_len(const unsigned char *s)
 	return len;
 }
 
-static void jw_quote(struct jw *w, const char *str)
+/* A JSON string of str; bytes that are not UTF-8 become U+FFFD. */
+static json_t *jw_string(const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t len;
+	size_t len, n = 0, cap = strlen(str) * 3 + 1;
+	char *buf = malloc(cap);
+	json_t *v;
 
-	fputc('"', w->f);
+	if (!buf)
+		return NULL;
 	while (*s) {
-		switch (*s) {
-		case '"':  fputs("\\\"", w->f); break;
-		case '\\': fputs("\\\\", w->f); break;
-		case '\b': fputs("\\b", w->f); break;
-		case '\f': fputs("\\f", w->f); break;
-		case '\n': fputs("\\n", w->f); break;
-		case '\r': fputs("\\r", w->f); break;
-		case '\t': fputs("\\t", w->f); break;
-		default:
-			if (*s < 0x20 || *s == 0x7f) {
-				fprintf(w->f, "\\u%04x", *s);
-			} else if ((len = utf8_len(s)) == 0) {
-				/* sysfs text need not be UTF-8; JSON must. */
-				fputs("\\ufffd", w->f);
-			} else {
-				fwrite(s, 1, len, w->f);
-				s += len;
-				continue;
-			}
+		len = utf8_len(s);
+		if (!len) {
+			memcpy(buf + n, "\xef\xbf\xbd", 3);	/* sysfs need not be UTF-8 */
+			n += 3;
+			s++;
+			continue;
 		}
-		s++;
+		memcpy(buf + n, s, len);
+		n += len;
+		s += len;
 	}
-	fputc('"', w->f);
+	v = json_stringn(buf, n);
+	free(buf);
+	return v;
 }
 
-/* Separator, indentation and "key": before a value. */
-static void jw_member(struct jw *w, const char *key)
+/* Put v (a new reference) under key in the open container. */
+static void jw_add(struct jw *w, const char *key, json_t *v)
 {
-	if (w->depth > 0) {
-		if (w->has_items[w->depth])
-			fputc(',', w->f);
-		w->has_items[w->depth] = true;
-		jw_indent(w);
+	json_t *parent;
+
+	if (!v || w->depth == 0) {
+		json_decref(v);
+		return;
 	}
-	if (key) {
-		jw_quote(w, key);
-		fputs(w->pretty ? ": " : ":", w->f);
-	}
+	parent = w->stack[w->depth - 1];
+	if (json_is_object(parent))
+		json_object_set_new(parent, key ? key : "", v);
+	else
+		json_array_append_new(parent, v);
 }
 
 static void jw_open(struct jw *w, const char *key, char c)
 {
-	jw_member(w, key);
-	fputc(c, w->f);
-	if (w->depth + 1 < JW_MAX_DEPTH)
-		w->depth++;
-	w->has_items[w->depth] = false;
+	json_t *v = c == '{' ? json_object() : json_array();
+
+	if (w->depth == JW_MAX_DEPTH) {
+		json_decref(v);
+		return;
+	}
+	if (w->depth)
+		jw_add(w, key, json_incref(v));
+	w->stack[w->depth++] = v;
+	if (w->depth > 1)
+		json_decref(v);		/* the parent holds it */
 }
 
 static void jw_close(struct jw *w, char c)
 {
-	bool items = w->has_items[w->depth];
-
-	w->depth--;
-	if (items)
-		jw_indent(w);
-	fputc(c, w->f);
-	if (w->depth == 0)
-		fputc('\n', w->f);
+	(void)c;
+	if (w->depth == 0 || --w->depth > 0)
+		return;
+	json_dumpf(w->stack[0], w->f, JSON_PRESERVE_ORDER |
+		   (w->pretty ? JSON_INDENT(2) : JSON_COMPACT));
+	fputc('\n', w->f);
+	json_decref(w->stack[0]);
+	w->stack[0] = NULL;
 }
 
 static void jw_obj_open(struct jw *w, const char *key) { jw_open(w, key, '{'); }
@@ -166,20 +163,18 @@ static void jw_arr_close(struct jw *w) { jw_close(w, ']'); }
 
 static void jw_str(struct jw *w, const char *key, const char *val)
 {
-	jw_member(w, key);
-	jw_quote(w, val);
+	jw_add(w, key, jw_string(val));
 }
 
+/* Counters and sizes; none reaches 2^63. */
 static void jw_u64(struct jw *w, const char *key, uint64_t val)
 {
-	jw_member(w, key);
-	fprintf(w->f, "%llu", (unsigned long long)val);
+	jw_add(w, key, json_integer((json_int_t)val));
 }
 
 static void jw_null(struct jw *w, const char *key)
 {
-	jw_member(w, key);
-	fputs("null", w->f);
+	jw_add(w, key, json_null());
 }
 
 /* ------------------------------------------------------------------ */
