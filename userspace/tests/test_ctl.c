@@ -2,7 +2,7 @@
 /*
  * Host tests of vfiosimctl: run the binary (argv[1]) against fake sysfs
  * trees and check its exit status, stdout and stderr.  JSON output is
- * checked by a strict little validator as well as by content.
+ * checked by jansson's strict parser as well as by content.
  */
 #include <errno.h>
 #include <fcntl.h>
