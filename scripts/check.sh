@@ -145,11 +145,11 @@ elif [ "$unit_rc" -ne 0 ] && ! grep -qE '[1-9][0-9]* failed' "$logs/unit.log"; t
 	result 1 "host unit tests exit status"
 fi
 
-echo "# libFuzzer on the vfio-user server parser (20 s)"
+echo "# libFuzzer on the vfio-user server parser and the client's parsers (20 s each)"
 make -s -C userspace fuzz-check >"$logs/fuzz.log" 2>&1
 rc=$?
 tail -n 3 "$logs/fuzz.log" | sed 's/^/# /'
-result $rc "fuzz_vu_server: no crash, leak or sanitizer report"
+result $rc "fuzz_vu_server and fuzz_vu_client: no crash, hang, leak or sanitizer report"
 phase_done "host builds and tests"
 
 # Probe the accelerator once for every guest of the run.
