@@ -14,13 +14,28 @@
 #   make bench        benchmarks in a QEMU guest (6.12), against mtty
 #   make deps         install the Debian packages all of this needs, and
 #                     build the Debian 13 root
+#   make install      tools, library, headers, pkg-config file, systemd
+#                     units, boot-time module loading and the DKMS source
+#                     (PREFIX=/usr/local, DESTDIR=); then
+#                     dkms install vfiosim/$(VERSION) builds the module
 
 TOP	:= $(CURDIR)
 BUILD	:= $(TOP)/build
 KVERS	?= $(shell $(TOP)/scripts/kernels.sh)
 
+VERSION	:= 0.9.0
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+LIBDIR	?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+# Where DKMS and modules-load.d look, whatever the prefix.
+DKMSDIR	?= /usr/src/vfiosim-$(VERSION)
+MODLOADDIR ?= /usr/lib/modules-load.d
+
 .PHONY: all deps modules userspace userspace-asan selftests mtty check demo \
-	bench checkpatch clean
+	bench checkpatch clean install install-dkms-src
 
 all: modules userspace selftests
 
@@ -66,6 +81,35 @@ demo: deps modules userspace
 
 bench: deps modules userspace mtty
 	@$(TOP)/scripts/bench.sh
+
+install: userspace install-dkms-src
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/vfiosim/linux \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MODLOADDIR)
+	install -m 0755 userspace/build/vfiosimctl $(DESTDIR)$(BINDIR)/
+	install -m 0755 userspace/build/vfiosim-userd $(DESTDIR)$(SBINDIR)/
+	install -m 0644 userspace/build/libvfiosim.a $(DESTDIR)$(LIBDIR)/
+	install -m 0755 userspace/build/libvfiosim.so $(DESTDIR)$(LIBDIR)/
+	install -m 0644 userspace/lib/vfiosim.h $(DESTDIR)$(INCLUDEDIR)/vfiosim/
+	install -m 0644 uapi/linux/vfiosim.h \
+		$(DESTDIR)$(INCLUDEDIR)/vfiosim/linux/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+		userspace/vfiosim.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/vfiosim.pc
+	install -m 0644 userspace/userd/vfiosim-userd@.socket $(DESTDIR)$(UNITDIR)/
+	sed 's|^ExecStart=vfiosim-userd|ExecStart=$(SBINDIR)/vfiosim-userd|' \
+		userspace/userd/vfiosim-userd@.service \
+		> $(DESTDIR)$(UNITDIR)/vfiosim-userd@.service
+	install -m 0644 userspace/vfiosim-modules.conf \
+		$(DESTDIR)$(MODLOADDIR)/vfiosim.conf
+
+# The module's source as DKMS wants it: dkms.conf at the top.
+install-dkms-src:
+	install -d $(DESTDIR)$(DKMSDIR)/kmod $(DESTDIR)$(DKMSDIR)/uapi/linux
+	install -m 0644 Kbuild $(DESTDIR)$(DKMSDIR)/
+	install -m 0644 $(wildcard kmod/*.c kmod/*.h) $(DESTDIR)$(DKMSDIR)/kmod/
+	install -m 0644 uapi/linux/vfiosim.h $(DESTDIR)$(DKMSDIR)/uapi/linux/
+	sed 's|@VERSION@|$(VERSION)|g' dkms.conf > $(DESTDIR)$(DKMSDIR)/dkms.conf
 
 clean:
 	rm -rf $(BUILD)

@@ -152,6 +152,13 @@ tail -n 3 "$logs/fuzz.log" | sed 's/^/# /'
 result $rc "fuzz_vu_server and fuzz_vu_client: no crash, hang, leak or sanitizer report"
 phase_done "host builds and tests"
 
+echo "# packaging: make install, a pkg-config consumer, DKMS for each kernel"
+scripts/install-check.sh $kvers >"$logs/install.log" 2>&1
+rc=$?
+grep -v '^ok' "$logs/install.log" | sed 's/^/# /'
+result $rc "make install, pkg-config consumer and DKMS builds for: $(echo $kvers)"
+phase_done "packaging"
+
 # Probe the accelerator once for every guest of the run.
 VFIOSIM_ACCEL=$(scripts/vm/accel.sh 2>"$logs/accel.log")
 sed 's/^/# /' "$logs/accel.log"

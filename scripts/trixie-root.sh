@@ -32,7 +32,7 @@ backports=(qemu-system-x86 linux-image-amd64 linux-headers-amd64 linux-source)
 packages=(
 	initramfs-tools make gcc-14 libc6-dev bc flex bison libelf-dev kmod
 	bash coreutils util-linux procps iproute2 findutils grep sed gawk
-	busybox-static mdevctl python3 python3-yaml python3-jsonschema
+	busybox-static mdevctl python3 python3-yaml python3-jsonschema dkms
 	libmnl0 libjansson4 libasan8 libubsan1 xz-utils zstd gzip cpio
 )
 
