@@ -132,20 +132,6 @@ static uint32_t dma_run(struct vfiosim_dev *dev, int efd, uint64_t src,
 	return dma_wait(dev, efd);
 }
 
-/* CRC32C (Castagnoli), bit by bit: independent of the module's table. */
-static uint32_t crc32c(const uint8_t *p, size_t len)
-{
-	uint32_t crc = ~0U;
-	int k;
-
-	while (len--) {
-		crc ^= *p++;
-		for (k = 0; k < 8; k++)
-			crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78 : crc >> 1;
-	}
-	return ~crc;
-}
-
 static void fill_random(uint8_t *p, size_t len, unsigned int seed)
 {
 	size_t i;
@@ -235,7 +221,7 @@ TEST_F(vfiosim, copy_fill_csum)
 	EXPECT_EQ(VFIOSIM_DMA_STATUS_DONE,
 		  dma_run(self->dev, fds[0], IOVA + soff + 7, 0, 777777,
 			  VFIOSIM_DMA_OP_CSUM, 0));
-	EXPECT_EQ(crc32c(m.va + soff + 7, 777777),
+	EXPECT_EQ(vfiosim_crc32c(m.va + soff + 7, 777777),
 		  reg32(self->dev, VFIOSIM_REG_DMA_RESULT));
 	/* the check value of the standard: "123456789" -> 0xe3069283 */
 	memcpy(m.va + 3 * PAGE - 4, "123456789", 9);
