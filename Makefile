@@ -89,7 +89,9 @@ install: userspace install-dkms-src
 	install -m 0755 userspace/build/vfiosimctl $(DESTDIR)$(BINDIR)/
 	install -m 0755 userspace/build/vfiosim-userd $(DESTDIR)$(SBINDIR)/
 	install -m 0644 userspace/build/libvfiosim.a $(DESTDIR)$(LIBDIR)/
-	install -m 0755 userspace/build/libvfiosim.so $(DESTDIR)$(LIBDIR)/
+	install -m 0755 userspace/build/libvfiosim.so.0.9.0 $(DESTDIR)$(LIBDIR)/
+	ln -sf libvfiosim.so.0.9.0 $(DESTDIR)$(LIBDIR)/libvfiosim.so.0
+	ln -sf libvfiosim.so.0.9.0 $(DESTDIR)$(LIBDIR)/libvfiosim.so
 	install -m 0644 userspace/lib/vfiosim.h $(DESTDIR)$(INCLUDEDIR)/vfiosim/
 	install -m 0644 uapi/linux/vfiosim.h \
 		$(DESTDIR)$(INCLUDEDIR)/vfiosim/linux/

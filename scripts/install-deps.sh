@@ -14,7 +14,7 @@ packages=(
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-source-6.12
-	qemu-system-x86 busybox-static mdevctl debootstrap dkms
+	qemu-system-x86 busybox-static mdevctl debootstrap dkms abigail-tools
 	python3 python3-yaml python3-jsonschema xz-utils zstd
 )
 

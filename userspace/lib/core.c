@@ -150,7 +150,19 @@ void vfiosim_format_region_err(char *buf, size_t len, const char *what,
 
 struct vfiosim_dev *vfiosim_dev_alloc(void)
 {
-	return calloc(1, sizeof(struct vfiosim_dev));
+	struct vfiosim_dev *dev = calloc(1, sizeof(struct vfiosim_dev));
+
+	if (dev)
+		dev->timeout_ms = VFIOSIM_DEFAULT_TIMEOUT_MS;
+	return dev;
+}
+
+int vfiosim_dev_set_timeout(struct vfiosim_dev *dev, unsigned int ms)
+{
+	if (!dev || !ms || ms > VFIOSIM_MAX_TIMEOUT_MS)
+		return -EINVAL;
+	dev->timeout_ms = ms;
+	return 0;
 }
 
 int vfiosim_dev_open(struct vfiosim_dev *dev, const char *spec)

@@ -20,7 +20,8 @@
  * request in flight per socket).  A reply is read whole (its msg_size
  * says how long it is), so a wrong or malformed reply leaves the stream
  * in step; a reply longer than we can hold is drained and refused.  A
- * reply that does not come within vfiosim_unix_timeout_ms (30 s) is
+ * reply that does not come within the device's timeout (30 s unless
+ * vfiosim_dev_set_timeout() said otherwise) is
  * -ETIMEDOUT; since it may still come later, the connection is not used
  * again after that, nor after the server closed it or broke framing.
  */
@@ -43,8 +44,6 @@
 #include <linux/vfiosim.h>
 
 #include "vfiosim_int.h"
-
-int vfiosim_unix_timeout_ms = 30000;
 
 #define UX_HDR			sizeof(struct vfiosim_user_header)
 #define UX_WHY_LEN		VFIOSIM_ERR_LEN
@@ -72,6 +71,7 @@ struct ux_priv {
 	 * max_msg_fds and write_multiple in vc.
 	 */
 	uint16_t minor;
+	unsigned int timeout_ms;	/* per reply, from the device at open */
 	unsigned char *tx;	/* request: header + payload */
 	unsigned char *rx;	/* reply */
 	size_t buf_size;	/* of tx and rx */
@@ -262,8 +262,8 @@ static int ux_recv(struct ux_priv *p, void *buf, size_t len, int *fds,
 				continue;
 			if (ret == -ETIMEDOUT)
 				snprintf(why, UX_WHY_LEN,
-					 "no reply from %s within %d ms",
-					 p->path, vfiosim_unix_timeout_ms);
+					 "no reply from %s within %u ms",
+					 p->path, p->timeout_ms);
 			else
 				snprintf(why, UX_WHY_LEN,
 					 "waiting for a reply from %s: %s",
@@ -323,7 +323,7 @@ static ssize_t ux_call(struct vu_client *c, uint16_t command,
 			 p->path, p->broken_why);
 		return -ENOTCONN;
 	}
-	deadline = now_ms() + vfiosim_unix_timeout_ms;
+	deadline = now_ms() + p->timeout_ms;
 	ret = ux_send(p, p->tx, len, fds, nfds, deadline, why);
 	if (ret)
 		return ret;
@@ -643,6 +643,7 @@ static int ux_open(struct vfiosim_dev *dev, const char *target)
 	p->vc.max_regions = 64;
 	p->vc.peer = "server";
 	p->fd = -1;
+	p->timeout_ms = dev->timeout_ms;
 	dev->priv = p;
 
 	/* Room for VERSION; sized for real transfers once negotiated. */

@@ -34,6 +34,13 @@
 extern "C" {
 #endif
 
+/*
+ * What this header declares is the library's ABI (libvfiosim.so.0,
+ * symbol version LIBVFIOSIM_0); the library is built with
+ * -fvisibility=hidden, so nothing else is exported.
+ */
+#pragma GCC visibility push(default)
+
 struct vfiosim_dev;
 
 /*
@@ -122,6 +129,16 @@ struct vfiosim_dev *vfiosim_dev_alloc(void);
 int vfiosim_dev_open(struct vfiosim_dev *dev, const char *spec);
 void vfiosim_dev_free(struct vfiosim_dev *dev);	/* closes if open */
 const char *vfiosim_dev_error(const struct vfiosim_dev *dev);
+/*
+ * How long the unix backend waits for one reply before the op fails with
+ * -ETIMEDOUT (the connection is then not used again): 1 ms to one hour,
+ * VFIOSIM_DEFAULT_TIMEOUT_MS unless set; -EINVAL otherwise.  Takes effect
+ * at the next vfiosim_dev_open().  The vfio and netlink backends make
+ * system calls that do not time out.
+ */
+#define VFIOSIM_DEFAULT_TIMEOUT_MS	30000
+#define VFIOSIM_MAX_TIMEOUT_MS		3600000
+int vfiosim_dev_set_timeout(struct vfiosim_dev *dev, unsigned int ms);
 /* "vfio", ... or "none" while not open. */
 const char *vfiosim_dev_backend(const struct vfiosim_dev *dev);
 
@@ -318,6 +335,8 @@ int vfiosim_monitor_read(struct vfiosim_monitor *mon,
 void vfiosim_monitor_close(struct vfiosim_monitor *mon);
 /* "created", "removed", "opened", "closed", "reset" or "unknown". */
 const char *vfiosim_event_name(uint32_t event);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

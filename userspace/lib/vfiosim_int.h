@@ -19,6 +19,7 @@ struct vfiosim_dev {
 	const struct vfiosim_io_ops *ops;	/* NULL while closed */
 	void *priv;				/* owned by ops */
 	char name[VFIOSIM_NAME_LEN];		/* "vfio:<uuid>", for messages */
+	unsigned int timeout_ms;		/* unix: per reply */
 	char err[VFIOSIM_ERR_LEN];
 };
 
@@ -88,7 +89,6 @@ extern const struct vfiosim_io_ops vfiosim_unix_ops;
  * higher than ours; max_data_xfer_size (default 1 MiB, capped there),
  * max_msg_fds (default 1), write_multiple.  0 or -EPROTO with why.
  */
-extern int vfiosim_unix_timeout_ms;
 int vfiosim_unix_parse_version(const void *payload, size_t len,
 			       uint16_t *minor, uint32_t *max_xfer,
 			       uint32_t *max_fds, bool *write_multiple,

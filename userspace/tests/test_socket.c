@@ -837,9 +837,12 @@ static void test_open_failures(struct tap *t)
 	srv_stop(&s);
 
 	srv_start(&s, script_silent, NULL);
-	vfiosim_unix_timeout_ms = 200;
+	tap_int(t, vfiosim_dev_set_timeout(dev, 0), -EINVAL, "timeout 0: EINVAL");
+	tap_int(t, vfiosim_dev_set_timeout(dev, VFIOSIM_MAX_TIMEOUT_MS + 1),
+		-EINVAL, "timeout over an hour: EINVAL");
+	tap_int(t, vfiosim_dev_set_timeout(dev, 200), 0, "timeout 200 ms");
 	ret = vfiosim_dev_open(dev, spec);
-	vfiosim_unix_timeout_ms = 30000;
+	vfiosim_dev_set_timeout(dev, VFIOSIM_DEFAULT_TIMEOUT_MS);
 	tap_int(t, ret, -ETIMEDOUT, "no reply: -ETIMEDOUT");
 	tap_has(t, vfiosim_dev_error(dev), "VERSION: no reply from",
 		"no reply: message");
