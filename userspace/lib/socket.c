@@ -17,9 +17,12 @@
  * mmap fds.
  *
  * Every op is one request and its reply, under a per-device mutex (one
- * request in flight per socket).  A reply is read whole (its msg_size
- * says how long it is), so a wrong or malformed reply leaves the stream
- * in step; a reply longer than we can hold is drained and refused.  A
+ * request in flight per socket).  A message is read whole (its msg_size
+ * says how long it is), so the stream stays in step: while we wait, a
+ * reply to another msg_id is stale and dropped, and a command from the
+ * server (DMA_READ/DMA_WRITE) is answered ENOTSUP; a reply longer than we
+ * can hold is drained and refused.  A reply with our msg_id to another
+ * command leaves the real one unaccounted for: the connection is broken.  A
  * reply that does not come within the device's timeout (30 s unless
  * vfiosim_dev_set_timeout() said otherwise) is
  * -ETIMEDOUT; since it may still come later, the connection is not used
@@ -296,6 +299,69 @@ static int ux_recv(struct ux_priv *p, void *buf, size_t len, int *fds,
 }
 
 /*
+ * One whole message from the server into p->rx (its header also in
+ * *hdr), with its fds; an oversized one is drained (to stay in step) and
+ * refused.  0 or -errno with why.
+ */
+static int ux_recv_msg(struct ux_priv *p, struct vfiosim_user_header *hdr,
+		       int *rfds, size_t *rnfds, bool *ctrunc,
+		       long long deadline, char *why)
+{
+	int ret;
+
+	ret = ux_recv(p, hdr, sizeof(*hdr), rfds, rnfds, ctrunc, deadline,
+		      "a header", why);
+	if (ret)
+		return ret;
+	if (hdr->msg_size < sizeof(*hdr)) {
+		snprintf(why, UX_WHY_LEN,
+			 "malformed reply: msg_size %u, shorter than a vfio-user header (truncated)",
+			 hdr->msg_size);
+		return ux_break(p, -EPROTO, "an earlier reply broke framing");
+	}
+	if (hdr->msg_size > p->buf_size) {
+		ret = ux_recv(p, NULL, hdr->msg_size - sizeof(*hdr), rfds,
+			      rnfds, ctrunc, deadline, "an oversized reply",
+			      why);
+		if (ret)
+			return ret;
+		snprintf(why, UX_WHY_LEN,
+			 "malformed reply: msg_size %u, more than the %zu bytes a reply may have (oversized)",
+			 hdr->msg_size, p->buf_size);
+		return -EPROTO;
+	}
+	memcpy(p->rx, hdr, sizeof(*hdr));
+	ret = ux_recv(p, p->rx + sizeof(*hdr), hdr->msg_size - sizeof(*hdr),
+		      rfds, rnfds, ctrunc, deadline, "the reply", why);
+	if (ret)
+		return ret;
+	if (*ctrunc) {
+		snprintf(why, UX_WHY_LEN,
+			 "malformed reply: more file descriptors than we take (%u)",
+			 UX_MAX_FDS);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Answer a command from the server with ENOTSUP (unless NO_REPLY). */
+static int ux_refuse(struct ux_priv *p, const struct vfiosim_user_header *cmd,
+		     long long deadline, char *why)
+{
+	struct vfiosim_user_header reply = {
+		.msg_id = cmd->msg_id,
+		.command = cmd->command,
+		.msg_size = sizeof(reply),
+		.flags = VFIOSIM_USER_F_TYPE_REPLY | VFIOSIM_USER_F_ERROR,
+		.error_no = ENOTSUP,
+	};
+
+	if (cmd->flags & VFIOSIM_USER_F_NO_REPLY)
+		return 0;
+	return ux_send(p, &reply, sizeof(reply), NULL, 0, deadline, why);
+}
+
+/*
  * Send the message of len bytes at p->tx with nfds fds and wait for its
  * reply (msg_id, command).  Returns the reply's payload length and
  * *payload (in p->rx), or -errno with the reason in why.  With fd_out,
@@ -327,40 +393,36 @@ static ssize_t ux_call(struct vu_client *c, uint16_t command,
 	ret = ux_send(p, p->tx, len, fds, nfds, deadline, why);
 	if (ret)
 		return ret;
-	ret = ux_recv(p, &hdr, sizeof(hdr), rfds, &rnfds, &ctrunc, deadline,
-		      "a header", why);
-	if (ret)
-		goto fail;
-	if (hdr.msg_size < sizeof(hdr)) {
-		snprintf(why, UX_WHY_LEN,
-			 "malformed reply: msg_size %u, shorter than a vfio-user header (truncated)",
-			 hdr.msg_size);
-		ret = ux_break(p, -EPROTO, "an earlier reply broke framing");
-		goto fail;
-	}
-	if (hdr.msg_size > p->buf_size) {
-		/* Drain it to stay in step, then refuse it. */
-		ret = ux_recv(p, NULL, hdr.msg_size - sizeof(hdr), rfds,
-			      &rnfds, &ctrunc, deadline, "an oversized reply",
-			      why);
-		if (!ret) {
-			snprintf(why, UX_WHY_LEN,
-				 "malformed reply: msg_size %u, more than the %zu bytes a reply may have (oversized)",
-				 hdr.msg_size, p->buf_size);
-			ret = -EPROTO;
+	/*
+	 * Until our reply comes: a reply to another msg_id is stale (its
+	 * request gave up on it) and is dropped; a command from the server
+	 * (DMA_READ/DMA_WRITE, legal after a DMA_MAP without an fd) is
+	 * refused with ENOTSUP, since this client serves no memory by message.
+	 */
+	for (;;) {
+		ret = ux_recv_msg(p, &hdr, rfds, &rnfds, &ctrunc, deadline, why);
+		if (ret)
+			goto fail;
+		if ((hdr.flags & VFIOSIM_USER_F_TYPE_MASK) ==
+		    VFIOSIM_USER_F_TYPE_COMMAND) {
+			ux_close_fds(rfds, rnfds);
+			rnfds = 0;
+			ret = ux_refuse(p, &hdr, deadline, why);
+			if (ret)
+				return ret;
+			continue;
 		}
-		goto fail;
+		if (hdr.msg_id == msg_id)
+			break;
+		ux_close_fds(rfds, rnfds);
+		rnfds = 0;
+		ctrunc = false;
 	}
-	memcpy(p->rx, &hdr, sizeof(hdr));
-	ret = ux_recv(p, p->rx + sizeof(hdr), hdr.msg_size - sizeof(hdr),
-		      rfds, &rnfds, &ctrunc, deadline, "the reply", why);
-	if (ret)
-		goto fail;
-	if (ctrunc) {
-		snprintf(why, UX_WHY_LEN,
-			 "malformed reply: more file descriptors than we take (%u)",
-			 UX_MAX_FDS);
-		ret = -EPROTO;
+	if (hdr.command != command) {
+		/* Ours, but not an answer to it: the real one may never come. */
+		n = vfiosim_vu_reply_check(p->rx, hdr.msg_size, msg_id,
+					   command, why, UX_WHY_LEN);
+		ret = ux_break(p, (int)n, "a reply answered another command");
 		goto fail;
 	}
 	n = vfiosim_vu_reply_check(p->rx, hdr.msg_size, msg_id, command, why,
