@@ -145,6 +145,12 @@ elif [ "$unit_rc" -ne 0 ] && ! grep -qE '[1-9][0-9]* failed' "$logs/unit.log"; t
 	result 1 "host unit tests exit status"
 fi
 
+echo "# the threaded host tests under ThreadSanitizer"
+make -s -C userspace tsan >"$logs/tsan.log" 2>&1
+rc=$?
+grep -E '^not ok|WARNING: ThreadSanitizer|passed, ' "$logs/tsan.log" | sed 's/^/# /'
+result $rc "make tsan: per-thread errors and the unix backend's threads race-free"
+
 echo "# libFuzzer on the vfio-user server parser and the client's parsers (20 s each)"
 make -s -C userspace fuzz-check >"$logs/fuzz.log" 2>&1
 rc=$?

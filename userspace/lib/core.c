@@ -41,19 +41,55 @@ int vfiosim_fail_buf(char *buf, size_t len, int err, const char *fmt, ...)
 	return -err;
 }
 
+/* The calling thread's slot, or NULL; under err_lock. */
+static struct vfiosim_err_slot *err_slot(const struct vfiosim_dev *dev)
+{
+	const struct vfiosim_err_slot *s;
+	pthread_t self = pthread_self();
+
+	for (s = dev->err; s < dev->err + VFIOSIM_ERR_THREADS; s++)
+		if (s->stamp && pthread_equal(s->thread, self))
+			return (struct vfiosim_err_slot *)s;
+	return NULL;
+}
+
+/* Keep msg as the calling thread's last error on dev. */
+static void err_store(struct vfiosim_dev *dev, const char *msg)
+{
+	struct vfiosim_err_slot *s, *slot;
+
+	pthread_mutex_lock(&dev->err_lock);
+	slot = err_slot(dev);
+	for (s = dev->err; !slot && s < dev->err + VFIOSIM_ERR_THREADS; s++)
+		if (!s->stamp)
+			slot = s;
+	if (!slot) {
+		slot = dev->err;
+		for (s = dev->err; s < dev->err + VFIOSIM_ERR_THREADS; s++)
+			if (s->stamp < slot->stamp)
+				slot = s;
+	}
+	slot->thread = pthread_self();
+	slot->stamp = ++dev->err_clock;
+	snprintf(slot->msg, sizeof(slot->msg), "%s", msg);
+	pthread_mutex_unlock(&dev->err_lock);
+}
+
 int vfiosim_fail(struct vfiosim_dev *dev, int err, const char *fmt, ...)
 {
+	char msg[VFIOSIM_ERR_LEN];
 	va_list ap;
 	int n;
 
 	/* Messages may be cut at VFIOSIM_ERR_LEN; they never overflow. */
-	n = snprintf(dev->err, sizeof(dev->err), "%.*s: ",
-		     VFIOSIM_NAME_LEN, dev->name[0] ? dev->name : "vfiosim");
-	if (n < 0 || (size_t)n >= sizeof(dev->err))
+	n = snprintf(msg, sizeof(msg), "%.*s: ", VFIOSIM_NAME_LEN,
+		     dev->name[0] ? dev->name : "vfiosim");
+	if (n < 0 || (size_t)n >= sizeof(msg))
 		return -err;
 	va_start(ap, fmt);
-	vsnprintf(dev->err + n, sizeof(dev->err) - (size_t)n, fmt, ap);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
+	err_store(dev, msg);
 	return -err;
 }
 
@@ -152,8 +188,10 @@ struct vfiosim_dev *vfiosim_dev_alloc(void)
 {
 	struct vfiosim_dev *dev = calloc(1, sizeof(struct vfiosim_dev));
 
-	if (dev)
-		dev->timeout_ms = VFIOSIM_DEFAULT_TIMEOUT_MS;
+	if (!dev)
+		return NULL;
+	dev->timeout_ms = VFIOSIM_DEFAULT_TIMEOUT_MS;
+	pthread_mutex_init(&dev->err_lock, NULL);
 	return dev;
 }
 
@@ -168,7 +206,9 @@ int vfiosim_dev_set_timeout(struct vfiosim_dev *dev, unsigned int ms)
 int vfiosim_dev_open(struct vfiosim_dev *dev, const char *spec)
 {
 	const struct vfiosim_io_ops *ops;
+	char msg[VFIOSIM_ERR_LEN];
 	const char *target;
+	uint64_t before;
 	int ret;
 
 	if (!dev)
@@ -176,15 +216,21 @@ int vfiosim_dev_open(struct vfiosim_dev *dev, const char *spec)
 	if (dev->ops)
 		return vfiosim_fail(dev, EBUSY, "already open; close it first");
 	dev->name[0] = '\0';
-	ret = vfiosim_spec_parse(spec, &ops, &target, dev->err,
-				 sizeof(dev->err));
-	if (ret)
+	ret = vfiosim_spec_parse(spec, &ops, &target, msg, sizeof(msg));
+	if (ret) {
+		err_store(dev, msg);
 		return ret;
+	}
 	snprintf(dev->name, sizeof(dev->name), "%s", spec);
-	dev->err[0] = '\0';
+	pthread_mutex_lock(&dev->err_lock);
+	before = dev->err_clock;
+	pthread_mutex_unlock(&dev->err_lock);
 	ret = ops->open(dev, target);
 	if (ret) {
-		if (!dev->err[0])
+		pthread_mutex_lock(&dev->err_lock);
+		msg[0] = dev->err_clock == before;	/* nothing said */
+		pthread_mutex_unlock(&dev->err_lock);
+		if (msg[0])
 			vfiosim_fail(dev, -ret, "open: %s", strerror(-ret));
 		return ret;
 	}
@@ -198,12 +244,20 @@ void vfiosim_dev_free(struct vfiosim_dev *dev)
 		return;
 	if (dev->ops)
 		dev->ops->close(dev);
+	pthread_mutex_destroy(&dev->err_lock);
 	free(dev);
 }
 
 const char *vfiosim_dev_error(const struct vfiosim_dev *dev)
 {
-	return dev ? dev->err : "no device (NULL)";
+	struct vfiosim_err_slot *s;
+
+	if (!dev)
+		return "no device (NULL)";
+	pthread_mutex_lock((pthread_mutex_t *)&dev->err_lock);
+	s = err_slot(dev);
+	pthread_mutex_unlock((pthread_mutex_t *)&dev->err_lock);
+	return s ? s->msg : "";
 }
 
 const char *vfiosim_dev_backend(const struct vfiosim_dev *dev)

@@ -10,11 +10,14 @@
  * and the same errors on each.
  *
  * Every function returns 0 (or a byte count) on success and -errno on
- * failure.  On failure vfiosim_dev_error() holds a message naming the
- * device, region or register involved.  The library has no global state;
- * a struct vfiosim_dev may be used by one thread at a time, except that
- * region reads and writes may come from several threads at once (as a
- * VMM's vCPUs do).
+ * failure.  On failure vfiosim_dev_error(), called from the same thread,
+ * returns a message naming the device, region or register involved: each
+ * thread sees its own last error on that device ("" if it had none), up
+ * to 16 threads failing on one device (beyond, the oldest messages go).
+ * The string stays valid until that thread's next failing call on the
+ * device.  The library has no global state; a struct vfiosim_dev may be
+ * used by one thread at a time, except that region reads and writes may
+ * come from several threads at once (as a VMM's vCPUs do).
  *
  * Checked locally, the same on every backend: a NULL dev is -EINVAL, an op
  * on a device that is not open -EBADF, a NULL buffer -EFAULT, a malformed

@@ -13,6 +13,7 @@
 
 #define VFIOSIM_UUID_LEN	36
 #define VFIOSIM_ERR_LEN		512
+#define VFIOSIM_ERR_THREADS	16	/* threads whose last error is kept */
 #define VFIOSIM_NAME_LEN	256
 
 struct vfiosim_dev {
@@ -20,7 +21,18 @@ struct vfiosim_dev {
 	void *priv;				/* owned by ops */
 	char name[VFIOSIM_NAME_LEN];		/* "vfio:<uuid>", for messages */
 	unsigned int timeout_ms;		/* unix: per reply */
-	char err[VFIOSIM_ERR_LEN];
+	/*
+	 * The last error of each thread that used the device: a thread
+	 * never reads another's message.  Under err_lock; when more threads
+	 * fail than there are slots, the least recently failing one's goes.
+	 */
+	pthread_mutex_t err_lock;
+	uint64_t err_clock;
+	struct vfiosim_err_slot {
+		pthread_t thread;
+		uint64_t stamp;		/* 0: free */
+		char msg[VFIOSIM_ERR_LEN];
+	} err[VFIOSIM_ERR_THREADS];
 };
 
 /* Record "<dev name>: <message>" as the last error and return -err. */

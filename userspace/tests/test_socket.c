@@ -923,6 +923,70 @@ static int count_fds(void)
 	return n;
 }
 
+/*
+ * Threads failing on one device at once each read back their own
+ * message: the fake server refuses writes to region 1, and the message
+ * names the offset, which each thread makes its own.
+ */
+#define ERR_THREADS	4
+#define ERR_ROUNDS	200
+
+struct err_thread {
+	struct vfiosim_dev *dev;
+	unsigned int id;
+	int wrong;		/* messages naming another offset */
+};
+
+static void *err_thread_fn(void *arg)
+{
+	struct err_thread *e = arg;
+	char want[32];
+	uint32_t v = 0;
+	int i;
+
+	for (i = 0; i < ERR_ROUNDS; i++) {
+		uint64_t off = 0x1000ULL * (e->id + 1) + 4 * (uint64_t)i;
+
+		snprintf(want, sizeof(want), "offset 0x%llx+4",
+			 (unsigned long long)off);
+		if (vfiosim_region_write(e->dev, 1, off, &v, 4) != -EINVAL ||
+		    !strstr(vfiosim_dev_error(e->dev), want))
+			e->wrong++;
+	}
+	return NULL;
+}
+
+static void test_thread_errors(struct tap *t)
+{
+	struct vfiosim_dev *dev = vfiosim_dev_alloc();
+	struct err_thread e[ERR_THREADS];
+	pthread_t tid[ERR_THREADS];
+	struct server s;
+	int i, wrong = 0;
+
+	srv_start(&s, script_good, CAPS_GOOD);
+	if (vfiosim_dev_open(dev, spec)) {
+		tap_ok(t, false, "threads: open (%s)", vfiosim_dev_error(dev));
+		goto out;
+	}
+	tap_str(t, vfiosim_dev_error(dev), "", "threads: no error yet: \"\"");
+	for (i = 0; i < ERR_THREADS; i++) {
+		e[i] = (struct err_thread){ .dev = dev, .id = (unsigned int)i };
+		pthread_create(&tid[i], NULL, err_thread_fn, &e[i]);
+	}
+	for (i = 0; i < ERR_THREADS; i++) {
+		pthread_join(tid[i], NULL);
+		wrong += e[i].wrong;
+	}
+	tap_int(t, wrong, 0,
+		"threads: 4 x 200 failing writes, each thread reads its own error");
+	tap_str(t, vfiosim_dev_error(dev), "",
+		"threads: the main thread, which failed nothing, sees none");
+out:
+	vfiosim_dev_free(dev);
+	srv_stop(&s);
+}
+
 int main(void)
 {
 	struct tap t = { 0 };
@@ -941,6 +1005,7 @@ int main(void)
 	test_good(&t);
 	test_write_multiple(&t);
 	test_migration(&t);
+	test_thread_errors(&t);
 	test_open_failures(&t);
 	tap_int(&t, count_fds(), fds, "no file descriptor leaked");
 	rmdir(dir);
