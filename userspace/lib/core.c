@@ -238,12 +238,20 @@ int vfiosim_dev_open(struct vfiosim_dev *dev, const char *spec)
 	return 0;
 }
 
+void vfiosim_dev_close(struct vfiosim_dev *dev)
+{
+	if (!dev || !dev->ops)
+		return;
+	dev->ops->close(dev);
+	dev->ops = NULL;
+	dev->priv = NULL;
+}
+
 void vfiosim_dev_free(struct vfiosim_dev *dev)
 {
 	if (!dev)
 		return;
-	if (dev->ops)
-		dev->ops->close(dev);
+	vfiosim_dev_close(dev);
 	pthread_mutex_destroy(&dev->err_lock);
 	free(dev);
 }

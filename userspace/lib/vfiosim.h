@@ -84,52 +84,15 @@ struct vfiosim_write_op {
 	uint64_t data;
 };
 
-/*
- * The IO ops vector, in the spirit of QEMU's VFIODeviceIOOps.  Buffers for
- * get_region_info/get_irq_info/set_irqs/device_feature are the VFIO uapi
- * structures with argsz set by the caller, exactly as for the ioctls, so a
- * test can send the same bad argsz down every backend.
- */
-struct vfiosim_io_ops {
-	const char *name;	/* "vfio", "netlink", "unix" */
-	int (*open)(struct vfiosim_dev *dev, const char *target);
-	void (*close)(struct vfiosim_dev *dev);
-	int (*get_device_info)(struct vfiosim_dev *dev,
-			       struct vfio_device_info *info);
-	int (*get_region_info)(struct vfiosim_dev *dev,
-			       struct vfio_region_info *info);
-	int (*get_irq_info)(struct vfiosim_dev *dev, struct vfio_irq_info *info);
-	int (*set_irqs)(struct vfiosim_dev *dev, struct vfio_irq_set *set);
-	ssize_t (*region_read)(struct vfiosim_dev *dev, uint32_t index,
-			       uint64_t offset, void *buf, size_t count);
-	ssize_t (*region_write)(struct vfiosim_dev *dev, uint32_t index,
-				uint64_t offset, const void *buf, size_t count);
-	int (*region_mmap)(struct vfiosim_dev *dev, uint32_t index,
-			   uint64_t offset, size_t len, int prot, void **addr);
-	int (*device_feature)(struct vfiosim_dev *dev,
-			      struct vfio_device_feature *feature);
-	int (*reset)(struct vfiosim_dev *dev);
-	int (*dma_map)(struct vfiosim_dev *dev,
-		       const struct vfiosim_dma_map *map);
-	int (*dma_unmap)(struct vfiosim_dev *dev, uint64_t iova, uint64_t size,
-			 uint32_t flags);
-	/* n >= 1 writes, each checked by the core (count 1..8). */
-	int (*region_write_multi)(struct vfiosim_dev *dev,
-				  const struct vfiosim_write_op *ops, size_t n);
-	/* A transport round trip that touches no device (netlink only). */
-	int (*ping)(struct vfiosim_dev *dev);
-	/* Migration: see vfiosim_mig_set_state() and what follows it. */
-	int (*mig_set_state)(struct vfiosim_dev *dev, uint32_t state);
-	ssize_t (*mig_read)(struct vfiosim_dev *dev, void *buf, size_t len);
-	ssize_t (*mig_write)(struct vfiosim_dev *dev, const void *buf,
-			     size_t len);
-	int (*mig_precopy_info)(struct vfiosim_dev *dev, uint64_t *initial,
-				uint64_t *dirty);
-};
 
 /* Lifecycle. */
 struct vfiosim_dev *vfiosim_dev_alloc(void);
 int vfiosim_dev_open(struct vfiosim_dev *dev, const char *spec);
+/*
+ * Close the device (every mapping, eventfd and DMA map it held goes with
+ * it); the handle can be opened again.  A no-op when not open.
+ */
+void vfiosim_dev_close(struct vfiosim_dev *dev);
 void vfiosim_dev_free(struct vfiosim_dev *dev);	/* closes if open */
 const char *vfiosim_dev_error(const struct vfiosim_dev *dev);
 /*

@@ -982,6 +982,12 @@ static void test_thread_errors(struct tap *t)
 		"threads: 4 x 200 failing writes, each thread reads its own error");
 	tap_str(t, vfiosim_dev_error(dev), "",
 		"threads: the main thread, which failed nothing, sees none");
+	vfiosim_dev_close(dev);
+	tap_str(t, vfiosim_dev_backend(dev), "none", "close: the handle is closed");
+	tap_int(t, vfiosim_region_read(dev, 0, 0, &i, 4), -EBADF,
+		"close: an op after it is -EBADF");
+	vfiosim_dev_close(dev);
+	tap_ok(t, true, "close: a second close is a no-op");
 out:
 	vfiosim_dev_free(dev);
 	srv_stop(&s);
