@@ -318,17 +318,18 @@ TEST_F(vfiosim, irq_info_argsz_too_small)
 #define FEATURE_ARGSZ		sizeof(struct vfio_device_feature)
 #define FEATURE_UNKNOWN		0xfff0	/* no such feature in VFIO */
 
-TEST_F(vfiosim, feature_probe_migration_unsupported)
+/* The device migrates (vfiosim_migration_test has the rest). */
+TEST_F(vfiosim, feature_probe_migration)
 {
-	EXPECT_EQ(-ENOTTY, device_feature(self->dev,
-					  VFIO_DEVICE_FEATURE_PROBE |
-					  VFIO_DEVICE_FEATURE_GET |
-					  VFIO_DEVICE_FEATURE_MIGRATION,
-					  FEATURE_ARGSZ));
-	EXPECT_EQ(-ENOTTY, device_feature(self->dev,
-					  VFIO_DEVICE_FEATURE_PROBE |
-					  VFIO_DEVICE_FEATURE_MIGRATION,
-					  FEATURE_ARGSZ));
+	EXPECT_EQ(0, device_feature(self->dev,
+				    VFIO_DEVICE_FEATURE_PROBE |
+				    VFIO_DEVICE_FEATURE_GET |
+				    VFIO_DEVICE_FEATURE_MIGRATION,
+				    FEATURE_ARGSZ));
+	EXPECT_EQ(0, device_feature(self->dev,
+				    VFIO_DEVICE_FEATURE_PROBE |
+				    VFIO_DEVICE_FEATURE_MIGRATION,
+				    FEATURE_ARGSZ));
 }
 
 TEST_F(vfiosim, feature_unknown)
