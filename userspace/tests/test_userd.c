@@ -99,32 +99,11 @@ int main(void)
 	len = mk_version(0, 1, good, strlen(good) + 1);
 	neg = false;
 	a = vus_handle(msg, len, 0, &neg, &caps, out, sizeof(out), &olen);
-	h = rhdr();
-	tap_ok(&t, a == VUS_REPLY && neg && !(h.flags & VFIOSIM_USER_F_ERROR) &&
-	       h.msg_size == olen && h.msg_id == 7 &&
-	       h.command == VFIOSIM_USER_VERSION &&
-	       (h.flags & VFIOSIM_USER_F_TYPE_MASK) == VFIOSIM_USER_F_TYPE_REPLY,
-	       "VERSION 0.1 with capabilities: a reply");
+	tap_ok(&t, a == VUS_FORWARD && neg && olen == 0,
+	       "VERSION 0.1 with capabilities: forwarded (the kernel answers)");
 	tap_int(&t, (long long)caps.max_msg_fds, 8, "caps: max_msg_fds parsed");
 	tap_int(&t, (long long)caps.max_data_xfer_size, 65536,
 		"caps: max_data_xfer_size parsed");
-	{
-		struct vfiosim_user_version v;
-		const char *json = (const char *)out + 16 + sizeof(v);
-
-		memcpy(&v, out + 16, sizeof(v));
-		tap_ok(&t, v.major == 0 && v.minor == 1, "reply: version 0.1");
-		tap_int(&t, olen, 16 + sizeof(v) + strlen(json) + 1,
-			"reply: JSON NUL-terminated, nothing after it");
-		tap_int(&t, vus_json_validate(json, strlen(json)), 0,
-			"reply: our JSON is valid");
-		tap_has(&t, json, "\"max_data_xfer_size\":32768",
-			"reply: max_data_xfer_size 32768");
-		/* QEMU refuses more than 16 (VFIO_USER_MAX_MAX_FDS). */
-		tap_has(&t, json, "\"max_msg_fds\":16", "reply: max_msg_fds 16");
-		tap_has(&t, json, "\"write_multiple\":true",
-			"reply: write_multiple");
-	}
 
 	a = vus_handle(msg, len, 0, &neg, &caps, out, sizeof(out), &olen);
 	tap_ok(&t, a == VUS_REPLY && rhdr().error_no == EINVAL,
@@ -145,13 +124,9 @@ int main(void)
 	len = mk_version(0, 9, NULL, 0);
 	neg = false;
 	a = vus_handle(msg, len, 0, &neg, &caps, out, sizeof(out), &olen);
-	{
-		struct vfiosim_user_version v;
-
-		memcpy(&v, out + 16, sizeof(v));
-		tap_ok(&t, a == VUS_REPLY && v.minor == 1,
-		       "VERSION 0.9 without JSON: we answer 0.1");
-	}
+	tap_ok(&t, a == VUS_FORWARD && neg && caps.minor == 9 &&
+	       caps.max_msg_fds == 1,
+	       "VERSION 0.9 without JSON: forwarded, the spec's defaults");
 	len = mk_version(1, 0, "{}", 3);
 	neg = false;
 	a = vus_handle(msg, len, 0, &neg, &caps, out, sizeof(out), &olen);

@@ -541,12 +541,13 @@ static void forward(struct listener *l, const struct vfiosim_user_header *hdr)
 
 /*
  * The client's first good VERSION: claim the device now, not at accept,
- * so that a connection that never speaks holds nothing.  If the device
- * cannot be had, the VERSION reply becomes the error and we hang up.
+ * so that a connection that never speaks holds nothing, then let the
+ * kernel answer it, so that the limits the client learns are those of
+ * the module it talks to.  If the device cannot be had, the VERSION gets
+ * that error and we hang up.
  */
 static void claim_device(struct listener *l,
-			 const struct vfiosim_user_header *hdr,
-			 size_t *out_len)
+			 const struct vfiosim_user_header *hdr)
 {
 	struct conn *c = &l->c;
 	char why[VFIOSIM_ERR_LEN];
@@ -554,10 +555,9 @@ static void claim_device(struct listener *l,
 
 	ret = dev_open(l, why, sizeof(why));
 	if (!ret) {
-		ulog(l, "client %lu: negotiated version %u.%u, device open",
-		     c->id, VFIOSIM_USER_VERSION_MAJOR,
-		     c->caps.minor < VFIOSIM_USER_VERSION_MINOR ?
-		     c->caps.minor : VFIOSIM_USER_VERSION_MINOR);
+		ulog(l, "client %lu: VERSION %u.%u, device open", c->id,
+		     c->caps.major, c->caps.minor);
+		forward(l, hdr);
 		return;
 	}
 	ulog(l, "client %lu: DEV_OPEN failed: %s", c->id, why);
@@ -566,7 +566,8 @@ static void claim_device(struct listener *l,
 	c->nl_open = false;
 	c->negotiated = false;
 	c->close_after_tx = true;
-	*out_len = vus_build_reply(c->tx, VUS_MAX_MSG, hdr, -ret, NULL, 0);
+	queue_reply(l, c->tx, vus_build_reply(c->tx, VUS_MAX_MSG, hdr, -ret,
+					      NULL, 0), NULL, 0);
 }
 
 /* A whole message is in c->rx (and its fds in c->fds). */
@@ -585,7 +586,10 @@ static void handle_message(struct listener *l)
 			 &out_len);
 	switch (act) {
 	case VUS_FORWARD:
-		forward(l, &hdr);
+		if (!was_negotiated)
+			claim_device(l, &hdr);
+		else
+			forward(l, &hdr);
 		break;
 	case VUS_REPLY_CLOSE:
 		c->close_after_tx = true;
@@ -595,8 +599,6 @@ static void handle_message(struct listener *l)
 		     "bad VERSION" : "VERSION must come first");
 		/* fallthrough */
 	case VUS_REPLY:
-		if (act == VUS_REPLY && !was_negotiated && c->negotiated)
-			claim_device(l, &hdr, &out_len);
 		queue_reply(l, c->tx, out_len, NULL, 0);
 		break;
 	case VUS_DROP:

@@ -183,38 +183,6 @@ size_t vus_build_reply(void *buf, size_t cap,
 	return sizeof(hdr) + len;
 }
 
-size_t vus_version_reply(void *buf, size_t cap,
-			 const struct vfiosim_user_header *req,
-			 const struct vus_client_caps *caps)
-{
-	unsigned char p[sizeof(struct vfiosim_user_version) + 256];
-	struct vfiosim_user_version ver = {
-		.major = VFIOSIM_USER_VERSION_MAJOR,
-		.minor = caps->minor < VFIOSIM_USER_VERSION_MINOR ?
-			 caps->minor : VFIOSIM_USER_VERSION_MINOR,
-	};
-	json_t *root;
-	size_t n;
-
-	root = json_pack("{s:{s:i, s:i, s:i, s:I, s:b}}", "capabilities",
-			 "max_msg_fds", VUS_MAX_FDS,
-			 "max_data_xfer_size", VFIOSIM_USER_MAX_DATA_XFER,
-			 "max_dma_maps", VFIOSIM_USER_MAX_DMA_MAPS,
-			 "pgsizes", (json_int_t)sysconf(_SC_PAGESIZE),
-			 "write_multiple", 1);
-	if (!root)
-		return 0;
-	memcpy(p, &ver, sizeof(ver));
-	n = json_dumpb(root, (char *)p + sizeof(ver), sizeof(p) - sizeof(ver),
-		       JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(root);
-	if (!n || n >= sizeof(p) - sizeof(ver))
-		return 0;
-	p[sizeof(ver) + n] = '\0';
-	return vus_build_reply(buf, cap, req, 0, p, sizeof(ver) + n + 1);
-}
-
-
 enum vus_action vus_handle(const void *msg, size_t len, size_t nfds,
 			   bool *negotiated, struct vus_client_caps *caps,
 			   void *out, size_t cap, size_t *out_len)
@@ -246,9 +214,9 @@ enum vus_action vus_handle(const void *msg, size_t len, size_t nfds,
 						   NULL, 0);
 			return VUS_REPLY_CLOSE;
 		}
+		/* The kernel answers it: its limits, not ours. */
 		*negotiated = true;
-		*out_len = vus_version_reply(out, cap, &hdr, caps);
-		return *out_len ? VUS_REPLY : VUS_REPLY_CLOSE;
+		return VUS_FORWARD;
 	}
 	if (!*negotiated) {
 		/* VERSION must come first. */

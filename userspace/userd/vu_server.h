@@ -68,14 +68,10 @@ size_t vus_build_reply(void *buf, size_t cap,
 		       const struct vfiosim_user_header *req, int err,
 		       const void *payload, size_t len);
 
-/* Our VERSION reply to a client that asked for caps->minor. */
-size_t vus_version_reply(void *buf, size_t cap,
-			 const struct vfiosim_user_header *req,
-			 const struct vus_client_caps *caps);
-
 /*
  * What to do with one complete message before any forwarding.
- *  VUS_FORWARD:    pass it to the kernel
+ *  VUS_FORWARD:    pass it to the kernel (a good first VERSION too: the
+ *                  kernel's reply carries the limits it honours)
  *  VUS_REPLY:      send the reply built in out (*out_len bytes)
  *  VUS_REPLY_CLOSE: send it, then drop the connection
  *  VUS_DROP:       nothing to send (a reply from the client: ignored)
