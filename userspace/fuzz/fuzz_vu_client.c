@@ -2,8 +2,8 @@
 /*
  * libFuzzer target for libvfiosim's parsers of what a server or the
  * kernel sends: every input is a VERSION reply payload (its JSON
- * capabilities, lib/socket.c) and a buffer of netlink messages as
- * recv() would return them (lib/nl.c).
+ * capabilities, lib/backend_unix.c) and a buffer of netlink messages as
+ * recv() would return them (lib/genl.c).
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -139,8 +139,7 @@ extern const struct vfiosim_io_ops vfiosim_netlink_ops;
 extern const struct vfiosim_io_ops vfiosim_unix_ops;
 
 /*
- * The unix backend (socket.c): how long a reply may take (30000 ms; tests
- * shorten it), and its VERSION reply parser: major must be ours, minor no
+ * The unix backend (backend_unix.c): its VERSION reply parser: major must be ours, minor no
  * higher than ours; max_data_xfer_size (default 1 MiB, capped there),
  * max_msg_fds (default 1), write_multiple.  0 or -EPROTO with why.
  */
@@ -150,7 +149,7 @@ int vfiosim_unix_parse_version(const void *payload, size_t len,
 			       char *why, size_t whylen);
 
 /*
- * vfio-user messages (vfio_user.c): pure functions over caller buffers.
+ * vfio-user messages (vu_codec.c): pure functions over caller buffers.
  * A message buffer must hold the header and the payload.
  */
 struct vfiosim_user_header;
@@ -304,7 +303,7 @@ ssize_t vu_client_mig_write(struct vfiosim_dev *dev, const void *buf,
 	/* no mig_precopy_info: vfio-user has no message for it */
 
 /*
- * Generic netlink plumbing (nl.c), shared by the netlink backend and the
+ * Generic netlink plumbing (genl.c), shared by the netlink backend and the
  * management calls.
  */
 struct nlmsghdr;

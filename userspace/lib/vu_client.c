@@ -2,7 +2,7 @@
 /*
  * The vfio-user client ops, shared by the netlink and unix backends.
  *
- * The messages are built and checked by vfio_user.c; how they travel is
+ * The messages are built and checked by vu_codec.c; how they travel is
  * the backend's (struct vu_client's call).  What the ops keep is here:
  * the msg_id, the region cache (offsets, sizes, mmap fds, read at open),
  * the negotiated limits.  A region access over max_xfer bytes is split

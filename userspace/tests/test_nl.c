@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * Host unit tests of the netlink backend's pure parts: vfio-user message
- * building and reply checking (vfio_user.c), parsing what the kernel
- * sends (nl.c, on crafted netlink messages), the core's checks of the new
+ * building and reply checking (vu_codec.c), parsing what the kernel
+ * sends (genl.c, on crafted netlink messages), the core's checks of the new
  * ops, and what happens without the module (no "vfiosim" family).
  */
 #include <endian.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Host unit tests of the unix backend (lib/socket.c) against a fake
+ * Host unit tests of the unix backend (lib/backend_unix.c) against a fake
  * vfio-user server: a thread on a UNIX socket in a temporary directory
  * that answers with scripted replies.  No module, no vfiosim-userd.
  */

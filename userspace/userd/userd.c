@@ -997,24 +997,6 @@ static void raise_fd_limit(void)
 	}
 }
 
-static bool uuid_ok(const char *s)
-{
-	size_t i;
-
-	if (strlen(s) != 36)
-		return false;
-	for (i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' :
-		    !((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f') ||
-		      (s[i] >= 'A' && s[i] <= 'F')))
-			return false;
-	}
-	return true;
-}
-
 /* The soonest deadline of any connection, refusal or back-off, or -1. */
 static int poll_timeout(void)
 {
@@ -1086,7 +1068,7 @@ static int parse_args(int argc, char **argv)
 				usage(stderr);
 				return 2;
 			}
-			if (!uuid_ok(optarg)) {
+			if (!vfiosim_uuid_valid(optarg)) {
 				fprintf(stderr, "vfiosim-userd: bad UUID '%s'\n",
 					optarg);
 				return 2;

@@ -4,8 +4,8 @@
  *
  * Pure functions over caller-provided buffers, with no I/O, so that the
  * host unit tests can feed them crafted replies (wrong msg_id, truncated,
- * error flag, oversized).  The transport (netlink.c) decides where the
- * bytes live; nothing here allocates.
+ * error flag, oversized).  The transport (backend_netlink.c,
+ * backend_unix.c) decides where the bytes live; nothing here allocates.
  */
 #include <endian.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  * The "unix" backend: a vfio-user client (QEMU's docs/interop/vfio-user.rst)
  * over a UNIX stream socket, e.g. to vfiosim-userd.
  *
- * The messages are the ones the netlink backend sends (vfio_user.c builds
+ * The messages are the ones the netlink backend sends (vu_codec.c builds
  * and checks them); only the transport differs: the message goes on the
  * stream as is, and file descriptors travel as SCM_RIGHTS ancillary data
  * (the eventfds of DEVICE_SET_IRQS, the memory file of DMA_MAP; a region's
