@@ -35,6 +35,9 @@
 #include "compat.h"
 #include "netlink.h"
 
+/* How long a range the container unmapped stays refused: see above. */
+#define VFIOSIM_DMA_UNMAP_QUARANTINE	msecs_to_jiffies(VFIOSIM_DMA_UNMAP_HOLD_MS)
+
 /* Bytes one step of a transfer moves: pinned, copied, unpinned. */
 #define VFIOSIM_DMA_CHUNK	(256 * 1024)
 #define VFIOSIM_DMA_CHUNK_PAGES	(VFIOSIM_DMA_CHUNK / PAGE_SIZE + 1)
@@ -78,6 +81,16 @@ struct vfiosim_dma_engine {
 	struct vfiosim_dma_xfer cur;
 	/* set under vfiosim_dev.lock, read by the worker between steps */
 	bool abort;
+	/*
+	 * The last range the container unmapped, refused to VFIO transfers
+	 * until @unmapped_until (jiffies): type1 rechecks for pins after
+	 * dma_unmap returns and BUG()s if it keeps finding them, so a GO
+	 * racing the unmap must not pin the range again meanwhile.
+	 */
+	bool unmapped;
+	u64 unmapped_first;
+	u64 unmapped_last;
+	unsigned long unmapped_until;
 
 	struct mutex maps_lock;	/* the vfio-user maps the worker looks up */
 
@@ -661,6 +674,14 @@ static void vfiosim_dma_work(struct work_struct *work)
 	mutex_unlock(&sdev->lock);
 }
 
+/* Does [iova, iova + len) meet the range the container just unmapped? */
+static bool vfiosim_dma_unmapped_touch(const struct vfiosim_dma_engine *eng,
+				       u64 iova, u32 len)
+{
+	return iova <= eng->unmapped_last &&
+	       eng->unmapped_first <= iova + len - 1;
+}
+
 /* Take the registers and start; under vfiosim_dev.lock. */
 static void vfiosim_dma_start(struct vfiosim_dev *sdev)
 {
@@ -669,7 +690,11 @@ static void vfiosim_dma_start(struct vfiosim_dev *sdev)
 
 	lockdep_assert_held(&sdev->lock);
 	r->go_pending = false;
-	if (eng->stopping) {
+	if (eng->stopping ||
+	    (sdev->owner == VFIOSIM_OWNER_VFIO && eng->unmapped &&
+	     time_before(jiffies, eng->unmapped_until) &&
+	     (vfiosim_dma_unmapped_touch(eng, r->src, r->len) ||
+	      vfiosim_dma_unmapped_touch(eng, r->dst, r->len)))) {
 		vfiosim_dma_complete(sdev, VFIOSIM_DMA_STATUS_ERR_ABORTED, 0, 0);
 		return;
 	}
@@ -778,6 +803,28 @@ void vfiosim_dma_fence(struct vfiosim_dev *sdev, u64 iova, u64 size)
 	if (size)
 		vfiosim_dma_unpin(eng, iova >> PAGE_SHIFT,
 				  (iova + size - 1) >> PAGE_SHIFT);
+}
+
+/*
+ * The VFIO container unmaps [iova, iova + size): fence it, then refuse
+ * transfers into it for a moment (ERR_ABORTED), until type1 has seen the
+ * pins gone and finished the unmap.  Without that a user issuing GO into
+ * the range while unmapping it could make type1 find new pins eleven
+ * times over, which is a BUG() there.
+ */
+void vfiosim_dma_vfio_unmap(struct vfiosim_dev *sdev, u64 iova, u64 size)
+{
+	struct vfiosim_dma_engine *eng = sdev->dma_engine;
+
+	if (!size)
+		return;
+	mutex_lock(&sdev->lock);
+	eng->unmapped = true;
+	eng->unmapped_first = iova;
+	eng->unmapped_last = iova + size - 1;
+	eng->unmapped_until = jiffies + VFIOSIM_DMA_UNMAP_QUARANTINE;
+	mutex_unlock(&sdev->lock);
+	vfiosim_dma_fence(sdev, iova, size);
 }
 
 /* The vfio-user map list changes under this, after nl_lock. */

@@ -292,12 +292,13 @@ static int vfiosim_vfio_device_feature(struct vfio_device *vdev, u32 flags,
 
 /*
  * The container unmaps [iova, iova + length) (called only while pins are
- * held there): the transfer touching it ends, its pins dropped, first.
+ * held there): the transfer touching it ends, its pins dropped, first,
+ * and no new one pins the range while type1 finishes.
  */
 static void vfiosim_vfio_dma_unmap(struct vfio_device *vdev, u64 iova,
 				   u64 length)
 {
-	vfiosim_dma_fence(vdev_to_sdev(vdev), iova, length);
+	vfiosim_dma_vfio_unmap(vdev_to_sdev(vdev), iova, length);
 }
 
 #ifdef VFIOSIM_HAVE_VFIO_DMA_LOGGING

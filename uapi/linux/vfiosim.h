@@ -149,7 +149,10 @@
  *   COUNT        transfers ended (any status) since reset.
  * A transfer is aborted (ERR_ABORTED) by an unmap of a range it touches
  * (the unmap waits for it: nothing is accessed there after it returns),
- * by reset and by close.  Reset and close wait for the transfer, raise no
+ * by reset and by close.  Over VFIO, for VFIOSIM_DMA_UNMAP_HOLD_MS after
+ * the container unmapped a range, a GO that touches the range ends at
+ * once in ERR_ABORTED: the type1 IOMMU driver must find the range
+ * unpinned before it completes the unmap.  Reset and close wait for the transfer, raise no
  * completion interrupt, and leave the registers at their reset values;
  * after close (and device removal) the engine touches no memory.  A
  * migration STOP lets the transfer in flight complete and holds a later
@@ -177,6 +180,7 @@
 #define VFIOSIM_DMA_GO			1
 #define VFIOSIM_DMA_NO_VECTOR		0xffffffff
 #define VFIOSIM_DMA_MAX_LEN		0x100000	/* 1 MiB */
+#define VFIOSIM_DMA_UNMAP_HOLD_MS	20
 
 enum vfiosim_dma_op {
 	VFIOSIM_DMA_OP_COPY = 1,	/* LEN bytes from SRC to DST */
