@@ -467,8 +467,10 @@ static bool phase2(void)
 				at_start = iter;
 				diag("migration issued after %u transfers of the loop", iter);
 			}
-			if (strstr(line, "migrated"))
+			if (strstr(line, "migrated")) {
+				diag("told it runs on the destination, after %u transfers", iter);
 				break;
+			}
 			if (strstr(line, "abort")) {
 				tap(false, "the migration happened (L1 said abort after %u transfers)",
 				    iter);
