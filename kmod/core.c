@@ -227,8 +227,13 @@ static void vfiosim_irq_unmasked(struct vfiosim_dev *sdev)
 			vfiosim_msi_deliver(sdev, vector);
 }
 
-static void vfiosim_doorbell(struct vfiosim_dev *sdev, u32 vector)
+/*
+ * A DOORBELL write of @vector: the DMA engine's completion raises its
+ * vector through here too.
+ */
+void vfiosim_doorbell(struct vfiosim_dev *sdev, u32 vector)
 {
+	lockdep_assert_held(&sdev->lock);
 	sdev->doorbell_count++;
 	if (sdev->irq_mode == VFIOSIM_IRQ_MODE_NONE ||
 	    vector >= vfiosim_mode_vectors(sdev, sdev->irq_mode)) {
@@ -1178,12 +1183,15 @@ static void vfiosim_reset_locked(struct vfiosim_dev *sdev)
 	sdev->dma.vector = VFIOSIM_DMA_NO_VECTOR;
 }
 
+/* The DMA engine stops (and is waited for) before the registers go. */
 void vfiosim_reset(struct vfiosim_dev *sdev)
 {
+	vfiosim_dma_stop(sdev);
 	mutex_lock(&sdev->lock);
 	vfiosim_reset_locked(sdev);
 	sdev->stat_resets++;
 	mutex_unlock(&sdev->lock);
+	vfiosim_dma_resume(sdev, false);
 }
 
 /* No device-specific features yet: whatever is asked, PROBE says so. */
@@ -1228,13 +1236,16 @@ int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner)
 	return ret;
 }
 
+/* Nothing the DMA engine does reaches memory after this returns. */
 void vfiosim_unclaim(struct vfiosim_dev *sdev)
 {
+	vfiosim_dma_stop(sdev);
 	mutex_lock(&sdev->lock);
 	sdev->owner = VFIOSIM_OWNER_NONE;
 	vfiosim_owner_change_locked(sdev);
 	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_CLOSED);
 	mutex_unlock(&sdev->lock);
+	vfiosim_dma_resume(sdev, true);
 }
 
 /* Precompute a type's config space images once, at module load. */
@@ -1248,9 +1259,14 @@ int vfiosim_dev_init(struct vfiosim_dev *sdev, const struct vfiosim_type *type)
 {
 	int ret;
 
-	ret = vfiosim_mmap_init(sdev);
+	ret = vfiosim_dma_init(sdev);
 	if (ret)
 		return ret;
+	ret = vfiosim_mmap_init(sdev);
+	if (ret) {
+		vfiosim_dma_destroy(sdev);
+		return ret;
+	}
 	sdev->type = type;
 	mutex_init(&sdev->igate);
 	mutex_init(&sdev->lock);
@@ -1264,6 +1280,7 @@ void vfiosim_dev_destroy(struct vfiosim_dev *sdev)
 {
 	/* Map files outlive the device: they stop and are zapped first. */
 	vfiosim_mmap_destroy(sdev);
+	vfiosim_dma_destroy(sdev);
 	vfiosim_bar2_free_pages(sdev);
 	mutex_destroy(&sdev->lock);
 	mutex_destroy(&sdev->igate);

@@ -60,11 +60,14 @@ static void vfiosim_session_end(struct vfiosim_session *session)
 	struct vfiosim_dma_map *map, *tmp;
 
 	lockdep_assert_held(&sdev->nl_lock);
+	/* the DMA engine lets go of the maps before their files go */
+	vfiosim_dma_stop(sdev);
 	list_for_each_entry_safe(map, tmp, &session->dma_maps, node)
 		vfiosim_dma_map_free(session, map);
 	vfiosim_release_irqs(sdev);
 	WRITE_ONCE(sdev->session, NULL);
 	vfiosim_unclaim(sdev);		/* and CLOSED */
+	vfiosim_dma_resume(sdev, false);
 	spin_lock(&session->nsk->lock);
 	list_del_rcu(&session->node);
 	spin_unlock(&session->nsk->lock);

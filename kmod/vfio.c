@@ -7,6 +7,8 @@
  * device behaviour is core.c's.
  */
 
+#include <linux/interval_tree.h>
+#include <linux/iova_bitmap.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -19,6 +21,10 @@
 
 /* Bounce buffer for one chunk of a region access. */
 #define VFIOSIM_RW_CHUNK	PAGE_SIZE
+
+#ifdef VFIOSIM_HAVE_VFIO_DMA_LOGGING
+static const struct vfio_log_ops vfiosim_vfio_log_ops;
+#endif
 
 static int vfiosim_vfio_init(struct vfio_device *vdev)
 {
@@ -34,6 +40,9 @@ static int vfiosim_vfio_init(struct vfio_device *vdev)
 	init_waitqueue_head(&sdev->session_wq);
 	mutex_init(&sdev->dmabufs_lock);
 	INIT_LIST_HEAD(&sdev->dmabufs);
+#ifdef VFIOSIM_HAVE_VFIO_DMA_LOGGING
+	vdev->log_ops = &vfiosim_vfio_log_ops;
+#endif
 	return 0;
 }
 
@@ -275,6 +284,68 @@ static int vfiosim_vfio_device_feature(struct vfio_device *vdev, u32 flags,
 	return vfiosim_device_feature(sdev, flags);
 }
 
+/*
+ * The container unmaps [iova, iova + length) (called only while pins are
+ * held there): the transfer touching it ends, its pins dropped, first.
+ */
+static void vfiosim_vfio_dma_unmap(struct vfio_device *vdev, u64 iova,
+				   u64 length)
+{
+	vfiosim_dma_fence(vdev_to_sdev(vdev), iova, length);
+}
+
+#ifdef VFIOSIM_HAVE_VFIO_DMA_LOGGING
+/* The core checked the ranges (aligned, not overlapping, at most 256). */
+static int vfiosim_vfio_log_start(struct vfio_device *vdev,
+				  struct rb_root_cached *ranges, u32 nnodes,
+				  u64 *page_size)
+{
+	struct vfio_device_feature_dma_logging_range *r;
+	struct interval_tree_node *node;
+	u32 i = 0;
+	int ret;
+
+	r = kcalloc(nnodes, sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	for (node = interval_tree_iter_first(ranges, 0, ULONG_MAX);
+	     node && i < nnodes; node = interval_tree_iter_next(node, 0,
+								 ULONG_MAX)) {
+		r[i].iova = node->start;
+		r[i].length = node->last - node->start + 1;
+		i++;
+	}
+	ret = vfiosim_dma_log_start(vdev_to_sdev(vdev), r, i, *page_size);
+	kfree(r);
+	return ret;
+}
+
+static int vfiosim_vfio_log_stop(struct vfio_device *vdev)
+{
+	return vfiosim_dma_log_stop(vdev_to_sdev(vdev));
+}
+
+static void vfiosim_vfio_log_set(void *opaque, u64 iova, u64 len)
+{
+	iova_bitmap_set(opaque, iova, len);
+}
+
+static int vfiosim_vfio_log_read_and_clear(struct vfio_device *vdev,
+					   unsigned long iova,
+					   unsigned long length,
+					   struct iova_bitmap *dirty)
+{
+	return vfiosim_dma_log_report(vdev_to_sdev(vdev), iova, length,
+				      vfiosim_vfio_log_set, dirty);
+}
+
+static const struct vfio_log_ops vfiosim_vfio_log_ops = {
+	.log_start = vfiosim_vfio_log_start,
+	.log_stop = vfiosim_vfio_log_stop,
+	.log_read_and_clear = vfiosim_vfio_log_read_and_clear,
+};
+#endif
+
 static int vfiosim_vfio_mmap(struct vfio_device *vdev,
 			     struct vm_area_struct *vma)
 {
@@ -299,5 +370,10 @@ const struct vfio_device_ops vfiosim_vfio_ops = {
 	.mmap = vfiosim_vfio_mmap,
 	.request = vfiosim_vfio_request,
 	.device_feature = vfiosim_vfio_device_feature,
+	.dma_unmap = vfiosim_vfio_dma_unmap,
 	VFIOSIM_IOMMUFD_EMULATED_OPS
 };
+
+#ifdef VFIOSIM_IOVA_BITMAP_NS
+MODULE_IMPORT_NS(VFIOSIM_IOVA_BITMAP_NS);
+#endif

@@ -16,10 +16,17 @@
 #include "compat.h"
 #include "netlink.h"
 
+/*
+ * The DMA engine stops using the map (taken out of its view, and a
+ * transfer touching it fenced) before its file goes.
+ */
 void vfiosim_dma_map_free(struct vfiosim_session *session,
 			  struct vfiosim_dma_map *map)
 {
+	vfiosim_dma_maps_lock(session->sdev);
 	list_del(&map->node);
+	vfiosim_dma_maps_unlock(session->sdev);
+	vfiosim_dma_fence(session->sdev, map->iova, map->size);
 	if (map->file)
 		fput(map->file);
 	kfree(map);
@@ -315,11 +322,205 @@ static int vu_reset(struct vfiosim_vu_req *req)
 	return 0;
 }
 
+/* ---- DMA dirty logging (DEVICE_FEATURE DMA_LOGGING_*) ------------------ */
+
+#define VU_FEATURE_HDR	offsetofend(struct vfio_device_feature, flags)
+/* START's data before the ranges: page_size, num_ranges, reserved */
+#define VU_LOG_CONTROL	16
+/* REPORT's data before the bitmap: iova, length, page_size */
+#define VU_LOG_REPORT	24
+
+/*
+ * As the VFIO core's vfio_check_feature(): 1 to go on, 0 for a PROBE that
+ * succeeds, or -errno.
+ */
+static int vu_check_feature(u32 flags, u32 datasz, u32 supported, u32 minsz)
+{
+	if ((flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)) &
+	    ~supported)
+		return -EINVAL;
+	if (flags & VFIO_DEVICE_FEATURE_PROBE)
+		return 0;
+	if (!(flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)))
+		return -EINVAL;
+	if (datasz < minsz)
+		return -EINVAL;
+	return 1;
+}
+
+/* SET and PROBE answer with the request itself. */
+static int vu_feature_echo(struct vfiosim_vu_req *req)
+{
+	void *out = vu_reply(req, req->len);
+
+	if (!out)
+		return -ENOMEM;
+	memcpy(out, req->payload, req->len);
+	return 0;
+}
+
+/*
+ * START with the ranges inline (the spec's layout), checked as the VFIO
+ * core checks them: none is EINVAL (the spec's "log everything" is not
+ * offered), over 256 E2BIG, unaligned to page_size EINVAL, past the
+ * address space EOVERFLOW, overlapping EINVAL.
+ */
+static int vu_dma_log_start(struct vfiosim_vu_req *req, const u8 *data,
+			    u32 datasz)
+{
+	struct vfio_device_feature_dma_logging_range *r;
+	u64 page_size, end;
+	u32 nr, i, j;
+	int ret;
+
+	memcpy(&page_size, data, sizeof(page_size));
+	memcpy(&nr, data + 8, sizeof(nr));
+	if (!nr)
+		return -EINVAL;
+	if (nr > PAGE_SIZE / sizeof(*r))
+		return -E2BIG;
+	if (datasz < VU_LOG_CONTROL + nr * sizeof(*r))
+		return -EINVAL;
+	r = kmemdup(data + VU_LOG_CONTROL, nr * sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	ret = -EINVAL;
+	for (i = 0; i < nr; i++) {
+		if (!page_size || !IS_ALIGNED(r[i].iova, page_size) ||
+		    !IS_ALIGNED(r[i].length, page_size))
+			goto out;
+		if (check_add_overflow(r[i].iova, r[i].length, &end) ||
+		    end > ULONG_MAX) {
+			ret = -EOVERFLOW;
+			goto out;
+		}
+		for (j = 0; j < i; j++)
+			if (r[i].iova < r[j].iova + r[j].length &&
+			    r[j].iova < r[i].iova + r[i].length)
+				goto out;
+	}
+	ret = vfiosim_dma_log_start(req->sdev, r, nr, page_size);
+	if (!ret)
+		ret = vu_feature_echo(req);
+out:
+	kfree(r);
+	return ret;
+}
+
+struct vu_log_bitmap {
+	u8 *bits;		/* little endian u64s, as VFIO's */
+	u64 iova;
+	u64 page_size;
+	u64 nbits;
+};
+
+/* A dirty log page [iova, iova + len): every report page it touches. */
+static void vu_log_set(void *opaque, u64 iova, u64 len)
+{
+	struct vu_log_bitmap *b = opaque;
+	u64 first, last, bit;
+
+	if (iova + len <= b->iova)
+		return;
+	first = iova > b->iova ? (iova - b->iova) / b->page_size : 0;
+	last = (iova + len - 1 - b->iova) / b->page_size;
+	for (bit = first; bit <= last && bit < b->nbits; bit++)
+		b->bits[bit / 8] |= 1 << (bit % 8);
+}
+
+/* REPORT: the bitmap comes inline after the request's data. */
+static int vu_dma_log_report(struct vfiosim_vu_req *req, const u8 *data,
+			     u32 argsz)
+{
+	struct vu_log_bitmap b;
+	u64 length, end, bytes;
+	u8 *out;
+	int ret;
+
+	memcpy(&b.iova, data, sizeof(b.iova));
+	memcpy(&length, data + 8, sizeof(length));
+	memcpy(&b.page_size, data + 16, sizeof(b.page_size));
+	if (b.page_size < SZ_4K || !is_power_of_2(b.page_size))
+		return -EINVAL;
+	if (check_add_overflow(b.iova, length, &end) || end > ULONG_MAX)
+		return -EOVERFLOW;
+	b.nbits = DIV_ROUND_UP(length, b.page_size);
+	bytes = DIV_ROUND_UP(b.nbits, 64) * sizeof(u64);
+	if (bytes > VFIOSIM_USER_MAX_DATA_XFER)
+		return -E2BIG;
+	if (argsz < VU_FEATURE_HDR + VU_LOG_REPORT + bytes)
+		return -EINVAL;
+	out = vu_reply(req, VU_FEATURE_HDR + VU_LOG_REPORT + bytes);
+	if (!out)
+		return -ENOMEM;
+	memcpy(out, req->payload, VU_FEATURE_HDR + VU_LOG_REPORT);
+	*(u32 *)out = VU_FEATURE_HDR + VU_LOG_REPORT + bytes;	/* argsz */
+	b.bits = out + VU_FEATURE_HDR + VU_LOG_REPORT;
+	memset(b.bits, 0, bytes);
+	ret = vfiosim_dma_log_report(req->sdev, b.iova, length, vu_log_set,
+				     &b);
+	if (ret)
+		req->reply_len = 0;
+	return ret;
+}
+
+/* DMA_LOGGING_START/STOP/REPORT, or -ENOTTY for another feature. */
+static int vu_dma_logging(struct vfiosim_vu_req *req,
+			  const struct vfio_device_feature *in)
+{
+	const u8 *data = (const u8 *)req->payload + VU_FEATURE_HDR;
+	u32 datasz = req->len - VU_FEATURE_HDR;
+	int ret;
+
+	switch (in->flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_DEVICE_FEATURE_DMA_LOGGING_START:
+		ret = vu_check_feature(in->flags, datasz,
+				       VFIO_DEVICE_FEATURE_SET, VU_LOG_CONTROL);
+		if (ret != 1)
+			return ret ? ret : vu_feature_echo(req);
+		return vu_dma_log_start(req, data, datasz);
+	case VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP:
+		ret = vu_check_feature(in->flags, datasz,
+				       VFIO_DEVICE_FEATURE_SET, 0);
+		if (ret == 1)
+			ret = vfiosim_dma_log_stop(req->sdev);
+		return ret ? ret : vu_feature_echo(req);
+	case VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT:
+		ret = vu_check_feature(in->flags, datasz,
+				       VFIO_DEVICE_FEATURE_GET, VU_LOG_REPORT);
+		if (ret != 1)
+			return ret ? ret : vu_feature_echo(req);
+		return vu_dma_log_report(req, data, in->argsz);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* What a DMA logging reply may need: REPORT's bitmap, START's ranges. */
+static u32 vu_dma_logging_reply_size(const struct vfiosim_vu_req *req)
+{
+	const struct vfio_device_feature *in = req->payload;
+
+	if (req->len < VU_FEATURE_HDR)
+		return 0;
+	switch (in->flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_DEVICE_FEATURE_DMA_LOGGING_START:
+	case VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP:
+		return min_t(u32, req->len, VU_MAX_MSG);
+	case VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT:
+		return VU_FEATURE_HDR + VU_LOG_REPORT +
+		       VFIOSIM_USER_MAX_DATA_XFER;
+	default:
+		return 0;
+	}
+}
+
 /* The checks the VFIO core makes before a driver sees a feature. */
 static int vu_device_feature(struct vfiosim_vu_req *req)
 {
 	u32 minsz = offsetofend(struct vfio_device_feature, flags);
 	const struct vfio_device_feature *in = req->payload;
+	int ret;
 
 	if (req->len < minsz || in->argsz < minsz)
 		return -EINVAL;
@@ -330,6 +531,9 @@ static int vu_device_feature(struct vfiosim_vu_req *req)
 	    (in->flags & VFIO_DEVICE_FEATURE_SET) &&
 	    (in->flags & VFIO_DEVICE_FEATURE_GET))
 		return -EINVAL;
+	ret = vu_dma_logging(req, in);
+	if (ret != -ENOTTY)
+		return ret;
 	return vfiosim_device_feature(req->sdev, in->flags);
 }
 
@@ -410,7 +614,9 @@ static int vu_dma_map(struct vfiosim_vu_req *req)
 	map->offset = in->offset;
 	map->flags = in->flags;
 	map->file = file;
+	vfiosim_dma_maps_lock(req->sdev);
 	list_add_tail(&map->node, &session->dma_maps);
+	vfiosim_dma_maps_unlock(req->sdev);
 	session->nr_dma_maps++;
 	return 0;
 }
@@ -517,6 +723,8 @@ u32 vfiosim_vu_reply_size(const struct vfiosim_vu_req *req)
 	case VFIOSIM_USER_DEVICE_GET_REGION_INFO:
 	case VFIOSIM_USER_VERSION:
 		return VU_INFO_REPLY;
+	case VFIOSIM_USER_DEVICE_FEATURE:
+		return vu_dma_logging_reply_size(req);
 	default:
 		return 0;
 	}

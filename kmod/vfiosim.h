@@ -73,6 +73,16 @@ struct vfiosim_dma_regs {
  *   mmap_lock (BAR2 faults, mmap) -> vfiosim_map_ref.sem -> vfiosim_dev.lock
  *   vfiosim_dev.lock -> i_mmap_rwsem of the device's inode (zaps)
  *   vfiosim_dev.dmabufs_lock -> the dma_resv lock of each of its dma-bufs
+ *   vfiosim_dev.nl_lock -> vfiosim_dma_engine.maps_lock (dma.c)
+ *   vfiosim_dma_engine.maps_lock -> the memory file's page cache locks
+ *   the DMA worker -> vfiosim_dev.lock (to post a completion only)
+ *   vfiosim_dma_engine.log_lock: taken alone (the worker, log ops)
+ * The DMA worker holds no vfiosim lock while it touches memory, and never
+ * takes nl_lock; whoever waits for it (flush_work: reset, close, unmap
+ * fences, quiesce, session end) does so without vfiosim_dev.lock and
+ * maps_lock, so reset and owner changes stop the engine before they take
+ * vfiosim_dev.lock (vfiosim_dma_stop()), and a GO meanwhile ends at once
+ * in ERR_ABORTED.
  * dmabufs_lock is taken with no other vfiosim lock held, and the BAR2
  * pages of a dma-buf are gathered under vfiosim_dev.lock before it.
  * Nothing that can fault on user memory runs under vfiosim_dev.lock, so
@@ -212,6 +222,7 @@ int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 		      void *buf, size_t count, bool write);
 void vfiosim_reset(struct vfiosim_dev *sdev);
 void vfiosim_release_irqs(struct vfiosim_dev *sdev);
+void vfiosim_doorbell(struct vfiosim_dev *sdev, u32 vector);
 void vfiosim_request(struct vfiosim_dev *sdev, unsigned int count);
 u64 vfiosim_bar2_mmap_size(const struct vfiosim_dev *sdev);
 u64 vfiosim_open_gen(struct vfiosim_dev *sdev);
@@ -250,6 +261,25 @@ void vfiosim_dma_reg_write(struct vfiosim_dev *sdev, u32 off, u32 val,
 			   u32 mask);
 void vfiosim_dma_quiesce(struct vfiosim_dev *sdev);
 void vfiosim_dma_unquiesce(struct vfiosim_dev *sdev);
+/*
+ * Abort and wait (not under vfiosim_dev.lock); until resume, GO ends in
+ * ERR_ABORTED.  Reset and owner changes bracket their locked part so.
+ */
+void vfiosim_dma_stop(struct vfiosim_dev *sdev);
+void vfiosim_dma_resume(struct vfiosim_dev *sdev, bool owner_change);
+/* An unmap of [iova, iova + size): abort and wait for what touches it. */
+void vfiosim_dma_fence(struct vfiosim_dev *sdev, u64 iova, u64 size);
+/* vfio-user map lists change under this (nl_lock -> maps_lock) */
+void vfiosim_dma_maps_lock(struct vfiosim_dev *sdev);
+void vfiosim_dma_maps_unlock(struct vfiosim_dev *sdev);
+/* DMA dirty logging of the engine's writes, for every transport */
+int vfiosim_dma_log_start(struct vfiosim_dev *sdev,
+			  const struct vfio_device_feature_dma_logging_range *ranges,
+			  u32 nr, u64 page_size);
+int vfiosim_dma_log_stop(struct vfiosim_dev *sdev);
+int vfiosim_dma_log_report(struct vfiosim_dev *sdev, u64 iova, u64 length,
+			   void (*set)(void *opaque, u64 iova, u64 len),
+			   void *opaque);
 
 /* vfio.c */
 extern const struct vfio_device_ops vfiosim_vfio_ops;

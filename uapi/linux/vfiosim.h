@@ -119,6 +119,44 @@
  * VFIOSIM_DMA_GO to DMA_GO; STATUS reads BUSY until the transfer ends in
  * DONE or an error status, and the completion raises DMA_VECTOR as a
  * DOORBELL write of that vector would (VFIOSIM_DMA_NO_VECTOR: none).
+ *
+ * The registers (all 32-bit, little endian; byte writes merge):
+ *   SRC, DST     64-bit IOVAs, any alignment.  CSUM reads SRC only and
+ *                ignores DST; FILL writes DST only and ignores SRC.
+ *   LEN          bytes, 1..VFIOSIM_DMA_MAX_LEN.
+ *   OP           VFIOSIM_DMA_OP_*.  COPY of overlapping ranges: the
+ *                contents of DST are then undefined (as memcpy).
+ *   PATTERN      FILL writes byte i of DST with byte i % 8 of PATTERN
+ *                in little endian order (PATTERN_LO's low byte first).
+ *   VECTOR       the vector the completion raises (MSI/MSI-X vector, or
+ *                INTx with 0), exactly as DOORBELL: IRQ_STATUS bit,
+ *                DOORBELL_COUNT, masks, DROPPED.  Reset value NO_VECTOR.
+ *   GO           a write whose value is VFIOSIM_DMA_GO starts a transfer
+ *                with the registers as they are then (later register
+ *                writes do not change it).  A GO while a transfer is
+ *                BUSY is ignored.  A bad OP ends it at once in ERR_OP,
+ *                then a bad LEN in ERR_LEN (checked in that order), with
+ *                the completion interrupt.  Reads 0.
+ *   STATUS       IDLE after reset; BUSY; then DONE or ERR_*.
+ *   RESULT       CSUM's CRC32C: Castagnoli (reflected 0x82f63b78), init
+ *                ~0, final xor ~0: the standard crc32c of the bytes
+ *                ("123456789" gives 0xe3069283).  0 for other ops.
+ *   DONE_BYTES   the bytes the last transfer moved: LEN when DONE; on an
+ *                error, every byte before the first one it could not
+ *                reach was moved and nothing after (a transfer that runs
+ *                off the end of a map writes up to the end and ends
+ *                ERR_UNMAPPED); 0 for ERR_OP and ERR_LEN.
+ *   COUNT        transfers ended (any status) since reset.
+ * A transfer is aborted (ERR_ABORTED) by an unmap of a range it touches
+ * (the unmap waits for it: nothing is accessed there after it returns),
+ * by reset and by close.  Reset and close wait for the transfer, raise no
+ * completion interrupt, and leave the registers at their reset values;
+ * after close (and device removal) the engine touches no memory.  A
+ * migration STOP lets the transfer in flight complete and holds a later
+ * GO (STATUS BUSY) until RUNNING.  Over vfio-user, DMA goes through the
+ * memory file of the DMA_MAP (memfd or shmem); a map without a file, or
+ * with a hugetlbfs file, ends the transfer in ERR_FAULT (no DMA_READ or
+ * DMA_WRITE messages are sent to the client).
  */
 #define VFIOSIM_REG_DMA_SRC_LO		0x060	/* RW: source IOVA */
 #define VFIOSIM_REG_DMA_SRC_HI		0x064

@@ -303,6 +303,94 @@ int vfiosim_dma_unmap(struct vfiosim_dev *dev, uint64_t iova, uint64_t size,
 	return dev->ops->dma_unmap(dev, iova, size, flags);
 }
 
+/*
+ * DMA logging: VFIO passes the ranges and the bitmap by address; vfio-user
+ * carries them inline (ranges after the control, the bitmap after the
+ * report in the reply).
+ */
+static bool vfiosim_feature_by_address(const struct vfiosim_dev *dev)
+{
+	return !strcmp(vfiosim_dev_backend(dev), "vfio");
+}
+
+int vfiosim_dma_logging_start(struct vfiosim_dev *dev, uint64_t page_size,
+			      const struct vfio_device_feature_dma_logging_range *ranges,
+			      uint32_t n)
+{
+	struct vfio_device_feature_dma_logging_control *ctl;
+	struct vfio_device_feature *f;
+	size_t len = sizeof(*f) + sizeof(*ctl);
+	int ret;
+
+	/* vfio-user: page_size, num_ranges, reserved, then the ranges */
+	if (!vfiosim_feature_by_address(dev))
+		len = sizeof(*f) + 16 + (size_t)n * sizeof(*ranges);
+	f = calloc(1, len < sizeof(*f) + sizeof(*ctl) ?
+		   sizeof(*f) + sizeof(*ctl) : len);
+	if (!f)
+		return -ENOMEM;
+	f->argsz = len;
+	f->flags = VFIO_DEVICE_FEATURE_SET |
+		   VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
+	ctl = (void *)f->data;
+	ctl->page_size = page_size;
+	ctl->num_ranges = n;
+	if (vfiosim_feature_by_address(dev))
+		ctl->ranges = (uintptr_t)ranges;
+	else if (n)
+		memcpy(f->data + 16, ranges, (size_t)n * sizeof(*ranges));
+	ret = vfiosim_device_feature(dev, f);
+	free(f);
+	return ret;
+}
+
+int vfiosim_dma_logging_stop(struct vfiosim_dev *dev)
+{
+	struct vfio_device_feature f = {
+		.argsz = sizeof(f),
+		.flags = VFIO_DEVICE_FEATURE_SET |
+			 VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+	};
+
+	return vfiosim_device_feature(dev, &f);
+}
+
+int vfiosim_dma_logging_report(struct vfiosim_dev *dev, uint64_t iova,
+			       uint64_t length, uint64_t page_size,
+			       uint64_t *bitmap)
+{
+	struct vfio_device_feature_dma_logging_report *rep;
+	struct vfio_device_feature *f;
+	size_t bytes = 0, len, i;
+	uint64_t *bits;
+	int ret;
+
+	if (!page_size)
+		return -EINVAL;
+	if (!vfiosim_feature_by_address(dev))
+		bytes = (length / page_size + 63) / 64 * 8;
+	len = sizeof(*f) + sizeof(*rep) + bytes;
+	f = calloc(1, len);
+	if (!f)
+		return -ENOMEM;
+	f->argsz = len;
+	f->flags = VFIO_DEVICE_FEATURE_GET |
+		   VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT;
+	rep = (void *)f->data;
+	rep->iova = iova;
+	rep->length = length;
+	rep->page_size = page_size;
+	if (vfiosim_feature_by_address(dev))
+		rep->bitmap = (uintptr_t)bitmap;
+	ret = vfiosim_device_feature(dev, f);
+	/* vfio-user: the bitmap follows iova, length and page_size */
+	bits = (uint64_t *)(f->data + 24);
+	for (i = 0; !ret && i < bytes / 8; i++)
+		bitmap[i] |= le64toh(bits[i]);
+	free(f);
+	return ret;
+}
+
 int vfiosim_region_write_multi(struct vfiosim_dev *dev,
 			       const struct vfiosim_write_op *ops, size_t n)
 {

@@ -120,6 +120,19 @@ int vfiosim_reset(struct vfiosim_dev *dev);
 int vfiosim_dma_map(struct vfiosim_dev *dev, const struct vfiosim_dma_map *map);
 int vfiosim_dma_unmap(struct vfiosim_dev *dev, uint64_t iova, uint64_t size,
 		      uint32_t flags);
+/*
+ * VFIO_DEVICE_FEATURE_DMA_LOGGING_START/STOP/REPORT in the layout of the
+ * backend (VFIO by address, vfio-user inline); 0 or -errno.  REPORT sets
+ * the bits of the dirty pages in bitmap (one per page_size page from
+ * iova, as VFIO's) and clears nothing: zero it before.
+ */
+int vfiosim_dma_logging_start(struct vfiosim_dev *dev, uint64_t page_size,
+			      const struct vfio_device_feature_dma_logging_range *ranges,
+			      uint32_t n);
+int vfiosim_dma_logging_stop(struct vfiosim_dev *dev);
+int vfiosim_dma_logging_report(struct vfiosim_dev *dev, uint64_t iova,
+			       uint64_t length, uint64_t page_size,
+			       uint64_t *bitmap);
 
 /*
  * Write a batch of registers in order; 0 or -errno.  Every op must have a
