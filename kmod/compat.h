@@ -197,4 +197,61 @@ vfiosim_dma_buf_attach_revocable(struct dma_buf_attachment *attach)
 #endif
 #endif
 
+/*
+ * Migration (migration.c).  PRE_COPY and its states came with 6.2; 6.3
+ * added the migration_get_data_size op, which the VFIO core then calls
+ * unconditionally for VFIO_DEVICE_FEATURE_MIG_DATA_SIZE.
+ */
+#if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
+#define VFIOSIM_HAVE_MIG_PRE_COPY
+#define VFIOSIM_MIG_FLAGS						\
+	(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY)
+#else
+#define VFIOSIM_MIG_FLAGS	(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P)
+#endif
+
+#if KERNEL_VERSION(6, 3, 0) <= LINUX_VERSION_CODE
+#define VFIOSIM_MIG_DATA_SIZE_OPS					\
+	.migration_get_data_size = vfiosim_mig_get_data_size,
+#else
+#define VFIOSIM_MIG_DATA_SIZE_OPS
+#endif
+
+/*
+ * Is @state one of the PRE_COPY states?  Never before 6.2.  With
+ * VFIO_PRECOPY_INFO_REINIT (the v2 precopy info, opted into by
+ * VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2) flags become an output, which
+ * vfiosim never sets; v1 leaves the caller's flags as they were.
+ */
+static inline bool vfiosim_mig_state_pre_copy(u32 state)
+{
+#ifdef VFIOSIM_HAVE_MIG_PRE_COPY
+	return state == VFIO_DEVICE_STATE_PRE_COPY ||
+	       state == VFIO_DEVICE_STATE_PRE_COPY_P2P;
+#else
+	return false;
+#endif
+}
+
+/* The device runs (its DMA engine too) in RUNNING and PRE_COPY only. */
+static inline bool vfiosim_mig_state_running(u32 state)
+{
+#ifdef VFIOSIM_HAVE_MIG_PRE_COPY
+	if (state == VFIO_DEVICE_STATE_PRE_COPY)
+		return true;
+#endif
+	return state == VFIO_DEVICE_STATE_RUNNING;
+}
+
+#ifdef VFIOSIM_HAVE_MIG_PRE_COPY
+static inline void vfiosim_precopy_flags(struct vfio_device *vdev,
+					 struct vfio_precopy_info *info)
+{
+#ifdef VFIO_PRECOPY_INFO_REINIT
+	if (vdev->precopy_info_v2)
+		info->flags = 0;
+#endif
+}
+#endif
+
 #endif /* _VFIOSIM_COMPAT_H */

@@ -228,6 +228,16 @@ static void vfiosim_irq_unmasked(struct vfiosim_dev *sdev)
 }
 
 /*
+ * Interrupt state was loaded (migration): INTx and PCI_STATUS follow it,
+ * and a pending vector no mask holds any more is delivered.
+ */
+void vfiosim_irq_refresh_locked(struct vfiosim_dev *sdev)
+{
+	lockdep_assert_held(&sdev->lock);
+	vfiosim_irq_unmasked(sdev);
+}
+
+/*
  * A DOORBELL write of @vector: the DMA engine's completion raises its
  * vector through here too.
  */
@@ -849,8 +859,9 @@ static void vfiosim_bar0_access(struct vfiosim_dev *sdev, u32 off, u8 *buf,
 		*buf = val;
 }
 
-static struct page *vfiosim_bar2_lookup(struct vfiosim_dev *sdev,
-					pgoff_t pgoff, bool alloc)
+/* BAR2 page @pgoff, allocated if @alloc and untouched; under lock. */
+struct page *vfiosim_bar2_lookup(struct vfiosim_dev *sdev, pgoff_t pgoff,
+				 bool alloc)
 {
 	struct page *page = xa_load(&sdev->bar2_pages, pgoff);
 	int ret;
@@ -936,6 +947,10 @@ int vfiosim_bar2_mmap_check(struct vfiosim_dev *sdev, u64 gen,
  * A BAR2 fault for the owner of generation @gen: the page's PFN goes in
  * under lock, so that whatever takes the mapping away (close, memory
  * decode off, reset) under lock and then zaps leaves no PTE behind.
+ * Migration dirty tracking: a read fault maps the page read-only (the
+ * VMA has pfn_mkwrite, so its vm_page_prot is), and the first write
+ * comes to vfiosim_bar2_mkwrite(); a write fault marks the page dirty
+ * and maps it writable at once.
  */
 vm_fault_t vfiosim_bar2_fault(struct vfiosim_dev *sdev, u64 gen,
 			      struct vm_fault *vmf)
@@ -949,11 +964,33 @@ vm_fault_t vfiosim_bar2_fault(struct vfiosim_dev *sdev, u64 gen,
 	    pgoff >= vfiosim_bar2_mmap_size(sdev) >> PAGE_SHIFT)
 		goto out;
 	page = vfiosim_bar2_lookup(sdev, pgoff, true);
-	if (!page)
+	if (!page) {
 		ret = VM_FAULT_OOM;
-	else
+	} else if (vmf->flags & FAULT_FLAG_WRITE) {
+		vfiosim_mig_bar2_dirty(sdev, pgoff);
+		ret = vmf_insert_pfn_prot(vmf->vma, vmf->address,
+					  page_to_pfn(page),
+					  vm_get_page_prot(vmf->vma->vm_flags));
+	} else {
 		ret = vmf_insert_pfn(vmf->vma, vmf->address, page_to_pfn(page));
+	}
 out:
+	mutex_unlock(&sdev->lock);
+	return ret;
+}
+
+/* The first write to a BAR2 page mapped read-only: it is dirty now. */
+vm_fault_t vfiosim_bar2_mkwrite(struct vfiosim_dev *sdev, u64 gen,
+				struct vm_fault *vmf)
+{
+	pgoff_t pgoff = vmf->pgoff & VFIOSIM_PGOFF_MASK;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+
+	mutex_lock(&sdev->lock);
+	if (sdev->open_gen == gen && vfiosim_memory_enabled(sdev)) {
+		vfiosim_mig_bar2_dirty(sdev, pgoff);
+		ret = 0;
+	}
 	mutex_unlock(&sdev->lock);
 	return ret;
 }
@@ -992,6 +1029,8 @@ static int vfiosim_bar2_rw(struct vfiosim_dev *sdev, u64 offset, u8 *buf,
 
 		if (write && !page)
 			return -ENOMEM;
+		if (write)
+			vfiosim_mig_bar2_dirty(sdev, offset >> PAGE_SHIFT);
 		if (!page)
 			memset(buf, 0, len);
 		else if (write)
@@ -1187,6 +1226,7 @@ static void vfiosim_reset_locked(struct vfiosim_dev *sdev)
 void vfiosim_reset(struct vfiosim_dev *sdev)
 {
 	vfiosim_dma_stop(sdev);
+	vfiosim_mig_reset(sdev);	/* back to RUNNING, as vfio-pci drivers */
 	mutex_lock(&sdev->lock);
 	vfiosim_reset_locked(sdev);
 	sdev->stat_resets++;
@@ -1240,6 +1280,7 @@ int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner)
 void vfiosim_unclaim(struct vfiosim_dev *sdev)
 {
 	vfiosim_dma_stop(sdev);
+	vfiosim_mig_reset(sdev);	/* no data session outlives its owner */
 	mutex_lock(&sdev->lock);
 	sdev->owner = VFIOSIM_OWNER_NONE;
 	vfiosim_owner_change_locked(sdev);

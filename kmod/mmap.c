@@ -85,8 +85,26 @@ static vm_fault_t vfiosim_map_fault(struct vm_fault *vmf)
 	return ret;
 }
 
+/*
+ * A write to a page mapped read-only.  Having this op makes the VMA's
+ * vm_page_prot read-only (write notify), so that migration learns of the
+ * first write to each page after a read fault or a zap (core.c).
+ */
+static vm_fault_t vfiosim_map_pfn_mkwrite(struct vm_fault *vmf)
+{
+	struct vfiosim_map_file *mf = vmf->vma->vm_private_data;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+
+	down_read(&mf->ref->sem);
+	if (mf->ref->sdev)
+		ret = vfiosim_bar2_mkwrite(mf->ref->sdev, mf->gen, vmf);
+	up_read(&mf->ref->sem);
+	return ret;
+}
+
 static const struct vm_operations_struct vfiosim_map_vm_ops = {
 	.fault = vfiosim_map_fault,
+	.pfn_mkwrite = vfiosim_map_pfn_mkwrite,
 };
 
 /* The device is there: mf->ref->sem is held, or its VFIO file is open. */
@@ -201,6 +219,18 @@ int vfiosim_mmap(struct vfiosim_dev *sdev, struct vm_area_struct *vma)
 void vfiosim_mmap_zap(struct vfiosim_dev *sdev)
 {
 	unmap_mapping_range(sdev->inode->i_mapping, 0, 0, true);
+}
+
+/*
+ * Zap the mappings of BAR2 page @pgoff only (migration sent it: the next
+ * write faults and dirties it again).  Under vfiosim_dev.lock.
+ */
+void vfiosim_mmap_zap_page(struct vfiosim_dev *sdev, pgoff_t pgoff)
+{
+	loff_t start = VFIOSIM_REGION_OFFSET(VFIO_PCI_BAR2_REGION_INDEX) +
+		       ((loff_t)pgoff << PAGE_SHIFT);
+
+	unmap_mapping_range(sdev->inode->i_mapping, start, PAGE_SIZE, true);
 }
 
 int vfiosim_mmap_init(struct vfiosim_dev *sdev)

@@ -36,6 +36,11 @@ static int vfiosim_vfio_init(struct vfio_device *vdev)
 						  struct vfiosim_type, mtype));
 	if (ret)
 		return ret;
+	ret = vfiosim_mig_init(sdev);	/* mig_ops, before registration */
+	if (ret) {
+		vfiosim_dev_destroy(sdev);
+		return ret;
+	}
 	mutex_init(&sdev->nl_lock);
 	init_waitqueue_head(&sdev->session_wq);
 	mutex_init(&sdev->dmabufs_lock);
@@ -50,6 +55,7 @@ static void vfiosim_vfio_release(struct vfio_device *vdev)
 {
 	mutex_destroy(&vdev_to_sdev(vdev)->dmabufs_lock);
 	mutex_destroy(&vdev_to_sdev(vdev)->nl_lock);
+	vfiosim_mig_destroy(vdev_to_sdev(vdev));
 	vfiosim_dev_destroy(vdev_to_sdev(vdev));
 	vfiosim_vfio_release_done(vdev);
 }

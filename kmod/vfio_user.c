@@ -360,6 +360,43 @@ static int vu_feature_echo(struct vfiosim_vu_req *req)
 }
 
 /*
+ * A feature's reply: the request's header (argsz grown by @len, as the
+ * spec says of GET) and then @len data bytes, returned for the caller to
+ * fill.  PROBE and SET echo the request (@len 0, the request's data).
+ */
+static void *vu_feature_reply(struct vfiosim_vu_req *req, u32 len)
+{
+	u32 minsz = offsetofend(struct vfio_device_feature, flags);
+	struct vfio_device_feature *out;
+
+	out = vu_reply(req, len ? minsz + len : req->len);
+	if (!out)
+		return NULL;
+	memcpy(out, req->payload, len ? minsz : req->len);
+	if (len)
+		out->argsz = minsz + len;
+	return out->data;
+}
+
+/* VFIO_DEVICE_FEATURE_MIGRATION: GET only, u64 flags. */
+static int vu_feature_migration(struct vfiosim_vu_req *req, u32 flags,
+				u32 argsz)
+{
+	struct vfio_device_feature_migration *mig;
+	int ret;
+
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
+				 sizeof(*mig));
+	if (ret != 1)
+		return ret ?: (vu_feature_reply(req, 0) ? 0 : -ENOMEM);
+	mig = vu_feature_reply(req, sizeof(*mig));
+	if (!mig)
+		return -ENOMEM;
+	mig->flags = req->sdev->vdev.migration_flags;
+	return 0;
+}
+
+/*
  * START with the ranges inline (the spec's layout), checked as the VFIO
  * core checks them: none is EINVAL (the spec's "log everything" is not
  * offered), over 256 E2BIG, unaligned to page_size EINVAL, past the
@@ -515,11 +552,48 @@ static u32 vu_dma_logging_reply_size(const struct vfiosim_vu_req *req)
 	}
 }
 
-/* The checks the VFIO core makes before a driver sees a feature. */
+/*
+ * VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE: GET and SET, as the VFIO core's
+ * ioctl with the same FSM (migration.c); data_fd is -1, the data moves
+ * in MIG_DATA_READ/WRITE.
+ */
+static int vu_feature_mig_state(struct vfiosim_vu_req *req, u32 flags,
+				u32 argsz)
+{
+	u32 minsz = offsetofend(struct vfio_device_feature, flags);
+	struct vfio_device_feature_mig_state in, *out;
+	int ret;
+
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET |
+				 VFIO_DEVICE_FEATURE_SET, sizeof(in));
+	if (ret != 1)
+		return ret ?: (vu_feature_reply(req, 0) ? 0 : -ENOMEM);
+	if (flags & VFIO_DEVICE_FEATURE_GET) {
+		out = vu_feature_reply(req, sizeof(*out));
+		if (!out)
+			return -ENOMEM;
+		out->device_state = vfiosim_mig_get_state(req->sdev);
+		out->data_fd = -1;
+		return 0;
+	}
+	if (req->len < minsz + sizeof(in))
+		return -EINVAL;
+	memcpy(&in, req->payload + minsz, sizeof(in));
+	ret = vfiosim_mig_set_state(req->sdev, in.device_state);
+	if (ret)
+		return ret;
+	return vu_feature_reply(req, 0) ? 0 : -ENOMEM;
+}
+
+/*
+ * The checks the VFIO core makes before a driver sees a feature, then
+ * the feature's own function.
+ */
 static int vu_device_feature(struct vfiosim_vu_req *req)
 {
 	u32 minsz = offsetofend(struct vfio_device_feature, flags);
 	const struct vfio_device_feature *in = req->payload;
+	u32 argsz;
 	int ret;
 
 	if (req->len < minsz || in->argsz < minsz)
@@ -534,7 +608,57 @@ static int vu_device_feature(struct vfiosim_vu_req *req)
 	ret = vu_dma_logging(req, in);
 	if (ret != -ENOTTY)
 		return ret;
+	argsz = in->argsz - minsz;
+	switch (in->flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_DEVICE_FEATURE_MIGRATION:
+		return vu_feature_migration(req, in->flags, argsz);
+	case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE:
+		return vu_feature_mig_state(req, in->flags, argsz);
+	}
 	return vfiosim_device_feature(req->sdev, in->flags);
+}
+
+/* MIG_DATA_READ: up to size bytes of the saving stream. */
+static int vu_mig_data_read(struct vfiosim_vu_req *req)
+{
+	struct vfiosim_user_mig_data in, *out;
+	ssize_t n;
+
+	if (req->len != sizeof(in))
+		return -EINVAL;
+	memcpy(&in, req->payload, sizeof(in));
+	if (in.size > VFIOSIM_USER_MAX_DATA_XFER ||
+	    in.argsz < sizeof(in) + in.size)
+		return -EINVAL;
+	out = vu_reply(req, sizeof(*out) + in.size);
+	if (!out)
+		return -ENOMEM;
+	n = vfiosim_mig_data_read(req->sdev, out->data, in.size);
+	if (n < 0)
+		return n;
+	out->argsz = sizeof(*out) + n;
+	out->size = n;
+	req->reply_len = sizeof(*out) + n;
+	return 0;
+}
+
+/* MIG_DATA_WRITE: size bytes more of the resuming stream. */
+static int vu_mig_data_write(struct vfiosim_vu_req *req)
+{
+	struct vfiosim_user_mig_data in;
+	ssize_t n;
+
+	if (req->len < sizeof(in))
+		return -EINVAL;
+	memcpy(&in, req->payload, sizeof(in));
+	if (in.size > VFIOSIM_USER_MAX_DATA_XFER ||
+	    req->len != sizeof(in) + in.size)
+		return -EINVAL;
+	n = vfiosim_mig_data_write(req->sdev, req->payload + sizeof(in),
+				   in.size);
+	if (n < 0)
+		return n;
+	return n == in.size ? 0 : -EIO;
 }
 
 static bool vfiosim_dma_overlaps(struct vfiosim_session *session, u64 iova,
@@ -703,8 +827,12 @@ int vfiosim_vu_dispatch(struct vfiosim_vu_req *req)
 		return vu_reset(req);
 	case VFIOSIM_USER_DEVICE_FEATURE:
 		return vu_device_feature(req);
+	case VFIOSIM_USER_MIG_DATA_READ:
+		return vu_mig_data_read(req);
+	case VFIOSIM_USER_MIG_DATA_WRITE:
+		return vu_mig_data_write(req);
 	default:
-		/* IO fds, DMA_READ/WRITE upcalls, migration: not spoken here */
+		/* IO fds, DMA_READ/WRITE upcalls: not spoken here */
 		return -EOPNOTSUPP;
 	}
 }
@@ -713,8 +841,14 @@ int vfiosim_vu_dispatch(struct vfiosim_vu_req *req)
 u32 vfiosim_vu_reply_size(const struct vfiosim_vu_req *req)
 {
 	const struct vfiosim_user_region_access *rd = req->payload;
+	const struct vfiosim_user_mig_data *mig = req->payload;
 
 	switch (req->hdr->command) {
+	case VFIOSIM_USER_MIG_DATA_READ:
+		if (req->len < sizeof(*mig))
+			return 0;
+		return sizeof(*mig) + min_t(u32, mig->size,
+					    VFIOSIM_USER_MAX_DATA_XFER);
 	case VFIOSIM_USER_REGION_READ:
 		if (req->len < sizeof(*rd))
 			return 0;

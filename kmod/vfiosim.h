@@ -46,6 +46,7 @@ struct vfiosim_type {
 struct vfiosim_session;
 struct vfiosim_map_ref;
 struct vfiosim_dma_engine;
+struct vfiosim_mig;
 
 /*
  * The DMA engine's registers (uapi DMA_*), under vfiosim_dev.lock: what
@@ -163,6 +164,18 @@ struct vfiosim_dev {
 	/* Changes at every claim and unclaim: a map file's owner is gone. */
 	u64 open_gen;
 
+	/*
+	 * migration.c: while a saving stream is open, the BAR2 pages it has
+	 * still to send, from when it began (mig_initial) and written since
+	 * (mig_dirty); NULL otherwise.
+	 */
+	unsigned long *mig_initial;
+	unsigned long *mig_dirty;
+	bool mig_zap;		/* sent pages are zapped (PRE_COPY) */
+
+	/* migration.c: the migration state, under its own lock */
+	struct vfiosim_mig *mig;
+
 	/* dma.c: the transfer worker and the owner's address space */
 	struct vfiosim_dma_engine *dma_engine;
 
@@ -236,6 +249,12 @@ int vfiosim_device_feature(struct vfiosim_dev *sdev, u32 flags);
 int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner);
 void vfiosim_unclaim(struct vfiosim_dev *sdev);
 
+struct page *vfiosim_bar2_lookup(struct vfiosim_dev *sdev, pgoff_t pgoff,
+				 bool alloc);
+void vfiosim_irq_refresh_locked(struct vfiosim_dev *sdev);
+vm_fault_t vfiosim_bar2_mkwrite(struct vfiosim_dev *sdev, u64 gen,
+				struct vm_fault *vmf);
+
 /*
  * mmap.c: every BAR2 mapping is on the device's own inode, so one zap
  * takes them all; map files (the netlink region file, and the file that
@@ -246,6 +265,25 @@ void vfiosim_mmap_destroy(struct vfiosim_dev *sdev);
 void vfiosim_mmap_zap(struct vfiosim_dev *sdev);
 int vfiosim_mmap(struct vfiosim_dev *sdev, struct vm_area_struct *vma);
 struct file *vfiosim_region_file(struct vfiosim_dev *sdev);
+void vfiosim_mmap_zap_page(struct vfiosim_dev *sdev, pgoff_t pgoff);
+
+/*
+ * migration.c: VFIO migration v2 (mig_ops) and the same state machine
+ * for vfio-user, whose data moves in MIG_DATA_READ/WRITE.  Lock order:
+ * vfiosim_dev.nl_lock -> vfiosim_mig.lock -> a data session's lock ->
+ * vfiosim_dev.lock; the DMA engine is quiesced with vfiosim_mig.lock
+ * held (and no other).  vfiosim_mig_reset() (reset, open, close) takes
+ * vfiosim_mig.lock: callers hold none of the later locks.
+ */
+int vfiosim_mig_init(struct vfiosim_dev *sdev);
+void vfiosim_mig_destroy(struct vfiosim_dev *sdev);
+void vfiosim_mig_reset(struct vfiosim_dev *sdev);
+void vfiosim_mig_bar2_dirty(struct vfiosim_dev *sdev, pgoff_t pgoff);
+int vfiosim_mig_set_state(struct vfiosim_dev *sdev, u32 state);
+u32 vfiosim_mig_get_state(struct vfiosim_dev *sdev);
+ssize_t vfiosim_mig_data_read(struct vfiosim_dev *sdev, void *buf, size_t len);
+ssize_t vfiosim_mig_data_write(struct vfiosim_dev *sdev, const void *buf,
+			       size_t len);
 
 /*
  * dma.c: the DMA engine.  Register accesses come from core.c under

@@ -8,11 +8,13 @@
 #
 #   scripts/bench.sh            on the host: build the bench, boot the guest
 #   scripts/bench.sh --threads  the same, thread scaling section only
-#   scripts/bench.sh --guest [--threads]   in the guest (run by the above)
+#   scripts/bench.sh --mig      the same, migration section only
+#   scripts/bench.sh --guest [--threads|--mig]   in the guest (run by the above)
 #
 # Results land in build/bench/: bench.json and bench.txt (vfiosim-bench),
 # threads.json and threads.txt (thread scaling), scale.json and scale.txt
-# (create/remove), console.log, dmesg.txt.
+# (create/remove), mig.txt and mig-<type>-<backend>.json (migration stream
+# size, save and resume time, BAR2 empty and full), console.log, dmesg.txt.
 # Tunables (passed into the guest, as every VFIOSIM_* variable is):
 #   VFIOSIM_BENCH_ITERS   ops per benchmark (default 20000)
 #   VFIOSIM_BENCH_SCALE   device counts for create/remove (default "1 100 1000")
@@ -189,6 +191,54 @@ guest_threads() {
 	return $rc
 }
 
+# Migration per type and backend: save on one device, resume on another of
+# the type, BAR2 empty then full (vfiosim-bench --mig).  The unix rows go
+# through one vfiosim-userd serving both devices on two sockets.
+guest_mig() {
+	local types=/sys/class/mdev_bus/vfiosim/mdev_supported_types
+	local out=$VFIOSIM_RESULTS/mig.txt rc=0 t b src dst pid i
+	local s1=/tmp/vfiosim-mig-src.sock s2=/tmp/vfiosim-mig-dst.sock
+
+	: > "$out"
+	# UUIDs 0x40 and 0x41 of group 0: clear of every other section.
+	uuid_n src 0 64
+	uuid_n dst 0 65
+	for t in vfiosim-small vfiosim-full; do
+		echo "$src" > "$types/$t/create"
+		echo "$dst" > "$types/$t/create"
+		for b in vfio netlink unix; do
+			say "migration: $t over $b"
+			pid=""
+			if [ "$b" = unix ]; then
+				rm -f "$s1" "$s2" /tmp/userd-mig.log
+				"$userd" --socket "$s1" --device "$src" \
+					--socket "$s2" --device "$dst" \
+					2> /tmp/userd-mig.log &
+				pid=$!
+				for ((i = 0; i < 300; i++)); do
+					[ -S "$s1" ] && [ -S "$s2" ] && break
+					sleep 0.1
+				done
+				set -- "unix:$s1,unix:$s2"
+			else
+				set -- "$b:$src,$b:$dst"
+			fi
+			"$bench" --mig "$1" --mig-reps "${VFIOSIM_BENCH_MIG_REPS:-5}" \
+				--json "$VFIOSIM_RESULTS/mig-$t-$b.json" \
+				>> "$out" 2>&1 || rc=1
+			if [ -n "$pid" ]; then
+				kill -TERM "$pid"
+				wait "$pid" || rc=1
+			fi
+		done
+		echo 1 > "/sys/bus/mdev/devices/$src/remove"
+		echo 1 > "/sys/bus/mdev/devices/$dst/remove"
+	done
+	echo
+	cat "$out"
+	return $rc
+}
+
 guest() {
 	local kver=${VFIOSIM_KVER:-$(uname -r)}
 	local ko=$top/build/kmod/$kver/vfiosim.ko
@@ -197,13 +247,17 @@ guest() {
 	local full=/sys/class/mdev_bus/vfiosim/mdev_supported_types/vfiosim-full/create
 
 	[ -f "$ko" ] || die "$ko missing: make modules"
-	if [ "${1:-}" = --threads ]; then
+	if [ "${1:-}" = --threads ] || [ "${1:-}" = --mig ]; then
 		say "loading vfio, mdev, vfio_iommu_type1, vfiosim ($kver)"
 		modprobe vfio
 		modprobe mdev
 		modprobe vfio_iommu_type1
 		insmod "$ko"
-		guest_threads || rc=1
+		if [ "$1" = --mig ]; then
+			guest_mig || rc=1
+		else
+			guest_threads || rc=1
+		fi
 		say "unloading"
 		rmmod vfiosim
 		return $rc
@@ -261,6 +315,7 @@ guest() {
 
 	guest_threads || rc=1
 	guest_scale || rc=1
+	guest_mig || rc=1
 
 	say "unloading"
 	rmmod mtty
@@ -284,21 +339,23 @@ host() {
 	[ "$rc" -eq 0 ] || die "guest run failed (status $rc), see $results/console.log"
 	if [ "${1:-}" = --threads ]; then
 		say "done in $((SECONDS - t0)) s: $results/threads.json"
+	elif [ "${1:-}" = --mig ]; then
+		say "done in $((SECONDS - t0)) s: $results/mig.txt"
 	else
 		say "done in $((SECONDS - t0)) s: $results/bench.json, $results/threads.json, $results/scale.json"
 	fi
 }
 
 case ${1:-}${2:+ $2} in
-"--guest" | "--guest --threads")
+"--guest" | "--guest --threads" | "--guest --mig")
 	shift
 	guest "$@"
 	;;
-"" | --threads)
+"" | --threads | --mig)
 	host "$@"
 	;;
 *)
-	echo "usage: $0 [--threads] | --guest [--threads]" >&2
+	echo "usage: $0 [--threads|--mig] | --guest [--threads|--mig]" >&2
 	exit 2
 	;;
 esac

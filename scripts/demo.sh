@@ -53,7 +53,13 @@ run "$ctl" irq "$uuid" --mode msix --vector 0 --count 5
 say "The same in JSON, for scripts"
 run "$ctl" -p dev show "$uuid"
 
-say "Remove the device and unload the module"
+say "Migrate: save the device (VFIO) and resume it on a second one (netlink)"
+uuid2=$("$ctl" dev add vfiosim-full)
+echo "created $uuid2"
+run "$ctl" mig "vfio:$uuid" "netlink:$uuid2" --scratch 0x600dcafe --text "state that moved"
+
+say "Remove the devices and unload the module"
+run "$ctl" dev del "$uuid2"
 run "$ctl" dev del "$uuid"
 run rmmod vfiosim
 echo

@@ -277,6 +277,80 @@ enum vfiosim_dma_status {
  */
 
 /*
+ * Migration (VFIO migration v2, kmod/migration.c).  VFIO_DEVICE_FEATURE_
+ * MIGRATION reports VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P, plus
+ * VFIO_MIGRATION_PRE_COPY on kernels whose VFIO core has it (6.2+), the
+ * same over VFIO and vfio-user.  STOP and the P2P states quiesce the DMA
+ * engine (a GO written then waits in go_pending for RUNNING).  Reset
+ * (VFIO_DEVICE_RESET, vfio-user DEVICE_RESET, FLR) and close return the
+ * migration state to RUNNING and end any data session.
+ *
+ * The stream, every field little endian, no padding:
+ *   header (VFIOSIM_MIG_HEADER_SIZE): u32 magic VFIOSIM_MIG_MAGIC,
+ *     u32 version VFIOSIM_MIG_VERSION, u32 device id, u32 BAR2 size,
+ *     u32 page size (the host's), u32 MSI-X vectors of the type;
+ *   then records: u32 tag (enum vfiosim_mig_tag), u32 length of the
+ *     payload, the payload:
+ *     PAGE    u64 BAR2 page number, then one page of BAR2 contents;
+ *     CONFIG  all VFIOSIM_CONFIG_SIZE bytes of config space;
+ *     REGS    u32 SCRATCH0..7, IRQ_STATUS, IRQ_MASK, COUNTER,
+ *             DOORBELL_COUNT, DROPPED, then the MSI-X table (4 u32 per
+ *             vector of the type);
+ *     IRQ     u32 MSI-X vectors masked (vfio-user MASK), u32 vectors
+ *             pending; the interrupt mode and eventfds are the
+ *             destination VMM's (SET_IRQS) and are not in the stream;
+ *     DMA     u64 SRC, DST, PATTERN, u32 LEN, OP, VECTOR, STATUS,
+ *             RESULT, DONE_BYTES, COUNT, go_pending (0 or 1);
+ *     END     u32 CRC-32 (IEEE 802.3, as zlib's crc32()) of every byte
+ *             of the stream before this payload, END's tag and length
+ *             included.  Nothing may follow.
+ * PAGE records carry touched pages only (never-written pages read as
+ * zero on both sides) and may come several times for one page (PRE_COPY
+ * sends a page again once it is dirtied): the last one counts.  CONFIG,
+ * REGS, IRQ and DMA come once each, after the PRE_COPY pages.
+ *
+ * The destination takes the stream in RESUMING and checks all of it on
+ * the RESUMING -> STOP arc before it changes anything.  Refused, with the
+ * device left exactly as it was and the state RESUMING:
+ *   EINVAL   wrong magic, version, device id, BAR2 size, page size or
+ *            vector count; an unknown tag, a wrong record length, a page
+ *            past BAR2, a state record twice, bad field values; bytes
+ *            after END (trailing);
+ *   ENODATA  truncation: the stream ends inside the header or a record,
+ *            or before END, or a state record is missing;
+ *   EBADMSG  the END checksum does not match (a flipped byte).
+ * Resuming replaces BAR2's contents: pages absent from the stream read as
+ * zero afterwards.
+ *
+ * PRE_COPY: VFIO_MIG_GET_PRECOPY_INFO on the saving fd reports as
+ * initial_bytes the bytes of the header and of the pages touched when
+ * PRE_COPY began that are not read yet, and as dirty_bytes
+ * VFIOSIM_MIG_PAGE_RECORD_SIZE for each BAR2 page written (region write
+ * or mmap) since it was last read.  With both at zero a read fails with
+ * ENOMSG.  BAR2 writes by an importer of a BAR2 dma-buf are not tracked.
+ */
+#define VFIOSIM_MIG_MAGIC		0x474d5356	/* "VSMG" */
+#define VFIOSIM_MIG_VERSION		1
+#define VFIOSIM_MIG_HEADER_SIZE		24
+#define VFIOSIM_MIG_RECORD_HEADER_SIZE	8
+
+enum vfiosim_mig_tag {
+	VFIOSIM_MIG_TAG_PAGE = 1,
+	VFIOSIM_MIG_TAG_CONFIG = 2,
+	VFIOSIM_MIG_TAG_REGS = 3,
+	VFIOSIM_MIG_TAG_IRQ = 4,
+	VFIOSIM_MIG_TAG_DMA = 5,
+	VFIOSIM_MIG_TAG_END = 0xffff,
+};
+
+/* Whole records, headers included. */
+#define VFIOSIM_MIG_PAGE_RECORD_SIZE(page_size)	(8 + 8 + (page_size))
+#define VFIOSIM_MIG_REGS_LEN(msix_vectors)	(13 * 4 + (msix_vectors) * 16)
+#define VFIOSIM_MIG_IRQ_LEN		8
+#define VFIOSIM_MIG_DMA_LEN		56
+#define VFIOSIM_MIG_END_LEN		4
+
+/*
  * Generic netlink family "vfiosim": vfio-user messages to the same devices.
  *
  * Every command, and joining the "events" group, needs CAP_SYS_ADMIN in
@@ -477,6 +551,19 @@ struct vfiosim_user_dma_unmap {
 	__u32 flags;		/* VFIO_DMA_UNMAP_FLAG_ALL or 0 */
 	__u64 addr;
 	__u64 size;
+};
+
+/*
+ * MIG_DATA_READ request {argsz, size} and reply {argsz, size, data};
+ * MIG_DATA_WRITE request {argsz, size, data}, empty reply.  size is at
+ * most VFIOSIM_USER_MAX_DATA_XFER.  DEVICE_FEATURE payloads are struct
+ * vfio_device_feature with the feature's data; MIG_DEVICE_STATE's
+ * data_fd is -1 (data moves with these messages instead).
+ */
+struct vfiosim_user_mig_data {
+	__u32 argsz;
+	__u32 size;
+	__u8 data[];
 };
 
 /*

@@ -24,6 +24,13 @@
  * write: sample = op time / K.  Every op,
  * floors included, is reached through the same indirect call, so ratios
  * compare like with like.
+ *
+ *   vfiosim-bench --mig <src spec>,<dst spec> [--mig-reps N] [--json FILE]
+ *
+ * measures migration alone: the stream size and the time to save (STOP_COPY
+ * read to its end, then STOP) on the source and to resume (RESUMING, the
+ * writes, STOP) on the destination, two devices of one type, with BAR2
+ * untouched and with every byte of it written.  Median of N runs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +63,7 @@
 #define BULK		4096
 #define DEF_ITERS	20000
 #define DEF_BATCH	16
+#define DEF_MIG_REPS	5	/* --mig runs per measurement */
 #define ACCEPT_RATIO	1.2
 #define ACCEPT_NL_PING	1.3	/* netlink 4-byte read / PING */
 #define ACCEPT_MULTI	1.0	/* REGION_WRITE_MULTI per write / pwrite */
@@ -1173,6 +1181,7 @@ static void usage(FILE *f)
 		"                     [--iters N] [--batch N] [--json FILE]\n"
 		"                     [--scale-vfio vfio:<uuid>,...] [--scale-nl netlink:<uuid>,...]\n"
 		"                     [--scale-threads 1,2,4] [--scale-ms MS] [--scale-reps N]\n"
+		"       vfiosim-bench --mig <src spec>,<dst spec> [--mig-reps N] [--json FILE]\n"
 		"  --dev       the vfiosim device of the single-thread rows (without it, and\n"
 		"              with --scale-*, only the scaling section runs)\n"
 		"  --nl        a second vfiosim device, opened with libvfiosim's netlink backend\n"
@@ -1184,9 +1193,11 @@ static void usage(FILE *f)
 		"              thread count), each opened once with its own handle\n"
 		"  --scale-threads  thread counts (default 1,2,4; at most %d, up to %d counts)\n"
 		"  --scale-ms  duration of one run (default %u)\n"
-		"  --scale-reps  runs per cell, the median is reported (default %u, max %d)\n",
+		"  --scale-reps  runs per cell, the median is reported (default %u, max %d)\n"
+		"  --mig       migration only: save on src, resume on dst (same type), BAR2\n"
+		"              empty then full; --mig-reps runs each (default %u)\n",
 		DEF_ITERS, DEF_BATCH, SCALE_MAX_THREADS, SCALE_MAX_COUNTS,
-		DEF_SCALE_MS, DEF_SCALE_REPS, SCALE_MAX_REPS);
+		DEF_SCALE_MS, DEF_SCALE_REPS, SCALE_MAX_REPS, DEF_MIG_REPS);
 }
 
 static void run_row(struct ctx *c, struct row *r, unsigned int iters,
@@ -1881,6 +1892,187 @@ static int write_scale_json(const char *path, const struct scale_report *rep)
 }
 
 /* No --dev: only the scaling section. */
+/* ---- migration (--mig) --------------------------------------------- */
+
+#define MIG_MAX_REPS	64
+
+struct mig_result {
+	const char *bar2;		/* "empty" or "full" */
+	double bytes;
+	double save_ms;
+	double resume_ms;
+};
+
+static double mig_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int mig_fail(struct vfiosim_dev *dev, const char *what)
+{
+	fprintf(stderr, "vfiosim-bench: --mig: %s: %s\n", what,
+		vfiosim_dev_error(dev));
+	return -1;
+}
+
+/* One save on src and resume on dst; *len the stream's size. */
+static int mig_once(struct vfiosim_dev *src, struct vfiosim_dev *dst,
+		    uint8_t **buf, size_t *cap, size_t *len, double *save_ms,
+		    double *resume_ms)
+{
+	double t0 = mig_now_ms();
+	ssize_t n = 0;
+
+	*len = 0;
+	if (vfiosim_mig_set_state(src, VFIO_DEVICE_STATE_STOP_COPY))
+		return mig_fail(src, "to STOP_COPY");
+	do {
+		if (*cap - *len < 1 << 20) {
+			uint8_t *nb = realloc(*buf, *cap * 2);
+
+			if (!nb)
+				return -1;
+			*buf = nb;
+			*cap *= 2;
+		}
+		n = vfiosim_mig_read(src, *buf + *len, 1 << 20);
+		if (n > 0)
+			*len += n;
+	} while (n > 0);
+	if (n < 0)
+		return mig_fail(src, "read");
+	if (vfiosim_mig_set_state(src, VFIO_DEVICE_STATE_STOP))
+		return mig_fail(src, "to STOP");
+	*save_ms = mig_now_ms() - t0;
+
+	t0 = mig_now_ms();
+	if (vfiosim_mig_set_state(dst, VFIO_DEVICE_STATE_RESUMING))
+		return mig_fail(dst, "to RESUMING");
+	if (vfiosim_mig_write(dst, *buf, *len) != (ssize_t)*len)
+		return mig_fail(dst, "write");
+	if (vfiosim_mig_set_state(dst, VFIO_DEVICE_STATE_STOP))
+		return mig_fail(dst, "to STOP (load)");
+	*resume_ms = mig_now_ms() - t0;
+	if (vfiosim_mig_set_state(src, VFIO_DEVICE_STATE_RUNNING) ||
+	    vfiosim_mig_set_state(dst, VFIO_DEVICE_STATE_RUNNING))
+		return mig_fail(src, "back to RUNNING");
+	return 0;
+}
+
+/* Write every byte of BAR2 (a pattern), 64 KiB at a time. */
+static int mig_fill_bar2(struct vfiosim_dev *dev, uint64_t size)
+{
+	static uint8_t chunk[65536];
+	uint64_t off;
+	size_t i;
+
+	for (i = 0; i < sizeof(chunk); i++)
+		chunk[i] = (uint8_t)(i * 13 + 1);
+	for (off = 0; off < size; off += sizeof(chunk)) {
+		size_t n = size - off < sizeof(chunk) ? size - off : sizeof(chunk);
+
+		if (vfiosim_region_write(dev, VFIO_PCI_BAR2_REGION_INDEX, off,
+					 chunk, n) != (ssize_t)n)
+			return mig_fail(dev, "BAR2 write");
+	}
+	return 0;
+}
+
+static int mig_measure(struct vfiosim_dev *src, struct vfiosim_dev *dst,
+		       unsigned int reps, struct mig_result *r)
+{
+	double save[MIG_MAX_REPS], resume[MIG_MAX_REPS];
+	size_t cap = 1 << 21, len = 0;
+	uint8_t *buf = malloc(cap);
+	unsigned int i;
+	int ret = 0;
+
+	if (!buf)
+		return -1;
+	for (i = 0; i < reps && !ret; i++)
+		ret = mig_once(src, dst, &buf, &cap, &len, &save[i],
+			       &resume[i]);
+	free(buf);
+	if (ret)
+		return ret;
+	r->bytes = (double)len;
+	r->save_ms = sort_median(save, reps);
+	r->resume_ms = sort_median(resume, reps);
+	return 0;
+}
+
+static int mig_only(const char *specs, unsigned int reps, const char *json)
+{
+	struct vfio_region_info bar2 = {
+		.argsz = sizeof(bar2),
+		.index = VFIO_PCI_BAR2_REGION_INDEX,
+	};
+	struct mig_result res[2] = { { .bar2 = "empty" }, { .bar2 = "full" } };
+	struct vfiosim_dev *src = vfiosim_dev_alloc(), *dst = vfiosim_dev_alloc();
+	char src_spec[256], *comma;
+	int ret = -1, i;
+	FILE *f;
+
+	snprintf(src_spec, sizeof(src_spec), "%s", specs);
+	comma = strchr(src_spec, ',');
+	if (!comma || !src || !dst || reps < 1 || reps > MIG_MAX_REPS) {
+		fprintf(stderr, "vfiosim-bench: --mig <src>,<dst>, --mig-reps 1..%d\n",
+			MIG_MAX_REPS);
+		goto out;
+	}
+	*comma = '\0';
+	if (vfiosim_dev_open(src, src_spec)) {
+		mig_fail(src, "open");
+		goto out;
+	}
+	if (vfiosim_dev_open(dst, comma + 1)) {
+		mig_fail(dst, "open");
+		goto out;
+	}
+	if (vfiosim_get_region_info(src, &bar2)) {
+		mig_fail(src, "BAR2 region info");
+		goto out;
+	}
+	/* BAR2 is empty after open; then all of it is written */
+	if (mig_measure(src, dst, reps, &res[0]) ||
+	    mig_fill_bar2(src, bar2.size) ||
+	    mig_measure(src, dst, reps, &res[1]))
+		goto out;
+	ret = 0;
+	printf("migration %s -> %s (BAR2 %llu KiB), median of %u:\n",
+	       src_spec, comma + 1, (unsigned long long)bar2.size / 1024, reps);
+	printf("  %-6s %12s %10s %10s %10s\n", "BAR2", "bytes", "save ms",
+	       "resume ms", "MB/s save");
+	for (i = 0; i < 2; i++)
+		printf("  %-6s %12.0f %10.2f %10.2f %10.1f\n", res[i].bar2,
+		       res[i].bytes, res[i].save_ms, res[i].resume_ms,
+		       res[i].bytes / 1e3 / res[i].save_ms);
+	if (!json)
+		goto out;
+	f = fopen(json, "w");
+	if (!f) {
+		perror(json);
+		ret = -1;
+		goto out;
+	}
+	fprintf(f, "{\"src\":\"%s\",\"dst\":\"%s\",\"bar2_size\":%llu,\"reps\":%u,\"runs\":[",
+		src_spec, comma + 1, (unsigned long long)bar2.size, reps);
+	for (i = 0; i < 2; i++)
+		fprintf(f, "%s{\"bar2\":\"%s\",\"bytes\":%.0f,\"save_ms\":%.3f,\"resume_ms\":%.3f}",
+			i ? "," : "", res[i].bar2, res[i].bytes,
+			res[i].save_ms, res[i].resume_ms);
+	fprintf(f, "]}\n");
+	if (fclose(f))
+		ret = -1;
+out:
+	vfiosim_dev_free(src);
+	vfiosim_dev_free(dst);
+	return ret ? 1 : 0;
+}
+
 static int scale_only(struct scale_report *scale, const char *json)
 {
 	int failed;
@@ -1916,9 +2108,13 @@ int main(int argc, char **argv)
 		{ "scale-threads", required_argument, NULL, 'T' },
 		{ "scale-ms", required_argument, NULL, 'M' },
 		{ "scale-reps", required_argument, NULL, 'P' },
+		{ "mig", required_argument, NULL, 'G' },
+		{ "mig-reps", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	const char *mig_specs = NULL;
+	unsigned int mig_reps = DEF_MIG_REPS;
 	const char *dev_spec = NULL, *peer_spec = NULL, *json = NULL;
 	const char *peer_path = "none", *nl_spec = NULL, *raw_uuid = NULL;
 	const char *ux_spec = NULL;
@@ -1938,9 +2134,15 @@ int main(int argc, char **argv)
 	scale->duration_ms = DEF_SCALE_MS;
 	scale->reps = DEF_SCALE_REPS;
 	scale_parse_counts("1,2,4", scale);
-	while ((opt = getopt_long(argc, argv, "d:p:n:b:j:N:R:U:V:L:T:M:P:h",
+	while ((opt = getopt_long(argc, argv, "d:p:n:b:j:N:R:U:V:L:T:M:P:G:g:h",
 				  opts, NULL)) != -1) {
 		switch (opt) {
+		case 'G':
+			mig_specs = optarg;
+			break;
+		case 'g':
+			mig_reps = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
 		case 'V':
 		case 'L':
 			if (scale_parse_specs(optarg, opt == 'V' ?
@@ -1999,6 +2201,10 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (mig_specs) {
+		free(scale);
+		return mig_only(mig_specs, mig_reps, json);
 	}
 	if ((!dev_spec && !scale->nvfio && !scale->nnl) || optind != argc ||
 	    !batch || iters < batch || !scale->duration_ms || !scale->reps ||

@@ -283,6 +283,136 @@ int vfiosim_device_feature(struct vfiosim_dev *dev,
 	return dev->ops->device_feature(dev, feature);
 }
 
+/* The feature header and its data, as VFIO_DEVICE_FEATURE takes them. */
+struct vfiosim_mig_feature {
+	struct vfio_device_feature hdr;
+	union {
+		struct vfio_device_feature_migration mig;
+		struct vfio_device_feature_mig_state state;
+	} u;
+};
+
+/* GET of a migration feature, whose data is size bytes, into f. */
+static int vfiosim_mig_feature_get(struct vfiosim_dev *dev, uint32_t feature,
+				   size_t size, struct vfiosim_mig_feature *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->hdr.argsz = (uint32_t)(sizeof(f->hdr) + size);
+	f->hdr.flags = VFIO_DEVICE_FEATURE_GET | feature;
+	return dev->ops->device_feature(dev, &f->hdr);
+}
+
+int vfiosim_mig_flags(struct vfiosim_dev *dev, uint64_t *flags)
+{
+	struct vfiosim_mig_feature f;
+	int ret;
+
+	VFIOSIM_CHECK(dev, device_feature);
+	VFIOSIM_CHECK_PTR(dev, mig_flags, flags);
+	ret = vfiosim_mig_feature_get(dev, VFIO_DEVICE_FEATURE_MIGRATION,
+				      sizeof(f.u.mig), &f);
+	if (!ret)
+		*flags = f.u.mig.flags;
+	return ret;
+}
+
+int vfiosim_mig_get_state(struct vfiosim_dev *dev, uint32_t *state)
+{
+	struct vfiosim_mig_feature f;
+	int ret;
+
+	VFIOSIM_CHECK(dev, device_feature);
+	VFIOSIM_CHECK_PTR(dev, mig_get_state, state);
+	ret = vfiosim_mig_feature_get(dev, VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+				      sizeof(f.u.state), &f);
+	if (!ret)
+		*state = f.u.state.device_state;
+	return ret;
+}
+
+void vfiosim_mig_state_set_init(struct vfiosim_mig_state_set *f,
+				uint32_t state)
+{
+	memset(f, 0, sizeof(*f));
+	f->hdr.argsz = sizeof(*f);
+	f->hdr.flags = VFIO_DEVICE_FEATURE_SET |
+		       VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
+	f->mig.device_state = state;
+	f->mig.data_fd = -1;
+}
+
+int vfiosim_mig_set_state(struct vfiosim_dev *dev, uint32_t state)
+{
+	VFIOSIM_CHECK(dev, mig_set_state);
+	return dev->ops->mig_set_state(dev, state);
+}
+
+ssize_t vfiosim_mig_read(struct vfiosim_dev *dev, void *buf, size_t len)
+{
+	VFIOSIM_CHECK(dev, mig_read);
+	VFIOSIM_CHECK_PTR(dev, mig_read, buf);
+	return dev->ops->mig_read(dev, buf, len);
+}
+
+ssize_t vfiosim_mig_write(struct vfiosim_dev *dev, const void *buf,
+			  size_t len)
+{
+	VFIOSIM_CHECK(dev, mig_write);
+	VFIOSIM_CHECK_PTR(dev, mig_write, buf);
+	return dev->ops->mig_write(dev, buf, len);
+}
+
+int vfiosim_mig_precopy_info(struct vfiosim_dev *dev, uint64_t *initial,
+			     uint64_t *dirty)
+{
+	VFIOSIM_CHECK(dev, mig_precopy_info);
+	VFIOSIM_CHECK_PTR(dev, mig_precopy_info, initial);
+	VFIOSIM_CHECK_PTR(dev, mig_precopy_info, dirty);
+	return dev->ops->mig_precopy_info(dev, initial, dirty);
+}
+
+ssize_t vfiosim_mig_save(struct vfiosim_dev *dev, void **buf)
+{
+	size_t len = 0, cap = 1 << 16;
+	unsigned char *b, *nb;
+	ssize_t n;
+
+	VFIOSIM_CHECK(dev, mig_read);
+	VFIOSIM_CHECK_PTR(dev, mig_save, buf);
+	b = malloc(cap);
+	if (!b)
+		return vfiosim_fail(dev, ENOMEM, "mig_save: out of memory");
+	n = vfiosim_mig_set_state(dev, VFIO_DEVICE_STATE_STOP_COPY);
+	while (!n) {
+		if (cap - len < cap / 4) {
+			nb = realloc(b, cap * 2);
+			if (!nb) {
+				n = vfiosim_fail(dev, ENOMEM,
+						 "mig_save: %zu bytes: out of memory",
+						 cap * 2);
+				break;
+			}
+			b = nb;
+			cap *= 2;
+		}
+		n = vfiosim_mig_read(dev, b + len, cap - len);
+		if (n > 0) {
+			len += (size_t)n;
+			n = 0;
+		} else if (!n) {
+			break;
+		}
+	}
+	if (!n)
+		n = vfiosim_mig_set_state(dev, VFIO_DEVICE_STATE_STOP);
+	if (n < 0) {
+		free(b);
+		return n;
+	}
+	*buf = b;
+	return (ssize_t)len;
+}
+
 int vfiosim_reset(struct vfiosim_dev *dev)
 {
 	VFIOSIM_CHECK(dev, reset);

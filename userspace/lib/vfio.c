@@ -36,6 +36,7 @@ struct vfio_priv {
 	char group_path[32];
 	uint32_t num_regions;
 	struct vfio_region_cache *regions;
+	int mig_fd;		/* the migration data fd, or -1 */
 };
 
 static struct vfio_priv *priv(struct vfiosim_dev *dev)
@@ -49,6 +50,8 @@ static void vfio_close(struct vfiosim_dev *dev)
 
 	if (!p)
 		return;
+	if (p->mig_fd >= 0)
+		close(p->mig_fd);
 	/* Device first: the group can only leave the container after. */
 	if (p->device_fd >= 0)
 		close(p->device_fd);
@@ -121,7 +124,7 @@ static int vfio_open(struct vfiosim_dev *dev, const char *target)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return vfiosim_fail(dev, ENOMEM, "out of memory");
-	p->container_fd = p->group_fd = p->device_fd = -1;
+	p->container_fd = p->group_fd = p->device_fd = p->mig_fd = -1;
 	p->group = mdev.iommu_group;
 	snprintf(p->group_path, sizeof(p->group_path), "/dev/vfio/%d",
 		 p->group);
@@ -442,6 +445,95 @@ static int vfio_dma_unmap(struct vfiosim_dev *dev, uint64_t iova,
 	return 0;
 }
 
+/*
+ * The data fd of a saving or resuming state is kept until a state that
+ * has none: STOP_COPY after PRE_COPY goes on with the same fd.
+ */
+static int vfio_mig_set_state(struct vfiosim_dev *dev, uint32_t state)
+{
+	struct vfio_priv *p = priv(dev);
+	struct vfiosim_mig_state_set f;
+
+	vfiosim_mig_state_set_init(&f, state);
+	if (ioctl(p->device_fd, VFIO_DEVICE_FEATURE, &f))
+		return vfiosim_fail(dev, errno,
+				    "VFIO_DEVICE_FEATURE MIG_DEVICE_STATE to %u: %s",
+				    state, strerror(errno));
+	/* PRE_COPY -> STOP_COPY (or a state to itself) goes on with it */
+	if (f.mig.data_fd >= 0 ||
+	    (state != VFIO_DEVICE_STATE_STOP_COPY &&
+	     state != VFIO_DEVICE_STATE_PRE_COPY &&
+	     state != VFIO_DEVICE_STATE_PRE_COPY_P2P &&
+	     state != VFIO_DEVICE_STATE_RESUMING)) {
+		if (p->mig_fd >= 0)
+			close(p->mig_fd);
+		p->mig_fd = f.mig.data_fd;
+	}
+	return 0;
+}
+
+static int vfio_mig_fd(struct vfiosim_dev *dev, const char *what)
+{
+	if (priv(dev)->mig_fd < 0)
+		return vfiosim_fail(dev, EINVAL,
+				    "%s: no migration data fd (not in a saving or resuming state)",
+				    what);
+	return priv(dev)->mig_fd;
+}
+
+static ssize_t vfio_mig_read(struct vfiosim_dev *dev, void *buf, size_t len)
+{
+	int fd = vfio_mig_fd(dev, "migration read");
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	n = read(fd, buf, len);
+	if (n < 0)
+		return vfiosim_fail(dev, errno, "migration read of %zu bytes: %s",
+				    len, strerror(errno));
+	return n;
+}
+
+static ssize_t vfio_mig_write(struct vfiosim_dev *dev, const void *buf,
+			      size_t len)
+{
+	int fd = vfio_mig_fd(dev, "migration write");
+	size_t done = 0;
+
+	if (fd < 0)
+		return fd;
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return vfiosim_fail(dev, n ? errno : EIO,
+					    "migration write of %zu bytes at %zu: %s",
+					    len, done,
+					    n ? strerror(errno) : "wrote nothing");
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+static int vfio_mig_precopy_info(struct vfiosim_dev *dev, uint64_t *initial,
+				 uint64_t *dirty)
+{
+	struct vfio_precopy_info info = { .argsz = sizeof(info) };
+	int fd = vfio_mig_fd(dev, "VFIO_MIG_GET_PRECOPY_INFO");
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info))
+		return vfiosim_fail(dev, errno, "VFIO_MIG_GET_PRECOPY_INFO: %s",
+				    strerror(errno));
+	*initial = info.initial_bytes;
+	*dirty = info.dirty_bytes;
+	return 0;
+}
+
 const struct vfiosim_io_ops vfiosim_vfio_ops = {
 	.name = "vfio",
 	.open = vfio_open,
@@ -458,4 +550,8 @@ const struct vfiosim_io_ops vfiosim_vfio_ops = {
 	.dma_map = vfio_dma_map,
 	.dma_unmap = vfio_dma_unmap,
 	.region_write_multi = vfio_region_write_multi,
+	.mig_set_state = vfio_mig_set_state,
+	.mig_read = vfio_mig_read,
+	.mig_write = vfio_mig_write,
+	.mig_precopy_info = vfio_mig_precopy_info,
 };

@@ -36,6 +36,23 @@ extern "C" {
 
 struct vfiosim_dev;
 
+/*
+ * PRE_COPY came to the VFIO uapi in Linux 6.2; older system headers (a
+ * Debian 12 build host) lack it.  The values are the uapi's.
+ */
+#ifndef VFIO_MIGRATION_PRE_COPY
+#define VFIO_MIGRATION_PRE_COPY		(1 << 2)
+#define VFIO_DEVICE_STATE_PRE_COPY	6
+#define VFIO_DEVICE_STATE_PRE_COPY_P2P	7
+struct vfio_precopy_info {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 initial_bytes;
+	__aligned_u64 dirty_bytes;
+};
+#define VFIO_MIG_GET_PRECOPY_INFO	_IO(VFIO_TYPE, VFIO_BASE + 21)
+#endif
+
 /* One DMA mapping, as both VFIO (vaddr) and vfio-user (fd + offset) need. */
 struct vfiosim_dma_map {
 	uint64_t iova;
@@ -91,6 +108,13 @@ struct vfiosim_io_ops {
 				  const struct vfiosim_write_op *ops, size_t n);
 	/* A transport round trip that touches no device (netlink only). */
 	int (*ping)(struct vfiosim_dev *dev);
+	/* Migration: see vfiosim_mig_set_state() and what follows it. */
+	int (*mig_set_state)(struct vfiosim_dev *dev, uint32_t state);
+	ssize_t (*mig_read)(struct vfiosim_dev *dev, void *buf, size_t len);
+	ssize_t (*mig_write)(struct vfiosim_dev *dev, const void *buf,
+			     size_t len);
+	int (*mig_precopy_info)(struct vfiosim_dev *dev, uint64_t *initial,
+				uint64_t *dirty);
 };
 
 /* Lifecycle. */
@@ -147,6 +171,39 @@ int vfiosim_region_write_multi(struct vfiosim_dev *dev,
 			       const struct vfiosim_write_op *ops, size_t n);
 /* One VFIOSIM_CMD_PING round trip; -EOPNOTSUPP unless netlink. */
 int vfiosim_netlink_ping(struct vfiosim_dev *dev);
+
+/*
+ * Migration (VFIO migration v2; the device's stream and its errnos are in
+ * uapi/linux/vfiosim.h).  The same meaning on every backend:
+ *  - mig_flags: VFIO_DEVICE_FEATURE_MIGRATION's VFIO_MIGRATION_* flags;
+ *  - mig_get_state / mig_set_state: enum vfio_device_mig_state.  An arc
+ *    the device refuses is -EINVAL (the state stays); a refused stream
+ *    fails RESUMING -> STOP with the stream's errno.  On vfio the data fd
+ *    a saving or resuming state returns is kept inside the device handle
+ *    and closed when the state ends; on vfio-user there is none;
+ *  - mig_read: up to len bytes of the saving stream (STOP_COPY or
+ *    PRE_COPY); 0 at its end, -ENOMSG when PRE_COPY has nothing new yet,
+ *    -EINVAL outside a saving state.  A short count is what there was;
+ *  - mig_write: all len bytes into the resuming stream (RESUMING), or
+ *    -EINVAL outside it.  A bad stream is reported by the STOP arc;
+ *  - mig_precopy_info: VFIO_MIG_GET_PRECOPY_INFO's initial and dirty
+ *    bytes, in PRE_COPY (-EINVAL in other states).  vfio-user has no such
+ *    message: -EOPNOTSUPP on netlink and unix.
+ */
+int vfiosim_mig_flags(struct vfiosim_dev *dev, uint64_t *flags);
+int vfiosim_mig_get_state(struct vfiosim_dev *dev, uint32_t *state);
+int vfiosim_mig_set_state(struct vfiosim_dev *dev, uint32_t state);
+ssize_t vfiosim_mig_read(struct vfiosim_dev *dev, void *buf, size_t len);
+ssize_t vfiosim_mig_write(struct vfiosim_dev *dev, const void *buf,
+			  size_t len);
+int vfiosim_mig_precopy_info(struct vfiosim_dev *dev, uint64_t *initial,
+			     uint64_t *dirty);
+/*
+ * The whole save, as a VMM stopping the device does it: STOP_COPY, the
+ * stream up to its end into *buf (malloc()ed, the caller frees it), STOP.
+ * Its length, or -errno (nothing to free).
+ */
+ssize_t vfiosim_mig_save(struct vfiosim_dev *dev, void **buf);
 
 /* Conveniences built on the ops. */
 int vfiosim_read32(struct vfiosim_dev *dev, uint32_t index, uint64_t offset,

@@ -65,6 +65,15 @@ int vfiosim_write_ops_check(struct vfiosim_dev *dev,
 			    uint64_t (*size)(struct vfiosim_dev *dev,
 					     uint32_t index));
 
+/* A VFIO_DEVICE_FEATURE SET of MIG_DEVICE_STATE to state, data_fd -1. */
+struct vfiosim_mig_state_set {
+	struct vfio_device_feature hdr;
+	struct vfio_device_feature_mig_state mig;
+};
+
+void vfiosim_mig_state_set_init(struct vfiosim_mig_state_set *f,
+				uint32_t state);
+
 /* VFIOSIM_SYSFS_ROOT, or "/sys".  Read at each call. */
 const char *vfiosim_sysfs_root(void);
 
@@ -215,6 +224,10 @@ int vu_client_dma_map(struct vfiosim_dev *dev,
 		      const struct vfiosim_dma_map *map);
 int vu_client_dma_unmap(struct vfiosim_dev *dev, uint64_t iova,
 			uint64_t size, uint32_t flags);
+int vu_client_mig_set_state(struct vfiosim_dev *dev, uint32_t state);
+ssize_t vu_client_mig_read(struct vfiosim_dev *dev, void *buf, size_t len);
+ssize_t vu_client_mig_write(struct vfiosim_dev *dev, const void *buf,
+			    size_t len);
 
 /* The members of a struct vfiosim_io_ops that are the client's. */
 #define VU_CLIENT_OPS							\
@@ -229,7 +242,11 @@ int vu_client_dma_unmap(struct vfiosim_dev *dev, uint64_t iova,
 	.reset = vu_client_reset,					\
 	.dma_map = vu_client_dma_map,					\
 	.dma_unmap = vu_client_dma_unmap,				\
-	.region_write_multi = vu_client_region_write_multi
+	.region_write_multi = vu_client_region_write_multi,		\
+	.mig_set_state = vu_client_mig_set_state,			\
+	.mig_read = vu_client_mig_read,					\
+	.mig_write = vu_client_mig_write
+	/* no mig_precopy_info: vfio-user has no message for it */
 
 /*
  * Generic netlink plumbing (nl.c), shared by the netlink backend and the

@@ -613,6 +613,110 @@ static int vu_dma_unmap_locked(struct vfiosim_dev *dev, uint64_t iova,
 	return 0;
 }
 
+/* ---- migration ------------------------------------------------------ */
+
+/* DEVICE_FEATURE SET MIG_DEVICE_STATE; data_fd -1, data goes in messages. */
+static int vu_mig_set_state_locked(struct vfiosim_dev *dev, uint32_t state)
+{
+	struct vfiosim_mig_state_set f;
+	char why[VU_WHY_LEN];
+	const void *payload;
+	ssize_t n;
+
+	vfiosim_mig_state_set_init(&f, state);
+	memcpy(vu_payload(vc(dev)), &f, sizeof(f));
+	n = vu_client_simple(vc(dev), VFIOSIM_USER_DEVICE_FEATURE, sizeof(f),
+			     NULL, 0, &payload, NULL, why);
+	if (n < 0)
+		return vfiosim_fail(dev, (int)-n,
+				    "DEVICE_FEATURE MIG_DEVICE_STATE to %u: %s",
+				    state, why);
+	return 0;
+}
+
+/* Data bytes one MIG_DATA_READ/WRITE moves: as a region access. */
+static size_t vu_mig_chunk(const struct vu_client *c)
+{
+	size_t max = c->payload_max - sizeof(struct vfiosim_user_mig_data);
+
+	return c->max_xfer < max ? c->max_xfer : max;
+}
+
+static ssize_t vu_mig_read_locked(struct vfiosim_dev *dev, void *buf,
+				  size_t len)
+{
+	struct vu_client *c = vc(dev);
+	struct vfiosim_user_mig_data req, got;
+	char why[VU_WHY_LEN];
+	const void *payload;
+	size_t done = 0;
+	ssize_t n;
+
+	do {
+		size_t want = len - done < vu_mig_chunk(c) ?
+			      len - done : vu_mig_chunk(c);
+
+		req.size = (uint32_t)want;
+		req.argsz = (uint32_t)(sizeof(req) + want);
+		memcpy(vu_payload(c), &req, sizeof(req));
+		n = vu_client_simple(c, VFIOSIM_USER_MIG_DATA_READ, sizeof(req),
+				     NULL, 0, &payload, NULL, why);
+		if (n < 0) {
+			if (done)	/* what came before is the answer */
+				break;
+			return vfiosim_fail(dev, (int)-n,
+					    "MIG_DATA_READ of %zu bytes: %s",
+					    want, why);
+		}
+		if ((size_t)n < sizeof(got))
+			return vfiosim_fail(dev, EPROTO,
+					    "MIG_DATA_READ: malformed reply: %zd bytes",
+					    n);
+		memcpy(&got, payload, sizeof(got));
+		if (got.size > want || (size_t)n != sizeof(got) + got.size)
+			return vfiosim_fail(dev, EPROTO,
+					    "MIG_DATA_READ: malformed reply: size %u for %zu asked, %zd bytes",
+					    got.size, want, n);
+		memcpy((char *)buf + done,
+		       (const unsigned char *)payload + sizeof(got), got.size);
+		done += got.size;
+		if (got.size < want)
+			break;
+	} while (done < len);
+	return (ssize_t)done;
+}
+
+static ssize_t vu_mig_write_locked(struct vfiosim_dev *dev, const void *buf,
+				   size_t len)
+{
+	struct vu_client *c = vc(dev);
+	struct vfiosim_user_mig_data req;
+	char why[VU_WHY_LEN];
+	const void *payload;
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		size_t want = len - done < vu_mig_chunk(c) ?
+			      len - done : vu_mig_chunk(c);
+
+		req.size = (uint32_t)want;
+		req.argsz = sizeof(req);
+		memcpy(vu_payload(c), &req, sizeof(req));
+		memcpy((unsigned char *)vu_payload(c) + sizeof(req),
+		       (const char *)buf + done, want);
+		n = vu_client_simple(c, VFIOSIM_USER_MIG_DATA_WRITE,
+				     sizeof(req) + want, NULL, 0, &payload,
+				     NULL, why);
+		if (n < 0)
+			return vfiosim_fail(dev, (int)-n,
+					    "MIG_DATA_WRITE of %zu bytes at %zu: %s",
+					    want, done, why);
+		done += want;
+	}
+	return (ssize_t)done;
+}
+
 /* Every op takes the client's lock for its whole round trip. */
 #define VU_LOCKED(ret_t, name, params, args)				\
 ret_t vu_client_##name params						\
@@ -661,6 +765,13 @@ VU_LOCKED(int, region_mmap,
 VU_LOCKED(int, dma_map,
 	  (struct vfiosim_dev *dev, const struct vfiosim_dma_map *map),
 	  (dev, map))
+VU_LOCKED(int, mig_set_state, (struct vfiosim_dev *dev, uint32_t state),
+	  (dev, state))
+VU_LOCKED(ssize_t, mig_read,
+	  (struct vfiosim_dev *dev, void *buf, size_t len), (dev, buf, len))
+VU_LOCKED(ssize_t, mig_write,
+	  (struct vfiosim_dev *dev, const void *buf, size_t len),
+	  (dev, buf, len))
 VU_LOCKED(int, dma_unmap,
 	  (struct vfiosim_dev *dev, uint64_t iova, uint64_t size,
 	   uint32_t flags),

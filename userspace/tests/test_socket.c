@@ -56,6 +56,15 @@ struct server {
 	char dma_seen[16];
 	uint32_t irq_runs[8][3];	/* start, count, nfds */
 	int nruns;
+	/* migration: what the client asked and sent */
+	int count_mig_read;
+	int count_mig_write;
+	size_t mig_pos;			/* bytes of MIG_STREAM read */
+	size_t mig_written;
+	bool mig_write_ok;		/* each piece was MIG_STREAM's */
+	uint32_t mig_state;
+	uint32_t mig_feature_flags;
+	int32_t mig_data_fd;
 };
 
 /* Read one whole message; false at EOF. */
@@ -156,6 +165,12 @@ static void srv_region_info(int fd, struct server *s, const struct msg *m)
 		   (ri.index == 2 ? VFIO_REGION_INFO_FLAG_MMAP : 0);
 	srv_reply(fd, m, 0, 0, &ri, sizeof(ri),
 		  ri.index == 2 ? s->memfd : -1);
+}
+
+/* A command the script does not serve. */
+static void srv_enotty(int fd, const struct msg *m)
+{
+	srv_reply(fd, m, VFIOSIM_USER_F_ERROR, ENOTTY, NULL, 0, -1);
 }
 
 /* VERSION, DEVICE_GET_INFO and each GET_REGION_INFO, as at open. */
@@ -334,14 +349,154 @@ static void script_good(int fd, struct server *s)
 			break;
 		}
 		default:
-			srv_reply(fd, m, VFIOSIM_USER_F_ERROR, ENOTTY, NULL, 0,
-				  -1);
+			srv_enotty(fd, m);
 		}
 		srv_close_fds(m);
 	}
 out:
 	srv_close_fds(m);
 	free(m);
+}
+
+/* The saving stream the migration script serves: 10000 bytes. */
+#define MIG_STREAM_LEN	10000
+static unsigned char mig_byte(size_t i)
+{
+	return (unsigned char)(i * 7 + 3);
+}
+
+/*
+ * Migration over vfio-user, as the spec has it: DEVICE_FEATURE SET of
+ * MIG_DEVICE_STATE (state 4, RESUMING, is refused with EBUSY), then
+ * MIG_DATA_READ of at most what is left of a 10000-byte stream and
+ * MIG_DATA_WRITE of pieces of the same stream.
+ */
+static void script_migration(int fd, struct server *s)
+{
+	struct msg *m = calloc(1, sizeof(*m));
+	static unsigned char out[8 + 65536];
+
+	s->mig_write_ok = true;
+	if (!srv_handshake(fd, s, m))
+		goto out;
+	while (srv_recv(fd, m)) {
+		struct vfiosim_user_mig_data md;
+		struct vfio_device_feature f;
+		struct vfio_device_feature_mig_state st;
+		size_t i, n;
+
+		switch (m->h.command) {
+		case VFIOSIM_USER_DEVICE_FEATURE:
+			memcpy(&f, m->p, sizeof(f));
+			memcpy(&st, m->p + sizeof(f), sizeof(st));
+			s->mig_feature_flags = f.flags;
+			s->mig_state = st.device_state;
+			s->mig_data_fd = st.data_fd;
+			if (st.device_state == VFIO_DEVICE_STATE_RESUMING)
+				srv_reply(fd, m, VFIOSIM_USER_F_ERROR, EBUSY,
+					  NULL, 0, -1);
+			else
+				srv_reply(fd, m, 0, 0, m->p,
+					  sizeof(f) + sizeof(st), -1);
+			break;
+		case VFIOSIM_USER_MIG_DATA_READ:
+			s->count_mig_read++;
+			memcpy(&md, m->p, sizeof(md));
+			n = MIG_STREAM_LEN - s->mig_pos;
+			if (n > md.size)
+				n = md.size;
+			md.size = (uint32_t)n;
+			md.argsz = (uint32_t)(sizeof(md) + n);
+			memcpy(out, &md, sizeof(md));
+			for (i = 0; i < n; i++)
+				out[sizeof(md) + i] = mig_byte(s->mig_pos + i);
+			s->mig_pos += n;
+			srv_reply(fd, m, 0, 0, out, sizeof(md) + n, -1);
+			break;
+		case VFIOSIM_USER_MIG_DATA_WRITE:
+			s->count_mig_write++;
+			memcpy(&md, m->p, sizeof(md));
+			if (m->h.msg_size != HDR + sizeof(md) + md.size)
+				s->mig_write_ok = false;
+			for (i = 0; i < md.size; i++)
+				if (m->p[sizeof(md) + i] !=
+				    mig_byte(s->mig_written + i))
+					s->mig_write_ok = false;
+			s->mig_written += md.size;
+			srv_reply(fd, m, 0, 0, NULL, 0, -1);
+			break;
+		default:
+			srv_enotty(fd, m);
+		}
+		srv_close_fds(m);
+	}
+out:
+	srv_close_fds(m);
+	free(m);
+}
+
+static void test_migration(struct tap *t)
+{
+	struct vfiosim_dev *dev = vfiosim_dev_alloc();
+	static unsigned char buf[MIG_STREAM_LEN + 100];
+	uint64_t initial, dirty;
+	struct server s;
+	bool ok = true;
+	ssize_t n;
+	size_t i;
+	int ret;
+
+	srv_start(&s, script_migration, CAPS_GOOD);
+	ret = vfiosim_dev_open(dev, spec);
+	tap_int(t, ret, 0, "migration: open");
+	if (ret) {
+		printf("# %s\n", vfiosim_dev_error(dev));
+		vfiosim_dev_free(dev);
+		close(s.lfd);
+		return;
+	}
+	ret = vfiosim_mig_set_state(dev, VFIO_DEVICE_STATE_STOP_COPY);
+	tap_int(t, ret, 0, "migration: set state");
+	tap_int(t, s.mig_feature_flags, VFIO_DEVICE_FEATURE_SET |
+		VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+		"migration: ... is DEVICE_FEATURE SET MIG_DEVICE_STATE");
+	tap_int(t, s.mig_state, VFIO_DEVICE_STATE_STOP_COPY,
+		"migration: ... with the state asked");
+	tap_int(t, s.mig_data_fd, -1, "migration: ... and data_fd -1");
+	ret = vfiosim_mig_set_state(dev, VFIO_DEVICE_STATE_RESUMING);
+	tap_int(t, ret, -EBUSY, "migration: a refused state is -error_no");
+	tap_has(t, vfiosim_dev_error(dev), "MIG_DEVICE_STATE to 4",
+		"migration: ... and the message says which state");
+	tap_has(t, vfiosim_dev_error(dev), "unix:",
+		"migration: ... and names the device");
+
+	/* max_data_xfer_size 4096: 10000 bytes in 3 reads, then a short one */
+	n = vfiosim_mig_read(dev, buf, sizeof(buf));
+	tap_int(t, n, MIG_STREAM_LEN, "migration: read all of the stream");
+	tap_int(t, s.count_mig_read, 3,
+		"migration: ... in max_data_xfer_size pieces, the last short");
+	for (i = 0; ok && i < MIG_STREAM_LEN; i++)
+		ok = buf[i] == mig_byte(i);
+	tap_ok(t, ok, "migration: ... the bytes as the server sent them");
+	n = vfiosim_mig_read(dev, buf, sizeof(buf));
+	tap_int(t, n, 0, "migration: then the end of the stream (0)");
+
+	for (i = 0; i < MIG_STREAM_LEN; i++)
+		buf[i] = mig_byte(i);
+	n = vfiosim_mig_write(dev, buf, MIG_STREAM_LEN);
+	tap_int(t, n, MIG_STREAM_LEN, "migration: write all of a stream");
+	tap_int(t, s.count_mig_write, 3,
+		"migration: ... in max_data_xfer_size pieces");
+	tap_ok(t, s.mig_write_ok && s.mig_written == MIG_STREAM_LEN,
+	       "migration: ... each whole, in order");
+
+	ret = vfiosim_mig_precopy_info(dev, &initial, &dirty);
+	tap_int(t, ret, -EOPNOTSUPP,
+		"migration: no PRECOPY_INFO over vfio-user");
+	tap_has(t, vfiosim_dev_error(dev), "mig_precopy_info",
+		"migration: ... and the message says what");
+	vfiosim_dev_free(dev);
+	srv_stop(&s);
 }
 
 static void script_version_only(int fd, struct server *s)
@@ -728,6 +883,7 @@ int main(void)
 	test_parse_version(&t);
 	test_good(&t);
 	test_write_multiple(&t);
+	test_migration(&t);
 	test_open_failures(&t);
 	tap_int(&t, count_fds(), fds, "no file descriptor leaked");
 	rmdir(dir);

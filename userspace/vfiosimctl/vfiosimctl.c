@@ -192,7 +192,7 @@ static const char help_main[] =
 "    vfiosimctl [OPTIONS] OBJECT COMMAND [ARGS]\n"
 "    vfiosimctl [OPTIONS] OBJECT help\n"
 "\n"
-"    OBJECT := { types | dev | region | irq | monitor | help }\n"
+"    OBJECT := { types | dev | region | irq | mig | monitor | help }\n"
 "    OPTIONS := { -j | --json } | { -p | --pretty } |\n"
 "               { -b | --backend } { vfio | netlink } | { -h | --help }\n"
 "\n"
@@ -213,6 +213,7 @@ static const char help_main[] =
 "    dev       create, remove, list and show devices\n"
 "    region    read and write device regions (BARs, config space)\n"
 "    irq       ring the doorbell and time the interrupt\n"
+"    mig       save a device's state and resume it on another (migration)\n"
 "    monitor   print device events (created, removed, opened, ...)\n"
 "    Run 'vfiosimctl OBJECT help' for the commands of each.\n"
 "\n"
@@ -362,6 +363,30 @@ static const char help_irq[] =
 "EXIT STATUS\n"
 "    0 every ring was delivered, 1 the device failed or an interrupt\n"
 "    did not arrive within 1 s, 2 bad command line.\n";
+
+static const char help_mig[] =
+"NAME\n"
+"    vfiosimctl mig - save a device and resume it on another\n"
+"\n"
+"SYNOPSIS\n"
+"    vfiosimctl [-j] [-p] mig SRC DST [--scratch VAL] [--text STR]\n"
+"\n"
+"DESCRIPTION\n"
+"    Opens both devices (of one type; either backend), writes VAL to\n"
+"    SRC's SCRATCH0 register and STR at the start of its BAR2, then\n"
+"    migrates SRC as a VMM does with VFIO migration v2: STOP_COPY, reads\n"
+"    the whole stream, STOP; DST goes to RESUMING, takes the stream, and\n"
+"    to RUNNING.  Prints the stream's size and header, then what DST's\n"
+"    SCRATCH0 and BAR2 hold.  Both devices are reset when the command\n"
+"    closes them, as at every close.\n"
+"\n"
+"OPTIONS\n"
+"    --scratch VAL  default 0xc0ffee00\n"
+"    --text STR     at most 64 bytes; default \"hello from the source\"\n"
+"\n"
+"EXIT STATUS\n"
+"    0 DST holds what SRC held, 1 migration failed or DST differs,\n"
+"    2 bad command line.\n";
 
 static const char help_monitor[] =
 "NAME\n"
@@ -1255,6 +1280,110 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* mig                                                                 */
+
+static uint32_t le32_at(const uint8_t *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int cmd_mig(struct ctl *ctl, int argc, char **argv)
+{
+	const char *text = "hello from the source";
+	struct vfiosim_dev *src = NULL, *dst = NULL;
+	uint64_t scratch = 0xc0ffee00;
+	char got[65] = "";
+	uint32_t val = 0;
+	uint8_t *stream = NULL;
+	ssize_t len = 0;
+	int i, ret = EXIT_OK;
+	void *buf;
+
+	if (argc >= 1 && is_help(argv[0]))
+		return print_help(help_mig);
+	if (argc < 2)
+		return usage("mig", "mig", "needs SRC and DST");
+	for (i = 2; i < argc; i++) {
+		const char *v;
+
+		v = opt_value("--scratch", &i, argc, argv);
+		if (v) {
+			if (!parse_u64(v, &scratch) || scratch > UINT32_MAX)
+				return usage("mig", "mig",
+					     "--scratch '%s': not a 32-bit number",
+					     v);
+			continue;
+		}
+		v = opt_value("--text", &i, argc, argv);
+		if (!v)
+			return usage("mig", "mig", "unknown argument '%s'",
+				     argv[i]);
+		if (strlen(v) > 64)
+			return usage("mig", "mig", "--text: at most 64 bytes");
+		text = v;
+	}
+	src = open_dev(ctl, "mig", argv[0], &ret);
+	if (src)
+		dst = open_dev(ctl, "mig", argv[1], &ret);
+	if (!src || !dst)
+		goto out;
+	if (vfiosim_write32(src, VFIO_PCI_BAR0_REGION_INDEX,
+			    VFIOSIM_REG_SCRATCH0, (uint32_t)scratch) ||
+	    vfiosim_region_write(src, VFIO_PCI_BAR2_REGION_INDEX, 0, text,
+				 strlen(text) + 1) != (ssize_t)strlen(text) + 1) {
+		ret = fail("mig", "%s", vfiosim_dev_error(src));
+		goto out;
+	}
+	len = vfiosim_mig_save(src, &buf);
+	if (len >= 0)
+		stream = buf;
+	if (len < VFIOSIM_MIG_HEADER_SIZE) {
+		ret = fail("mig", "save: %s", len < 0 ?
+			   vfiosim_dev_error(src) : "short stream");
+		goto out;
+	}
+	if (vfiosim_mig_set_state(dst, VFIO_DEVICE_STATE_RESUMING) ||
+	    vfiosim_mig_write(dst, stream, len) != len ||
+	    vfiosim_mig_set_state(dst, VFIO_DEVICE_STATE_RUNNING)) {
+		ret = fail("mig", "resume: %s", vfiosim_dev_error(dst));
+		goto out;
+	}
+	if (vfiosim_read32(dst, VFIO_PCI_BAR0_REGION_INDEX,
+			   VFIOSIM_REG_SCRATCH0, &val) ||
+	    vfiosim_region_read(dst, VFIO_PCI_BAR2_REGION_INDEX, 0, got,
+				sizeof(got) - 1) != sizeof(got) - 1) {
+		ret = fail("mig", "%s", vfiosim_dev_error(dst));
+		goto out;
+	}
+	if (val != scratch || strcmp(got, text))
+		ret = fail("mig", "the destination differs");
+	if (ctl->json) {
+		jw_obj_open(&ctl->jw, NULL);
+		jw_u64(&ctl->jw, "stream_bytes", (uint64_t)len);
+		jw_u64(&ctl->jw, "magic", le32_at(stream));
+		jw_u64(&ctl->jw, "version", le32_at(stream + 4));
+		jw_u64(&ctl->jw, "device_id", le32_at(stream + 8));
+		jw_u64(&ctl->jw, "dst_scratch0", val);
+		jw_str(&ctl->jw, "dst_bar2_text", got);
+		jw_obj_close(&ctl->jw);
+		fputc('\n', stdout);
+	} else {
+		printf("saved %zd bytes from %s: magic 0x%08x version %u device 0x%04x\n",
+		       len, argv[0], le32_at(stream), le32_at(stream + 4),
+		       le32_at(stream + 8));
+		printf("resumed on %s: SCRATCH0 0x%08x, BAR2 \"%s\"\n", argv[1],
+		       val, got);
+	}
+out:
+	free(stream);
+	if (src)
+		vfiosim_dev_free(src);
+	if (dst)
+		vfiosim_dev_free(dst);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
 
 static int cmd_help(int argc, char **argv)
 {
@@ -1270,6 +1399,8 @@ static int cmd_help(int argc, char **argv)
 		return print_help(help_irq);
 	if (!strcmp(argv[0], "monitor"))
 		return print_help(help_monitor);
+	if (!strcmp(argv[0], "mig"))
+		return print_help(help_mig);
 	return usage(NULL, "help", "unknown object '%s'", argv[0]);
 }
 
@@ -1362,6 +1493,8 @@ int main(int argc, char **argv)
 		ret = cmd_irq(&ctl, argc, argv);
 	else if (!strcmp(obj, "monitor"))
 		ret = cmd_monitor(&ctl, argc, argv);
+	else if (!strcmp(obj, "mig"))
+		ret = cmd_mig(&ctl, argc, argv);
 	else
 		return usage(NULL, NULL, "unknown object '%s'", obj);
 
