@@ -94,8 +94,19 @@ done
 ok "devices of type $type: A ${uuid[src]} (source), B ${uuid[dst]} (destination)"
 
 nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-devopt=
-[ "$dirty" = container ] && devopt=,x-device-dirty-page-tracking=off
+# enable-migration=on: QEMU (9.1+) blocks a vfio device's migration in
+# its default (auto) mode unless the device logs its own DMA
+# (VFIO_DEVICE_FEATURE_DMA_LOGGING) or the IOMMU tracks dirty pages
+# (iommufd with hardware dirty bits); the type1 container's tracking,
+# which is exact for an mdev (only pages written through vfio_dma_rw or
+# pinned are dirty), counts for it only when asked.  vfiosim's VFIO DMA
+# logging needs the kernel's iova_bitmap (CONFIG_IOMMUFD_DRIVER), which
+# Debian's 6.12 and 7.3 lack.  With on, QEMU warns once and migrates
+# through the container; a device without migration fails to realize.
+devopt=,enable-migration=on
+[ "$dirty" = container ] && devopt=$devopt,x-device-dirty-page-tracking=off
+# The one line QEMU may print: its warning about that choice.
+qemu_expected="VFIO device doesn't support device and IOMMU dirty tracking"
 machine=q35
 [ "$accel" = kvm ] && machine=$machine,kernel-irqchip=split
 
@@ -323,7 +334,11 @@ fi
 
 for r in src dst; do
 	sed "s/^/# $r qemu stderr: /" "$tmp/$r.err"
-	check "$r QEMU printed no error or warning" test ! -s "$tmp/$r.err"
+	if grep -qF "$qemu_expected" "$tmp/$r.err"; then
+		echo "# $r QEMU warned that the device has no device or IOMMU dirty tracking of its own: the type1 container's follows its DMA"
+	fi
+	check "$r QEMU printed no other error or warning" \
+		test -z "$(grep -vF "$qemu_expected" "$tmp/$r.err")"
 done
 [ -s "$tmp/qmp.err" ] && sed 's/^/# qmp: /' "$tmp/qmp.err"
 echo "# source trace (vfio migration events):"
