@@ -177,27 +177,6 @@ vfiosim_dma_buf_attach_revocable(struct dma_buf_attachment *attach)
 #endif
 
 /*
- * The VFIO core's DMA logging (vfio_log_ops) reports through iova_bitmap.
- * Before 6.7 that is part of vfio.ko; since, it is iommufd's, built only
- * with CONFIG_IOMMUFD_DRIVER (exported in the IOMMUFD namespace, a string
- * since 6.13) and a stub that fails every REPORT without it, as in
- * Debian's 6.12 and 7.3.  There the device has no log_ops, so the core
- * answers ENOTTY and a VMM (QEMU) uses container dirty tracking instead
- * of a device log that could never report.  vfio-user's DMA logging is
- * the module's own and exists everywhere.
- */
-#if KERNEL_VERSION(6, 7, 0) > LINUX_VERSION_CODE
-#define VFIOSIM_HAVE_VFIO_DMA_LOGGING
-#elif IS_ENABLED(CONFIG_IOMMUFD_DRIVER)
-#define VFIOSIM_HAVE_VFIO_DMA_LOGGING
-#if KERNEL_VERSION(6, 13, 0) <= LINUX_VERSION_CODE
-#define VFIOSIM_IOVA_BITMAP_NS	"IOMMUFD"
-#else
-#define VFIOSIM_IOVA_BITMAP_NS	IOMMUFD
-#endif
-#endif
-
-/*
  * Migration (migration.c).  PRE_COPY and its states came with 6.2; 6.3
  * added the migration_get_data_size op, which the VFIO core then calls
  * unconditionally for VFIO_DEVICE_FEATURE_MIG_DATA_SIZE.
@@ -252,6 +231,27 @@ static inline void vfiosim_precopy_flags(struct vfio_device *vdev,
 		info->flags = 0;
 #endif
 }
+#endif
+
+/*
+ * The VFIO core's DMA logging (vfio_log_ops) reports through iova_bitmap.
+ * Before 6.7 that is part of vfio.ko; since, it is iommufd's, built only
+ * with CONFIG_IOMMUFD_DRIVER (exported in the IOMMUFD namespace, a string
+ * since 6.13) and a stub that fails every REPORT without it, as in
+ * Debian's 6.12 and 7.3.  There the device has no log_ops, so the core
+ * answers ENOTTY and a VMM (QEMU) uses container dirty tracking instead
+ * of a device log that could never report.  vfio-user's DMA logging is
+ * the module's own and exists everywhere.
+ */
+#if KERNEL_VERSION(6, 7, 0) > LINUX_VERSION_CODE
+#define VFIOSIM_HAVE_VFIO_DMA_LOGGING
+#elif IS_ENABLED(CONFIG_IOMMUFD_DRIVER)
+#define VFIOSIM_HAVE_VFIO_DMA_LOGGING
+#if KERNEL_VERSION(6, 13, 0) <= LINUX_VERSION_CODE
+#define VFIOSIM_IOVA_BITMAP_NS	"IOMMUFD"
+#else
+#define VFIOSIM_IOVA_BITMAP_NS	IOMMUFD
+#endif
 #endif
 
 #endif /* _VFIOSIM_COMPAT_H */

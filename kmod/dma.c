@@ -2,10 +2,11 @@
 /*
  * vfiosim: the DMA engine and DMA dirty logging.
  *
- * One transfer at a time per device, run by a work item (system_unbound_wq)
+ * One transfer at a time per device, run by a work item (system_highpri_wq)
  * with a snapshot of the registers taken at GO.  The memory it reaches is
  * the owner's: over VFIO the container's IOVAs, pinned with
- * vfio_pin_pages() a chunk at a time and copied page to page; over
+ * vfio_pin_pages() and kept pinned until the container unmaps them (the
+ * dma_unmap callback), reset or close, and copied page to page; over
  * vfio-user the session's DMA maps, each page looked up in its memory file.
  *
  * Locks (see vfiosim.h): GO, completion, abort and quiesce state are under
@@ -79,6 +80,15 @@ struct vfiosim_dma_engine {
 	bool abort;
 
 	struct mutex maps_lock;	/* the vfio-user maps the worker looks up */
+
+	/*
+	 * VFIO: pages pinned with vfio_pin_pages() for reading ([0]) and
+	 * writing ([1]), by IOVA page number, kept until the container unmaps
+	 * them (dma_unmap), reset or close: a pin per page per transfer
+	 * would cost more than the copy.
+	 */
+	struct mutex pins_lock;
+	struct xarray pins[2];
 
 	struct mutex log_lock;		/* the dirty log, *log */
 	struct vfiosim_dma_log *log;	/* NULL: not logging */
@@ -336,28 +346,117 @@ out:
 	return status;
 }
 
+/* The transfer was aborted (fence, reset, close): pin nothing more. */
+static bool vfiosim_dma_aborted(struct vfiosim_dma_engine *eng)
+{
+	bool aborted;
+
+	mutex_lock(&eng->sdev->lock);
+	aborted = eng->abort;
+	mutex_unlock(&eng->sdev->lock);
+	return aborted;
+}
+
+/*
+ * VFIO: the @npages pages from page-aligned @iova, from the pins kept or
+ * pinned now (runs of missing pages in one call) and kept.
+ */
+static u32 vfiosim_dma_vfio_get(struct vfiosim_dma_engine *eng, u64 iova,
+				int npages, bool write, struct page **pages)
+{
+	struct xarray *xa = &eng->pins[write];
+	unsigned long pfn = iova >> PAGE_SHIFT;
+	u32 status = VFIOSIM_DMA_STATUS_DONE;
+	int i = 0, n, k, ret;
+	bool aborted;
+
+	mutex_lock(&eng->pins_lock);
+	while (i < npages) {
+		pages[i] = xa_load(xa, pfn + i);
+		if (pages[i]) {
+			i++;
+			continue;
+		}
+		for (n = 1; i + n < npages && !xa_load(xa, pfn + i + n); n++)
+			;
+		/*
+		 * Pin with no lock of ours held (vfio_pin_pages() takes the
+		 * container's iommu->lock, which the dma_unmap callback runs
+		 * without, but after its device_list_lock).
+		 */
+		mutex_unlock(&eng->pins_lock);
+		if (vfiosim_dma_aborted(eng))
+			return VFIOSIM_DMA_STATUS_ERR_ABORTED;
+		ret = vfio_pin_pages(&eng->sdev->vdev,
+				     (u64)(pfn + i) << PAGE_SHIFT, n,
+				     write ? IOMMU_WRITE : IOMMU_READ,
+				     pages + i);
+		aborted = vfiosim_dma_aborted(eng);
+		mutex_lock(&eng->pins_lock);
+		if (ret != n) {
+			if (ret > 0) {
+				vfio_unpin_pages(&eng->sdev->vdev,
+						 (u64)(pfn + i) << PAGE_SHIFT,
+						 ret);
+				ret = -EFAULT;
+			}
+			status = vfiosim_dma_errno_status(ret);
+			break;
+		}
+		for (k = 0; k < n; k++) {
+			if (!xa_err(xa_store(xa, pfn + i + k, pages[i + k],
+					     GFP_KERNEL)))
+				continue;
+			vfio_unpin_pages(&eng->sdev->vdev,
+					 (u64)(pfn + i + k) << PAGE_SHIFT,
+					 n - k);
+			status = VFIOSIM_DMA_STATUS_ERR_FAULT;
+			goto out;
+		}
+		/* kept, so that the unmap that aborted us drops them */
+		if (aborted) {
+			status = VFIOSIM_DMA_STATUS_ERR_ABORTED;
+			break;
+		}
+		i += n;
+	}
+out:
+	mutex_unlock(&eng->pins_lock);
+	return status;
+}
+
+/* Drop the pins kept in IOVA pages [first, last]. */
+static void vfiosim_dma_unpin(struct vfiosim_dma_engine *eng,
+			      unsigned long first, unsigned long last)
+{
+	unsigned long idx;
+	struct page *page;
+	int w;
+
+	mutex_lock(&eng->pins_lock);
+	for (w = 0; w < 2; w++) {
+		xa_for_each_range(&eng->pins[w], idx, page, first, last) {
+			vfio_unpin_pages(&eng->sdev->vdev,
+					 (u64)idx << PAGE_SHIFT, 1);
+			xa_erase(&eng->pins[w], idx);
+		}
+	}
+	mutex_unlock(&eng->pins_lock);
+}
+
 /*
  * The @npages pages from page-aligned @iova, referenced or pinned; on an
- * error none is held and the status says why.
+ * error none is held (but pins kept) and the status says why.
  */
 static u32 vfiosim_dma_get(struct vfiosim_dma_engine *eng,
 			   const struct vfiosim_dma_xfer *x, u64 iova,
 			   int npages, bool write, struct page **pages)
 {
 	u32 status;
-	int i, ret;
+	int i;
 
-	if (x->vfio) {
-		ret = vfio_pin_pages(&eng->sdev->vdev, iova, npages,
-				     write ? IOMMU_WRITE : IOMMU_READ, pages);
-		if (ret == npages)
-			return VFIOSIM_DMA_STATUS_DONE;
-		if (ret > 0) {
-			vfio_unpin_pages(&eng->sdev->vdev, iova, ret);
-			ret = -EFAULT;
-		}
-		return vfiosim_dma_errno_status(ret);
-	}
+	if (x->vfio)
+		return vfiosim_dma_vfio_get(eng, iova, npages, write, pages);
 	for (i = 0; i < npages; i++) {
 		status = vfiosim_dma_vu_page(eng, iova + (u64)i * PAGE_SIZE,
 					     write, &pages[i]);
@@ -376,10 +475,8 @@ static void vfiosim_dma_put(struct vfiosim_dma_engine *eng,
 {
 	int i;
 
-	if (x->vfio) {
-		vfio_unpin_pages(&eng->sdev->vdev, iova, npages);
-		return;
-	}
+	if (x->vfio)
+		return;		/* the pins stay */
 	for (i = 0; i < npages; i++) {
 		if (written)
 			set_page_dirty_lock(pages[i]);
@@ -584,7 +681,11 @@ static void vfiosim_dma_start(struct vfiosim_dev *sdev)
 	eng->abort = false;
 	eng->busy = true;
 	r->status = VFIOSIM_DMA_STATUS_BUSY;
-	queue_work(system_unbound_wq, &eng->work);
+	/*
+	 * On this CPU, ahead of normal work: it runs as soon as the writer
+	 * of GO sleeps, with no wakeup of another CPU in between.
+	 */
+	queue_work(system_highpri_wq, &eng->work);
 }
 
 /*
@@ -630,6 +731,7 @@ void vfiosim_dma_stop(struct vfiosim_dev *sdev)
 	eng->abort = true;
 	mutex_unlock(&sdev->lock);
 	flush_work(&eng->work);
+	vfiosim_dma_unpin(eng, 0, ULONG_MAX);
 }
 
 /* The stop is over; @owner_change: a new owner starts unquiesced. */
@@ -672,6 +774,9 @@ void vfiosim_dma_fence(struct vfiosim_dev *sdev, u64 iova, u64 size)
 	mutex_unlock(&sdev->lock);
 	if (wait)
 		flush_work(&eng->work);
+	if (size)
+		vfiosim_dma_unpin(eng, iova >> PAGE_SHIFT,
+				  (iova + size - 1) >> PAGE_SHIFT);
 }
 
 /* The vfio-user map list changes under this, after nl_lock. */
@@ -816,6 +921,9 @@ int vfiosim_dma_init(struct vfiosim_dev *sdev)
 	eng->sdev = sdev;
 	INIT_WORK(&eng->work, vfiosim_dma_work);
 	mutex_init(&eng->maps_lock);
+	mutex_init(&eng->pins_lock);
+	xa_init(&eng->pins[0]);
+	xa_init(&eng->pins[1]);
 	mutex_init(&eng->log_lock);
 	sdev->dma_engine = eng;
 	return 0;
@@ -829,6 +937,11 @@ void vfiosim_dma_destroy(struct vfiosim_dev *sdev)
 	if (!eng)
 		return;
 	flush_work(&eng->work);
+	/* the last close dropped every pin */
+	WARN_ON(!xa_empty(&eng->pins[0]) || !xa_empty(&eng->pins[1]));
+	xa_destroy(&eng->pins[0]);
+	xa_destroy(&eng->pins[1]);
+	mutex_destroy(&eng->pins_lock);
 	vfiosim_dma_log_free(eng->log);
 	mutex_destroy(&eng->log_lock);
 	mutex_destroy(&eng->maps_lock);

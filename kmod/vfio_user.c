@@ -322,6 +322,24 @@ static int vu_reset(struct vfiosim_vu_req *req)
 	return 0;
 }
 
+/*
+ * A GET's reply: the request's header, argsz grown by @len as the spec
+ * says, and then @len data bytes, returned for the caller to fill.
+ * (PROBE and SET echo the request: vu_feature_echo().)
+ */
+static void *vu_feature_reply(struct vfiosim_vu_req *req, u32 len)
+{
+	u32 minsz = offsetofend(struct vfio_device_feature, flags);
+	struct vfio_device_feature *out;
+
+	out = vu_reply(req, minsz + len);
+	if (!out)
+		return NULL;
+	memcpy(out, req->payload, minsz);
+	out->argsz = minsz + len;
+	return out->data;
+}
+
 /* ---- DMA dirty logging (DEVICE_FEATURE DMA_LOGGING_*) ------------------ */
 
 #define VU_FEATURE_HDR	offsetofend(struct vfio_device_feature, flags)
@@ -359,25 +377,6 @@ static int vu_feature_echo(struct vfiosim_vu_req *req)
 	return 0;
 }
 
-/*
- * A feature's reply: the request's header (argsz grown by @len, as the
- * spec says of GET) and then @len data bytes, returned for the caller to
- * fill.  PROBE and SET echo the request (@len 0, the request's data).
- */
-static void *vu_feature_reply(struct vfiosim_vu_req *req, u32 len)
-{
-	u32 minsz = offsetofend(struct vfio_device_feature, flags);
-	struct vfio_device_feature *out;
-
-	out = vu_reply(req, len ? minsz + len : req->len);
-	if (!out)
-		return NULL;
-	memcpy(out, req->payload, len ? minsz : req->len);
-	if (len)
-		out->argsz = minsz + len;
-	return out->data;
-}
-
 /* VFIO_DEVICE_FEATURE_MIGRATION: GET only, u64 flags. */
 static int vu_feature_migration(struct vfiosim_vu_req *req, u32 flags,
 				u32 argsz)
@@ -388,12 +387,45 @@ static int vu_feature_migration(struct vfiosim_vu_req *req, u32 flags,
 	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
 				 sizeof(*mig));
 	if (ret != 1)
-		return ret ?: (vu_feature_reply(req, 0) ? 0 : -ENOMEM);
+		return ret ?: vu_feature_echo(req);
 	mig = vu_feature_reply(req, sizeof(*mig));
 	if (!mig)
 		return -ENOMEM;
 	mig->flags = req->sdev->vdev.migration_flags;
 	return 0;
+}
+
+/*
+ * VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE: GET and SET, as the VFIO core's
+ * ioctl with the same FSM (migration.c); data_fd is -1, the data moves
+ * in MIG_DATA_READ/WRITE.
+ */
+static int vu_feature_mig_state(struct vfiosim_vu_req *req, u32 flags,
+				u32 argsz)
+{
+	u32 minsz = offsetofend(struct vfio_device_feature, flags);
+	struct vfio_device_feature_mig_state in, *out;
+	int ret;
+
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET |
+				 VFIO_DEVICE_FEATURE_SET, sizeof(in));
+	if (ret != 1)
+		return ret ?: vu_feature_echo(req);
+	if (flags & VFIO_DEVICE_FEATURE_GET) {
+		out = vu_feature_reply(req, sizeof(*out));
+		if (!out)
+			return -ENOMEM;
+		out->device_state = vfiosim_mig_get_state(req->sdev);
+		out->data_fd = -1;
+		return 0;
+	}
+	if (req->len < minsz + sizeof(in))
+		return -EINVAL;
+	memcpy(&in, req->payload + minsz, sizeof(in));
+	ret = vfiosim_mig_set_state(req->sdev, in.device_state);
+	if (ret)
+		return ret;
+	return vu_feature_echo(req);
 }
 
 /*
@@ -553,39 +585,6 @@ static u32 vu_dma_logging_reply_size(const struct vfiosim_vu_req *req)
 }
 
 /*
- * VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE: GET and SET, as the VFIO core's
- * ioctl with the same FSM (migration.c); data_fd is -1, the data moves
- * in MIG_DATA_READ/WRITE.
- */
-static int vu_feature_mig_state(struct vfiosim_vu_req *req, u32 flags,
-				u32 argsz)
-{
-	u32 minsz = offsetofend(struct vfio_device_feature, flags);
-	struct vfio_device_feature_mig_state in, *out;
-	int ret;
-
-	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET |
-				 VFIO_DEVICE_FEATURE_SET, sizeof(in));
-	if (ret != 1)
-		return ret ?: (vu_feature_reply(req, 0) ? 0 : -ENOMEM);
-	if (flags & VFIO_DEVICE_FEATURE_GET) {
-		out = vu_feature_reply(req, sizeof(*out));
-		if (!out)
-			return -ENOMEM;
-		out->device_state = vfiosim_mig_get_state(req->sdev);
-		out->data_fd = -1;
-		return 0;
-	}
-	if (req->len < minsz + sizeof(in))
-		return -EINVAL;
-	memcpy(&in, req->payload + minsz, sizeof(in));
-	ret = vfiosim_mig_set_state(req->sdev, in.device_state);
-	if (ret)
-		return ret;
-	return vu_feature_reply(req, 0) ? 0 : -ENOMEM;
-}
-
-/*
  * The checks the VFIO core makes before a driver sees a feature, then
  * the feature's own function.
  */
@@ -605,9 +604,6 @@ static int vu_device_feature(struct vfiosim_vu_req *req)
 	    (in->flags & VFIO_DEVICE_FEATURE_SET) &&
 	    (in->flags & VFIO_DEVICE_FEATURE_GET))
 		return -EINVAL;
-	ret = vu_dma_logging(req, in);
-	if (ret != -ENOTTY)
-		return ret;
 	argsz = in->argsz - minsz;
 	switch (in->flags & VFIO_DEVICE_FEATURE_MASK) {
 	case VFIO_DEVICE_FEATURE_MIGRATION:
@@ -615,6 +611,9 @@ static int vu_device_feature(struct vfiosim_vu_req *req)
 	case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE:
 		return vu_feature_mig_state(req, in->flags, argsz);
 	}
+	ret = vu_dma_logging(req, in);
+	if (ret != -ENOTTY)
+		return ret;
 	return vfiosim_device_feature(req->sdev, in->flags);
 }
 

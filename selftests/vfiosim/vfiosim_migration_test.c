@@ -595,8 +595,9 @@ TEST_F(vfiosim, reset_and_reopen_return_to_running)
 /*
  * PRE_COPY: the initial bytes are the header and the touched pages;
  * after they are read nothing is left (ENOMSG); pages written since
- * (region writes and writes through an mmap, a page written twice
- * counting once) are the dirty bytes, one record each, sent again with
+ * (region writes and writes through an mmap, to a page not mapped and to
+ * one mapped read-only by a read, a page written twice counting once)
+ * are the dirty bytes, one record each, sent again with
  * their new contents.  VFIO reports the counts with PRECOPY_INFO;
  * vfio-user has no such message, and the bytes read say the same.
  */
@@ -661,11 +662,14 @@ TEST_F(vfiosim, precopy_dirty_pages)
 	ASSERT_EQ(0, bar2_write_page(self->dev, 3, 1));
 	ASSERT_EQ(0, bar2_write_page(self->dev, 2, 7));
 	if (map) {
-		map[0] = 0xa5;			/* page 0: sent, read-only now */
+		uint8_t seen = map[4 * PAGE + 5];	/* a read fault: read-only */
+
+		map[0] = 0xa5;			/* page 0: sent, a write fault */
 		map[PAGE + 17] = 0x5a;		/* page 1: dirty already */
 		map[9 * PAGE + 3] = 0x3c;	/* page 9: untouched before */
 		map[9 * PAGE + 4] = 0x3d;	/* the same page again */
-		ndirty += 2;
+		map[4 * PAGE + 5] = seen + 1;	/* page 4: pfn_mkwrite */
+		ndirty += 3;
 	}
 	if (info) {
 		ASSERT_EQ(0, vfiosim_mig_precopy_info(self->dev, &initial, &dirty));
@@ -714,6 +718,131 @@ TEST_F(vfiosim, precopy_dirty_pages)
 	free(after.bar2);
 }
 
+/* STATUS once it is neither IDLE nor BUSY, or after about 5 s. */
+static uint32_t dma_wait(struct vfiosim_dev *dev)
+{
+	uint32_t status = 0;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		status = reg32(dev, VFIOSIM_REG_DMA_STATUS);
+		if (status != VFIOSIM_DMA_STATUS_BUSY &&
+		    status != VFIOSIM_DMA_STATUS_IDLE)
+			break;
+		usleep(10000);
+	}
+	return status;
+}
+
+/* A copy of len bytes from iova to iova + VFIOSIM_DMA_MAX_LEN, no GO. */
+static int dma_program_copy(struct vfiosim_dev *dev, uint64_t iova,
+			    uint32_t len)
+{
+	return bar0_write(dev, VFIOSIM_REG_DMA_SRC_LO, iova) ||
+	       bar0_write(dev, VFIOSIM_REG_DMA_DST_LO,
+			  iova + VFIOSIM_DMA_MAX_LEN) ||
+	       bar0_write(dev, VFIOSIM_REG_DMA_LEN, len) ||
+	       bar0_write(dev, VFIOSIM_REG_DMA_OP, VFIOSIM_DMA_OP_COPY) ? -EIO : 0;
+}
+
+/*
+ * 2 * VFIOSIM_DMA_MAX_LEN of memfd memory mapped for dev's DMA at m->iova,
+ * the first half filled with fill, the second zero; then a 64-byte copy
+ * tells whether this build has an engine.  0, 1 without an engine
+ * (nothing left to undo), or -errno.
+ */
+static int dma_setup(struct vfiosim_dev *dev, struct vfiosim_dma_map *m,
+		     uint8_t fill)
+{
+	size_t size = 2 * VFIOSIM_DMA_MAX_LEN;
+	uint32_t status;
+	int mfd;
+
+	m->size = size;
+	m->flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+	mfd = memfd_create("vfiosim-mig-dma", MFD_CLOEXEC);
+	if (mfd < 0 || ftruncate(mfd, size))
+		return -errno;
+	m->vaddr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (m->vaddr == MAP_FAILED)
+		return -errno;
+	m->fd = mfd;
+	memset(m->vaddr, fill, VFIOSIM_DMA_MAX_LEN);
+	memset((uint8_t *)m->vaddr + VFIOSIM_DMA_MAX_LEN, 0,
+	       VFIOSIM_DMA_MAX_LEN);
+	if (vfiosim_dma_map(dev, m) || dma_program_copy(dev, m->iova, 64) ||
+	    bar0_write(dev, VFIOSIM_REG_DMA_GO, VFIOSIM_DMA_GO))
+		return -EIO;
+	status = dma_wait(dev);
+	if (status == VFIOSIM_DMA_STATUS_DONE)
+		return 0;
+	munmap(m->vaddr, size);
+	close(mfd);
+	return status == VFIOSIM_DMA_STATUS_IDLE ? 1 : -EIO;
+}
+
+static void dma_teardown(struct vfiosim_dma_map *m)
+{
+	munmap(m->vaddr, m->size);
+	close(m->fd);
+}
+
+/*
+ * A GO held back by a stopped device travels in the stream: the source
+ * never runs it, the destination (the same memory mapped at the same
+ * IOVA, as after a VMM's migration) runs it once RUNNING.
+ */
+TEST_F(vfiosim, dma_go_held_back_migrates)
+{
+	const size_t size = 2 * VFIOSIM_DMA_MAX_LEN;
+	struct vfiosim_dma_map m = { .iova = 0x200000 };
+	uint8_t *mem, *stream = NULL;
+	struct peer p;
+	ssize_t len;
+	int ret, i;
+
+	ret = dma_setup(self->dev, &m, 0x22);
+	if (ret == 1)
+		SKIP(return, "no DMA engine in this build (GO leaves STATUS IDLE): merge branch dma");
+	ASSERT_EQ(0, ret) TH_LOG("%s", DEV_ERR(self));
+	mem = m.vaddr;
+	memset(mem + VFIOSIM_DMA_MAX_LEN, 0, VFIOSIM_DMA_MAX_LEN);
+	ASSERT_EQ(0, dma_program_copy(self->dev, m.iova, VFIOSIM_DMA_MAX_LEN));
+
+	ASSERT_EQ(0, vfiosim_mig_set_state(self->dev, VFIO_DEVICE_STATE_STOP));
+	ASSERT_EQ(0, bar0_write(self->dev, VFIOSIM_REG_DMA_GO, VFIOSIM_DMA_GO));
+	len = save(self->dev, &stream);
+	ASSERT_LT(0, len) TH_LOG("%s", DEV_ERR(self));
+	/* reset drops the held-back GO: the source never runs it */
+	ASSERT_EQ(0, vfiosim_reset(self->dev));
+	usleep(100000);
+	EXPECT_EQ(0, mem[VFIOSIM_DMA_MAX_LEN]);
+	EXPECT_EQ(0, mem[size - 1]);
+
+	ASSERT_EQ(0, peer_open(&p, self->model->type, "netlink"));
+	ASSERT_EQ(0, vfiosim_dma_map(p.dev, &m)) TH_LOG("%s", vfiosim_dev_error(p.dev));
+	EXPECT_EQ(0, resume(p.dev, stream, len)) TH_LOG("%s", vfiosim_dev_error(p.dev));
+	usleep(100000);
+	EXPECT_EQ(0, mem[size - 1]);	/* stopped: not yet */
+	/* the stream has the 64-byte probe's DONE: wait for this one's */
+	EXPECT_EQ(64u, reg32(p.dev, VFIOSIM_REG_DMA_DONE_BYTES));
+	ASSERT_EQ(0, vfiosim_mig_set_state(p.dev, VFIO_DEVICE_STATE_RUNNING));
+	for (i = 0; i < 500; i++) {
+		if (reg32(p.dev, VFIOSIM_REG_DMA_DONE_BYTES) ==
+		    VFIOSIM_DMA_MAX_LEN)
+			break;
+		usleep(10000);
+	}
+	EXPECT_EQ(VFIOSIM_DMA_STATUS_DONE, dma_wait(p.dev));
+	EXPECT_EQ((uint32_t)VFIOSIM_DMA_MAX_LEN,
+		  reg32(p.dev, VFIOSIM_REG_DMA_DONE_BYTES));
+	EXPECT_EQ(0x22, mem[VFIOSIM_DMA_MAX_LEN]);
+	EXPECT_EQ(0x22, mem[size - 1]);
+	peer_close(&p);
+	free(stream);
+	dma_teardown(&m);
+}
+
 /*
  * A DMA transfer in flight when the device stops: STOP waits for it, no
  * transfer runs while stopped (a GO then waits, and its stream carries
@@ -721,47 +850,16 @@ TEST_F(vfiosim, precopy_dirty_pages)
  */
 TEST_F(vfiosim, dma_in_flight_during_stop)
 {
-	const size_t size = 2 * VFIOSIM_DMA_MAX_LEN;
-	struct vfiosim_dma_map m = {
-		.iova = 0x100000,
-		.size = size,
-		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-	};
-	uint32_t status = 0;
+	struct vfiosim_dma_map m = { .iova = 0x100000 };
+	uint32_t status;
 	uint8_t *mem;
-	int mfd, i;
+	int ret;
 
-	mfd = memfd_create("vfiosim-mig-dma", MFD_CLOEXEC);
-	ASSERT_LE(0, mfd);
-	ASSERT_EQ(0, ftruncate(mfd, size));
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-	ASSERT_NE(MAP_FAILED, mem);
-	memset(mem, 0x11, VFIOSIM_DMA_MAX_LEN);
-	memset(mem + VFIOSIM_DMA_MAX_LEN, 0, VFIOSIM_DMA_MAX_LEN);
-	m.vaddr = mem;
-	m.fd = mfd;
-	ASSERT_EQ(0, vfiosim_dma_map(self->dev, &m)) TH_LOG("%s", DEV_ERR(self));
-
-	/* does this build have an engine? a small copy must end */
-	ASSERT_EQ(0, bar0_write(self->dev, VFIOSIM_REG_DMA_SRC_LO, m.iova));
-	ASSERT_EQ(0, bar0_write(self->dev, VFIOSIM_REG_DMA_DST_LO,
-				m.iova + VFIOSIM_DMA_MAX_LEN));
-	ASSERT_EQ(0, bar0_write(self->dev, VFIOSIM_REG_DMA_LEN, 64));
-	ASSERT_EQ(0, bar0_write(self->dev, VFIOSIM_REG_DMA_OP, VFIOSIM_DMA_OP_COPY));
-	ASSERT_EQ(0, bar0_write(self->dev, VFIOSIM_REG_DMA_GO, VFIOSIM_DMA_GO));
-	for (i = 0; i < 200; i++) {
-		status = reg32(self->dev, VFIOSIM_REG_DMA_STATUS);
-		if (status != VFIOSIM_DMA_STATUS_BUSY &&
-		    status != VFIOSIM_DMA_STATUS_IDLE)
-			break;
-		usleep(10000);
-	}
-	if (status == VFIOSIM_DMA_STATUS_IDLE) {
-		munmap(mem, size);
-		close(mfd);
+	ret = dma_setup(self->dev, &m, 0x11);
+	if (ret == 1)
 		SKIP(return, "no DMA engine in this build (GO leaves STATUS IDLE): merge branch dma");
-	}
-	ASSERT_EQ(VFIOSIM_DMA_STATUS_DONE, status);
+	ASSERT_EQ(0, ret) TH_LOG("%s", DEV_ERR(self));
+	mem = m.vaddr;
 
 	/* 1 MiB in flight, then STOP: it has ended when STOP returns */
 	ASSERT_EQ(0, bar0_write(self->dev, VFIOSIM_REG_DMA_LEN, VFIOSIM_DMA_MAX_LEN));
@@ -779,17 +877,9 @@ TEST_F(vfiosim, dma_in_flight_during_stop)
 	EXPECT_EQ(0, mem[VFIOSIM_DMA_MAX_LEN]);
 	EXPECT_EQ(0, mem[2 * VFIOSIM_DMA_MAX_LEN - 1]);
 	ASSERT_EQ(0, vfiosim_mig_set_state(self->dev, VFIO_DEVICE_STATE_RUNNING));
-	for (i = 0; i < 500; i++) {
-		status = reg32(self->dev, VFIOSIM_REG_DMA_STATUS);
-		if (status != VFIOSIM_DMA_STATUS_BUSY &&
-		    status != VFIOSIM_DMA_STATUS_IDLE)
-			break;
-		usleep(10000);
-	}
-	EXPECT_EQ(VFIOSIM_DMA_STATUS_DONE, status);
+	EXPECT_EQ(VFIOSIM_DMA_STATUS_DONE, dma_wait(self->dev));
 	EXPECT_EQ(0x11, mem[2 * VFIOSIM_DMA_MAX_LEN - 1]);
-	munmap(mem, size);
-	close(mfd);
+	dma_teardown(&m);
 }
 
 TEST_HARNESS_MAIN
