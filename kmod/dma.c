@@ -492,8 +492,9 @@ static int vfiosim_dma_span(u64 iova, u32 len)
 }
 
 /*
- * Move @len bytes of one step: @src_off/@dst_off in the first page of
- * @sp/@dp.  COPY reads sp and writes dp, FILL writes dp, CSUM reads sp.
+ * Move @len bytes of one step, @done bytes into the transfer, whose
+ * source and destination start in the first page of @sp and @dp.  COPY
+ * reads sp and writes dp, FILL writes dp, CSUM reads sp.
  */
 static void vfiosim_dma_step(const struct vfiosim_dma_xfer *x, u32 done,
 			     struct page **sp, struct page **dp, u32 len,
@@ -501,7 +502,7 @@ static void vfiosim_dma_step(const struct vfiosim_dma_xfer *x, u32 done,
 {
 	size_t soff = offset_in_page(x->src + done);
 	size_t doff = offset_in_page(x->dst + done);
-	u64 rot;
+	__le64 rot;
 
 	while (len) {
 		size_t n = len;
@@ -523,7 +524,7 @@ static void vfiosim_dma_step(const struct vfiosim_dma_xfer *x, u32 done,
 			break;
 		case VFIOSIM_DMA_OP_FILL:
 			/* byte j of DST is byte j % 8 of PATTERN */
-			rot = ror64(x->pattern, 8 * (done & 7));
+			rot = cpu_to_le64(ror64(x->pattern, 8 * (done & 7)));
 			for (i = 0; i + 8 <= n; i += 8)
 				memcpy(d + doff + i, &rot, 8);
 			memcpy(d + doff + i, &rot, n - i);

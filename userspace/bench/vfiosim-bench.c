@@ -46,6 +46,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -61,6 +62,10 @@
 #include "vfiosim.h"
 
 #define BULK		4096
+/* DMA rows: COPY from the first to the second MiB of a memfd */
+#define DMA_IOVA	0x10000000ULL
+#define DMA_MEM		(2U << 20)
+#define DMA_MAX_ITERS	(64U << 20)	/* bytes a DMA or big memcpy row moves */
 #define DEF_ITERS	20000
 #define DEF_BATCH	16
 #define DEF_MIG_REPS	5	/* --mig runs per measurement */
@@ -126,6 +131,12 @@ struct ctx {
 	uint32_t val;
 	/* Called through a volatile pointer so it stays a real call. */
 	void *(*volatile copy)(void *, const void *, size_t);
+	/* DMA rows: a memfd mapped at DMA_IOVA for the device of the row */
+	struct vfiosim_dev *dma_dev;
+	unsigned char *dma_mem;		/* DMA_MEM bytes, src then dst */
+	int dma_fd;
+	uint32_t dma_len;		/* the row's COPY length */
+	int dma_row;			/* the row running */
 	_Alignas(64) unsigned char src[BULK];
 	_Alignas(64) unsigned char dst[BULK];
 };
@@ -172,6 +183,31 @@ static int op_memcpy4(struct ctx *c)
 static int op_memcpy4k(struct ctx *c)
 {
 	c->copy(c->dst, c->src, BULK);
+	return 0;
+}
+
+/* memcpy of a DMA row's length, between the two halves of dma_mem */
+static int op_memcpy_dma(struct ctx *c)
+{
+	c->copy(c->dma_mem + DMA_MEM / 2, c->dma_mem, c->dma_len);
+	return 0;
+}
+
+/* One COPY: GO, then its completion on vector 0 (blocking poll). */
+static int op_dma_copy(struct ctx *c)
+{
+	struct pollfd pfd = { .fd = c->irq_efd, .events = POLLIN };
+	uint64_t v;
+	int ret;
+
+	ret = vfiosim_write32(c->dma_dev, VFIO_PCI_BAR0_REGION_INDEX,
+			      VFIOSIM_REG_DMA_GO, VFIOSIM_DMA_GO);
+	if (ret)
+		return ret;
+	if (poll(&pfd, 1, 10000) != 1)
+		return -ETIMEDOUT;
+	if (read(c->irq_efd, &v, sizeof(v)) != sizeof(v))
+		return -errno;
 	return 0;
 }
 
@@ -709,6 +745,92 @@ static void teardown_msix(struct ctx *c)
 	irq_disable(c, VFIO_PCI_MSIX_IRQ_INDEX);
 }
 
+static int dma_len_of(int row);
+
+/*
+ * A DMA row: the memfd mapped (both halves, read and write) on the row's
+ * device, MSI-X vector 0 on an eventfd, the registers programmed once.
+ */
+static int setup_dma(struct ctx *c, struct vfiosim_dev *dev, int row)
+{
+	struct vfiosim_dma_map m = {
+		.iova = DMA_IOVA, .size = DMA_MEM, .vaddr = c->dma_mem,
+		.fd = c->dma_fd, .offset = 0,
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+	};
+	const uint32_t regs[][2] = {
+		{ VFIOSIM_REG_DMA_SRC_LO, (uint32_t)DMA_IOVA },
+		{ VFIOSIM_REG_DMA_SRC_HI, 0 },
+		{ VFIOSIM_REG_DMA_DST_LO, (uint32_t)DMA_IOVA + DMA_MEM / 2 },
+		{ VFIOSIM_REG_DMA_DST_HI, 0 },
+		{ VFIOSIM_REG_DMA_LEN, (uint32_t)dma_len_of(row) },
+		{ VFIOSIM_REG_DMA_OP, VFIOSIM_DMA_OP_COPY },
+		{ VFIOSIM_REG_DMA_VECTOR, 0 },
+	};
+	size_t i;
+	int ret;
+
+	if (!dev)
+		return -ENODEV;
+	c->dma_dev = dev;
+	c->dma_len = dma_len_of(row);
+	ret = vfiosim_dma_map(dev, &m);
+	if (ret)
+		return ret;
+	c->irq_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->irq_efd < 0)
+		return -errno;
+	ret = vfiosim_irq_set_eventfd(dev, VFIO_PCI_MSIX_IRQ_INDEX, 0,
+				      c->irq_efd);
+	for (i = 0; !ret && i < sizeof(regs) / sizeof(regs[0]); i++)
+		ret = vfiosim_write32(dev, VFIO_PCI_BAR0_REGION_INDEX,
+				      regs[i][0], regs[i][1]);
+	return ret;
+}
+
+/* The last COPY must have ended DONE with the bytes in place. */
+static void teardown_dma(struct ctx *c)
+{
+	struct vfio_irq_set set = {
+		.argsz = sizeof(set),
+		.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = VFIO_PCI_MSIX_IRQ_INDEX,
+	};
+	uint32_t status = 0;
+
+	if (!c->dma_dev)
+		return;
+	vfiosim_read32(c->dma_dev, VFIO_PCI_BAR0_REGION_INDEX,
+		       VFIOSIM_REG_DMA_STATUS, &status);
+	if (status != VFIOSIM_DMA_STATUS_DONE ||
+	    memcmp(c->dma_mem, c->dma_mem + DMA_MEM / 2, c->dma_len))
+		fprintf(stderr, "vfiosim-bench: DMA COPY %u B on %s: status %u, %s\n",
+			c->dma_len, vfiosim_dev_backend(c->dma_dev), status,
+			memcmp(c->dma_mem, c->dma_mem + DMA_MEM / 2,
+			       c->dma_len) ? "bytes differ" : "bytes match");
+	vfiosim_set_irqs(c->dma_dev, &set);
+	vfiosim_dma_unmap(c->dma_dev, DMA_IOVA, DMA_MEM, 0);
+	if (c->irq_efd >= 0)
+		close(c->irq_efd);
+	c->irq_efd = -1;
+	c->dma_dev = NULL;
+}
+
+#define DMA_SETUPS(name, dev)						\
+	static int setup_dma_##name(struct ctx *c)			\
+	{								\
+		return setup_dma(c, dev, c->dma_row);			\
+	}
+DMA_SETUPS(vfio, c->dev)
+DMA_SETUPS(nl, c->nl)
+DMA_SETUPS(ux, c->ux)
+
+static int setup_memcpy_dma(struct ctx *c)
+{
+	c->dma_len = dma_len_of(c->dma_row);
+	return 0;
+}
+
 static int setup_msi(struct ctx *c)
 {
 	return irq_enable(c, VFIO_PCI_MSI_IRQ_INDEX);
@@ -729,7 +851,11 @@ enum row_id {
 	R_MMAP_RD, R_MMAP_WR, R_BAR2_RD4K, R_IRQ_MSIX, R_IRQ_MSI,
 	R_MTTY_CFG, R_NL_PING, R_GENL_NOP, R_NL_RD, R_NL_WR, R_NL_MULTI64, R_NL_MULTI256,
 	R_NL_PIPE64, R_NL_PIPE256, R_VFIO_MULTI64, R_VFIO_MULTI256,
-	R_UX_RD, R_UX_WR, R_UX_MULTI64, R_NUM
+	R_UX_RD, R_UX_WR, R_UX_MULTI64,
+	R_MEMCPY64K, R_MEMCPY1M,
+	R_DMA_VFIO4K, R_DMA_VFIO64K, R_DMA_VFIO1M,
+	R_DMA_NL4K, R_DMA_NL64K, R_DMA_NL1M,
+	R_DMA_UX4K, R_DMA_UX64K, R_DMA_UX1M, R_NUM
 };
 
 enum state { ST_NOTRUN, ST_OK, ST_FAILED, ST_SKIPPED };
@@ -837,7 +963,76 @@ static struct row rows[R_NUM] = {
 			   .need = NEED_UNIX, .floor = R_NL_PING, .peer = -1,
 			   .ioctl = R_BAR0_WR, .netlink = R_NL_MULTI64,
 			   .per = 64 },
+	/*
+	 * DMA COPY, completion on an MSI-X eventfd, against memcpy of the
+	 * same length between the same buffers: x floor is DMA time over
+	 * memcpy time (its inverse, the bandwidth ratio, is printed too).
+	 */
+	[R_MEMCPY64K] = { "memcpy 64 KiB", op_memcpy_dma, setup_memcpy_dma,
+			  .floor = -1, .peer = -1, .ioctl = -1 },
+	[R_MEMCPY1M] = { "memcpy 1 MiB", op_memcpy_dma, setup_memcpy_dma,
+			 .floor = -1, .peer = -1, .ioctl = -1 },
+	[R_DMA_VFIO4K] = { "DMA COPY 4 KiB (vfio)", op_dma_copy,
+			   setup_dma_vfio, teardown_dma, NEED_DEV,
+			   .floor = R_MEMCPY4K, .peer = -1, .ioctl = -1 },
+	[R_DMA_VFIO64K] = { "DMA COPY 64 KiB (vfio)", op_dma_copy,
+			    setup_dma_vfio, teardown_dma, NEED_DEV,
+			    .floor = R_MEMCPY64K, .peer = -1, .ioctl = -1 },
+	[R_DMA_VFIO1M] = { "DMA COPY 1 MiB (vfio)", op_dma_copy,
+			   setup_dma_vfio, teardown_dma, NEED_DEV,
+			   .floor = R_MEMCPY1M, .peer = -1, .ioctl = -1 },
+	[R_DMA_NL4K] = { "DMA COPY 4 KiB (netlink)", op_dma_copy,
+			 setup_dma_nl, teardown_dma, NEED_NL,
+			 .floor = R_MEMCPY4K, .peer = -1, .ioctl = R_DMA_VFIO4K },
+	[R_DMA_NL64K] = { "DMA COPY 64 KiB (netlink)", op_dma_copy,
+			  setup_dma_nl, teardown_dma, NEED_NL,
+			  .floor = R_MEMCPY64K, .peer = -1,
+			  .ioctl = R_DMA_VFIO64K },
+	[R_DMA_NL1M] = { "DMA COPY 1 MiB (netlink)", op_dma_copy,
+			 setup_dma_nl, teardown_dma, NEED_NL,
+			 .floor = R_MEMCPY1M, .peer = -1, .ioctl = R_DMA_VFIO1M },
+	[R_DMA_UX4K] = { "DMA COPY 4 KiB (unix)", op_dma_copy,
+			 setup_dma_ux, teardown_dma, NEED_UNIX,
+			 .floor = R_MEMCPY4K, .peer = -1, .ioctl = R_DMA_VFIO4K,
+			 .netlink = R_DMA_NL4K },
+	[R_DMA_UX64K] = { "DMA COPY 64 KiB (unix)", op_dma_copy,
+			  setup_dma_ux, teardown_dma, NEED_UNIX,
+			  .floor = R_MEMCPY64K, .peer = -1,
+			  .ioctl = R_DMA_VFIO64K, .netlink = R_DMA_NL64K },
+	[R_DMA_UX1M] = { "DMA COPY 1 MiB (unix)", op_dma_copy,
+			 setup_dma_ux, teardown_dma, NEED_UNIX,
+			 .floor = R_MEMCPY1M, .peer = -1, .ioctl = R_DMA_VFIO1M,
+			 .netlink = R_DMA_NL1M },
 };
+
+/* The COPY length of a DMA or big memcpy row. */
+static int dma_len_of(int row)
+{
+	switch (row) {
+	case R_DMA_VFIO4K:
+	case R_DMA_NL4K:
+	case R_DMA_UX4K:
+		return BULK;
+	case R_MEMCPY64K:
+	case R_DMA_VFIO64K:
+	case R_DMA_NL64K:
+	case R_DMA_UX64K:
+		return 64 * 1024;
+	default:
+		return VFIOSIM_DMA_MAX_LEN;
+	}
+}
+
+/* Rows that move many bytes per op run fewer of them. */
+static unsigned int row_iters(int row, unsigned int iters)
+{
+	unsigned int max;
+
+	if (row < R_MEMCPY64K)
+		return iters;
+	max = DMA_MAX_ITERS / dma_len_of(row);
+	return iters < max ? iters : max;
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -957,6 +1152,35 @@ static const struct accept nl_accept[] = {
 };
 
 #define NUM_NL_ACCEPT	(sizeof(nl_accept) / sizeof(nl_accept[0]))
+
+/* DMA COPY bandwidth over memcpy's, per backend and size; -1 if not run. */
+static double dma_bw_ratio(int row)
+{
+	double t = ratio(row, rows[row].floor);
+
+	return t > 0 ? 1 / t : -1;
+}
+
+static void print_dma(FILE *f)
+{
+	static const int dma[3][3] = {
+		{ R_DMA_VFIO4K, R_DMA_VFIO64K, R_DMA_VFIO1M },
+		{ R_DMA_NL4K, R_DMA_NL64K, R_DMA_NL1M },
+		{ R_DMA_UX4K, R_DMA_UX64K, R_DMA_UX1M },
+	};
+	static const char *const name[3] = { "vfio", "netlink", "unix" };
+	double v = dma_bw_ratio(R_DMA_VFIO1M);
+	int b;
+
+	fprintf(f, "DMA COPY bandwidth / memcpy bandwidth (4 KiB, 64 KiB, 1 MiB):\n");
+	for (b = 0; b < 3; b++)
+		fprintf(f, "  %-8s %6.2f %6.2f %6.2f\n", name[b],
+			dma_bw_ratio(dma[b][0]), dma_bw_ratio(dma[b][1]),
+			dma_bw_ratio(dma[b][2]));
+	if (v >= 0)
+		fprintf(f, "DMA COPY 1 MiB over VFIO / memcpy = %.2f (target >= 0.5): %s\n",
+			v, v >= 0.5 ? "PASS" : "FAIL");
+}
 
 static void print_accept(FILE *f)
 {
@@ -1235,6 +1459,10 @@ static void run_row(struct ctx *c, struct row *r, unsigned int iters,
 			 "failed: BAR2 mmap unavailable");
 		return;
 	}
+	c->dma_row = (int)(r - rows);
+	iters = row_iters(c->dma_row, iters);
+	if (iters < batch)
+		batch = 1;
 	if (r->setup)
 		ret = r->setup(c);
 	if (!ret)
@@ -2234,6 +2462,19 @@ int main(int argc, char **argv)
 		perror("vfiosim-bench: eventfd");
 		return 1;
 	}
+	c->dma_fd = memfd_create("vfiosim-bench-dma", MFD_CLOEXEC);
+	if (c->dma_fd < 0 || ftruncate(c->dma_fd, DMA_MEM)) {
+		perror("vfiosim-bench: memfd");
+		return 1;
+	}
+	c->dma_mem = mmap(NULL, DMA_MEM, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  c->dma_fd, 0);
+	if (c->dma_mem == MAP_FAILED) {
+		perror("vfiosim-bench: mmap memfd");
+		return 1;
+	}
+	for (i = 0; i < (int)(DMA_MEM / 2); i++)
+		c->dma_mem[i] = (unsigned char)(i * 7 + 1);
 
 	c->dev = open_dev(dev_spec, false);
 	if (!c->dev)
@@ -2333,6 +2574,7 @@ int main(int argc, char **argv)
 		printf("  same path on both sides (bare pread / mtty %s pread) = %.2f\n",
 		       peer_path, ratio(R_RAW_BAR0_RD, R_MTTY_CFG));
 	print_accept(stdout);
+	print_dma(stdout);
 
 	if (scale->nvfio || scale->nnl) {
 		if (scale_open(scale))
