@@ -54,7 +54,7 @@ if [ "$qmaj" -lt 10 ]; then
 fi
 echo "# QEMU $qmaj.$qmin ($qemu), kernel $kver, type $type, L2 ${l2_mem} MB, dirty tracking: $dirty"
 check "guest program built ($guest)" test -x "$guest" || finish
-check "python3 for the QMP client" command -v python3 >/dev/null || finish
+check "python3 for the QMP client" sh -c 'command -v python3 >/dev/null' || finish
 
 t_all=$(date +%s)
 dmesg_l1_start=$(dmesg | wc -l)
