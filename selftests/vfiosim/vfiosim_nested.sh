@@ -36,32 +36,11 @@ l2_timeout=${VFIOSIM_NESTED_TIMEOUT:-$((${VFIOSIM_TEST_TIMEOUT:-900} - 120))}
 l2_mem=${VFIOSIM_NESTED_MEM:-256}
 kver=$(uname -r)
 qemu=$(command -v qemu-system-x86_64)
-DMESG_BAD='WARNING:|BUG:|Oops|Call Trace|KASAN|UBSAN|lockdep|possible circular locking|general protection fault'
-
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; return 1; fi
-}
-finish() { echo "1..$n"; [ $failed -eq 0 ]; exit $?; }
+# shellcheck source=nested/lib.sh
+. "$here/nested/lib.sh"
 
 echo "TAP version 13"
-if [ -z "$qemu" ] || [ ! -d "$types/$type" ]; then
-	echo "1..0 # SKIP qemu-system-x86_64 or the vfiosim module ($type) missing"
-	exit 4
-fi
-if [ ! -r "/boot/vmlinuz-$kver" ] || [ ! -d "/lib/modules/$kver" ]; then
-	echo "1..0 # SKIP no /boot/vmlinuz-$kver or /lib/modules/$kver for the nested guest"
-	exit 4
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root"
-	exit 4
-fi
+nested_preconditions "$qemu" "$types" "$type" "$kver"
 
 qver=$("$qemu" --version | sed -nE '1s/.*version ([0-9]+)\.([0-9]+).*/\1 \2/p')
 read -r qmaj qmin <<<"$qver"
@@ -81,24 +60,8 @@ check "probe built ($probe)" test -x "$probe" || finish
 
 # --- L2 boot files, cached per kernel ---------------------------------------
 
-cache=${VFIOSIM_NESTED_CACHE:-}
-if [ -z "$cache" ]; then
-	cache=$here/build/nested/$kver
-	mkdir -p "$cache" 2>/dev/null && touch "$cache/.w" 2>/dev/null ||
-		cache=/tmp/vfiosim-nested/$kver
-fi
 t0=$(date +%s)
-mkdir -p "$cache"
-image=$("$here/nested/mkinitramfs.sh" "$kver" "$cache" "$probe" 2>"$cache/build.err")
-if [ -s "$cache/initramfs.cpio.gz" ] && [ -n "$image" ] && [ -r "$image" ]; then
-	ok "L2 initramfs for $kver in $cache ($(($(date +%s) - t0)) s)"
-else
-	sed 's/^/# /' "$cache/build.err"
-	not_ok "L2 initramfs for $kver in $cache"
-	finish
-fi
-rm -f "$cache/build.err"
-initrd=$cache/initramfs.cpio.gz
+nested_boot_files "$kver" "${VFIOSIM_NESTED_CACHE:-$(nested_cache nested)}" "$probe"
 
 accel=tcg
 if [ -x "$repo/scripts/vm/accel.sh" ]; then
@@ -112,17 +75,8 @@ tmp=$(mktemp -d)
 declare -A dir pid uuid upid
 # shellcheck disable=SC2317 # called from the trap
 cleanup() {
-	local p
-	for p in "${!pid[@]}"; do
-		[ -n "${pid[$p]}" ] && kill "${pid[$p]}" 2>/dev/null
-	done
-	for p in "${!upid[@]}"; do
-		[ -n "${upid[$p]}" ] && kill "${upid[$p]}" 2>/dev/null && wait "${upid[$p]}" 2>/dev/null
-	done
-	for p in "${!uuid[@]}"; do
-		[ -n "${uuid[$p]}" ] && [ -e "/sys/bus/mdev/devices/${uuid[$p]}" ] &&
-			echo 1 >"/sys/bus/mdev/devices/${uuid[$p]}/remove"
-	done
+	stop_all "${pid[@]}" "${upid[@]}"
+	remove_devices "${uuid[@]}"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -249,7 +203,7 @@ section() {
 }
 
 report_l2() {
-	local p=$1 d=${dir[$1]} nonce rc body plan='' count=0 desc line
+	local p=$1 d=${dir[$1]} nonce rc body
 	nonce=$(cat "$d/nonce")
 	rc=$(cat "$d/rc")
 	body=$d/body
@@ -269,35 +223,12 @@ report_l2() {
 		tr -d '\r' <"$d/console.log" | tail -n 30 | sed 's/^/#   /'
 	fi
 
-	while IFS= read -r line; do
-		case $line in
-		"ok "* | "not ok "*)
-			desc=$(echo "$line" | sed -E 's/^(not )?ok( [0-9]+)?( -)? ?//')
-			case $line in
-			"ok "*) ok "$p: $desc" ;;
-			*) not_ok "$p: $desc" ;;
-			esac
-			echo "$line" | grep -qE '^(not )?ok [0-9]+' && count=$((count + 1))
-			;;
-		1..*) plan=${line#1..} ;;
-		*) echo "# $p: L2: $line" ;;
-		esac
-	done <"$body"
+	nest_l2_tap "$body" "$p: "
 	if [ -n "${seen_begin[$p]:-}" ]; then
-		check "$p: probe ran to its plan ($count of ${plan:-no plan})" \
-			test -n "$plan" -a "$count" = "${plan:-x}"
+		check "$p: probe ran to its plan ($l2_count of ${l2_plan:-no plan})" \
+			test -n "$l2_plan" -a "$l2_count" = "${l2_plan:-x}"
 	fi
-	if [ -s "$d/dmesg" ]; then
-		if grep -Eq -- "$DMESG_BAD" "$d/dmesg"; then
-			not_ok "$p: L2 dmesg free of WARNING/BUG/Oops/Call Trace"
-			echo "# L2 dmesg:"
-			sed 's/^/#   /' "$d/dmesg"
-		else
-			ok "$p: L2 dmesg free of WARNING/BUG/Oops/Call Trace ($(wc -l <"$d/dmesg") lines)"
-		fi
-	else
-		not_ok "$p: L2 printed its dmesg"
-	fi
+	check_l2_dmesg "$d/dmesg" "$p: "
 	check "$p: L2 powered off, qemu exit status $rc" test "$rc" = 0
 	[ "$rc" = 124 ] && echo "# $p: killed after ${l2_timeout} s"
 	sed 's/^/# qemu stderr: /' "$d/qemu.err"

@@ -3,10 +3,10 @@
 #
 # Build (or reuse) the nested guest's boot files for one kernel:
 #
-#   mkinitramfs.sh KVER OUTDIR PROBE
+#   mkinitramfs.sh KVER OUTDIR PROBE [INIT]
 #
-# OUTDIR gets initramfs.cpio.gz (static busybox, nested/init as /init, the
-# probe as /probe, and vfio, vfio_iommu_type1, vfio-pci with what
+# OUTDIR gets initramfs.cpio.gz (static busybox, INIT (default nested/init)
+# as /init, the probe as /probe, and vfio, vfio_iommu_type1, vfio-pci with what
 # `modprobe --show-depends` says they need, decompressed for busybox insmod)
 # and, when the kernel has CONFIG_PVH, vmlinux: the decompressed kernel,
 # which QEMU boots through its PVH entry point, skipping a decompressor that
@@ -20,6 +20,7 @@ here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 kver=${1:?usage: mkinitramfs.sh KVER OUTDIR PROBE}
 out=${2:?usage: mkinitramfs.sh KVER OUTDIR PROBE}
 probe=${3:?usage: mkinitramfs.sh KVER OUTDIR PROBE}
+init=${4:-$here/init}
 FORMAT=1
 busybox=/bin/busybox
 vmlinuz=/boot/vmlinuz-$kver
@@ -62,7 +63,7 @@ flock 9
 # shellcheck disable=SC2086 # one path per word
 want=$({
 	echo "format $FORMAT $kver"
-	sha256sum "$here/init" "$busybox" "$probe"
+	sha256sum "$init" "$busybox" "$probe"
 	stat -L -c '%n %s %Y' "$vmlinuz" $mods
 } | sha256sum | cut -d' ' -f1)
 
@@ -81,7 +82,7 @@ stage=$(mktemp -d "$out/stage.XXXXXX")
 trap 'rm -rf -- "$stage" "$out/vmlinux.tmp"' EXIT
 mkdir -p "$stage"/{bin,dev,proc,sys,modules}
 cp "$busybox" "$stage/bin/busybox"
-cp "$here/init" "$stage/init"
+cp "$init" "$stage/init"
 cp "$probe" "$stage/probe"
 chmod 755 "$stage/init" "$stage/probe"
 n=0

@@ -32,65 +32,12 @@
 #include <linux/vfio.h>
 
 #include "linux/vfiosim.h"
+#include "tap.h"
 
 #define IRQ_WAIT_MS	20000	/* an interrupt that must come (nested TCG) */
 #define QUIET_MS	2000	/* an interrupt that must not come */
 #define DMA_IOVA	0x10000000ULL
 #define DMA_SIZE	(1U << 20)
-
-static int test_no, failures;
-
-static void tap(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void tap(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", ok ? "" : "not ", ++test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	if (!ok)
-		failures++;
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("# ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int finish(void)
-{
-	printf("1..%d\n", test_no);
-	fflush(stdout);
-	return failures ? 1 : 0;
-}
-
-static void bail(const char *what)
-{
-	tap(false, "%s (%s)", what, strerror(errno));
-	printf("Bail out! %s\n", what);
-	exit(finish());
-}
 
 struct model {
 	uint16_t device_id;
