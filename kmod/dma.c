@@ -35,8 +35,8 @@
 #include "compat.h"
 #include "netlink.h"
 
-/* How long a range the container unmapped stays refused: see above. */
-#define VFIOSIM_DMA_UNMAP_QUARANTINE	msecs_to_jiffies(VFIOSIM_DMA_UNMAP_HOLD_MS)
+/* How long a transfer into a range the container just unmapped waits. */
+#define VFIOSIM_DMA_UNMAP_HOLD	msecs_to_jiffies(VFIOSIM_DMA_UNMAP_HOLD_MS)
 
 /* Bytes one step of a transfer moves: pinned, copied, unpinned. */
 #define VFIOSIM_DMA_CHUNK	(256 * 1024)
@@ -72,7 +72,7 @@ struct vfiosim_dma_log {
 
 struct vfiosim_dma_engine {
 	struct vfiosim_dev *sdev;
-	struct work_struct work;
+	struct delayed_work work;	/* delayed only by an unmap hold */
 
 	/* under vfiosim_dev.lock */
 	bool busy;		/* queued or running */
@@ -82,11 +82,15 @@ struct vfiosim_dma_engine {
 	/* set under vfiosim_dev.lock, read by the worker between steps */
 	bool abort;
 	/*
-	 * The last range the container unmapped, refused to VFIO transfers
-	 * until @unmapped_until (jiffies): type1 rechecks for pins after
-	 * dma_unmap returns and BUG()s if it keeps finding them, so a GO
-	 * racing the unmap must not pin the range again meanwhile.
+	 * The last range the container unmapped: a VFIO transfer into it
+	 * waits (a delayed start) while dma_unmap runs and until
+	 * @unmapped_until (jiffies).  type1 calls dma_unmap without its
+	 * lock, looks for pins again once it returns, and BUG()s if it keeps
+	 * finding them, so a GO racing the unmap must not pin the range
+	 * meanwhile; once type1 is done, the transfer finds the range
+	 * mapped again or gone (ERR_UNMAPPED).
 	 */
+	bool unmapping;		/* dma_unmap is running */
 	bool unmapped;
 	u64 unmapped_first;
 	u64 unmapped_last;
@@ -656,13 +660,42 @@ static void vfiosim_dma_complete(struct vfiosim_dev *sdev, u32 status,
 		vfiosim_doorbell(sdev, r->vector);
 }
 
+/* Does [iova, iova + len) meet the range the container just unmapped? */
+static bool vfiosim_dma_unmapped_touch(const struct vfiosim_dma_engine *eng,
+				       u64 iova, u32 len)
+{
+	return iova <= eng->unmapped_last &&
+	       eng->unmapped_first <= iova + len - 1;
+}
+
+/* Must a VFIO transfer wait for an unmap to end?  Under vfiosim_dev.lock. */
+static bool vfiosim_dma_held(const struct vfiosim_dma_engine *eng,
+			     const struct vfiosim_dma_xfer *x)
+{
+	return x->vfio && eng->unmapped &&
+	       (eng->unmapping || time_before(jiffies, eng->unmapped_until)) &&
+	       (vfiosim_dma_unmapped_touch(eng, x->src, x->len) ||
+		vfiosim_dma_unmapped_touch(eng, x->dst, x->len));
+}
+
 static void vfiosim_dma_work(struct work_struct *work)
 {
 	struct vfiosim_dma_engine *eng =
-		container_of(work, struct vfiosim_dma_engine, work);
+		container_of(to_delayed_work(work), struct vfiosim_dma_engine,
+			     work);
 	struct vfiosim_dev *sdev = eng->sdev;
 	struct vfiosim_dma_xfer x = eng->cur;	/* stable while busy */
 	u32 crc = ~0U, done, status;
+
+	/* Still inside an unmap's hold (its dma_unmap ran long): wait on. */
+	mutex_lock(&sdev->lock);
+	if (!eng->abort && vfiosim_dma_held(eng, &x)) {
+		queue_delayed_work(system_highpri_wq, &eng->work,
+				   VFIOSIM_DMA_UNMAP_HOLD);
+		mutex_unlock(&sdev->lock);
+		return;
+	}
+	mutex_unlock(&sdev->lock);
 
 	status = vfiosim_dma_run(eng, &x, &done, &crc);
 
@@ -674,27 +707,16 @@ static void vfiosim_dma_work(struct work_struct *work)
 	mutex_unlock(&sdev->lock);
 }
 
-/* Does [iova, iova + len) meet the range the container just unmapped? */
-static bool vfiosim_dma_unmapped_touch(const struct vfiosim_dma_engine *eng,
-				       u64 iova, u32 len)
-{
-	return iova <= eng->unmapped_last &&
-	       eng->unmapped_first <= iova + len - 1;
-}
-
 /* Take the registers and start; under vfiosim_dev.lock. */
 static void vfiosim_dma_start(struct vfiosim_dev *sdev)
 {
 	struct vfiosim_dma_engine *eng = sdev->dma_engine;
 	struct vfiosim_dma_regs *r = &sdev->dma;
+	unsigned long delay = 0;
 
 	lockdep_assert_held(&sdev->lock);
 	r->go_pending = false;
-	if (eng->stopping ||
-	    (sdev->owner == VFIOSIM_OWNER_VFIO && eng->unmapped &&
-	     time_before(jiffies, eng->unmapped_until) &&
-	     (vfiosim_dma_unmapped_touch(eng, r->src, r->len) ||
-	      vfiosim_dma_unmapped_touch(eng, r->dst, r->len)))) {
+	if (eng->stopping) {
 		vfiosim_dma_complete(sdev, VFIOSIM_DMA_STATUS_ERR_ABORTED, 0, 0);
 		return;
 	}
@@ -704,6 +726,8 @@ static void vfiosim_dma_start(struct vfiosim_dev *sdev)
 	eng->cur.len = r->len;
 	eng->cur.op = r->op;
 	eng->cur.vfio = sdev->owner == VFIOSIM_OWNER_VFIO;
+	if (vfiosim_dma_held(eng, &eng->cur))
+		delay = VFIOSIM_DMA_UNMAP_HOLD;
 	eng->abort = false;
 	eng->busy = true;
 	r->status = VFIOSIM_DMA_STATUS_BUSY;
@@ -711,7 +735,7 @@ static void vfiosim_dma_start(struct vfiosim_dev *sdev)
 	 * On this CPU, ahead of normal work: it runs as soon as the writer
 	 * of GO sleeps, with no wakeup of another CPU in between.
 	 */
-	queue_work(system_highpri_wq, &eng->work);
+	queue_delayed_work(system_highpri_wq, &eng->work, delay);
 }
 
 /*
@@ -756,7 +780,7 @@ void vfiosim_dma_stop(struct vfiosim_dev *sdev)
 	eng->stopping++;
 	eng->abort = true;
 	mutex_unlock(&sdev->lock);
-	flush_work(&eng->work);
+	flush_delayed_work(&eng->work);
 	vfiosim_dma_unpin(eng, 0, ULONG_MAX);
 }
 
@@ -799,18 +823,18 @@ void vfiosim_dma_fence(struct vfiosim_dev *sdev, u64 iova, u64 size)
 	}
 	mutex_unlock(&sdev->lock);
 	if (wait)
-		flush_work(&eng->work);
+		flush_delayed_work(&eng->work);
 	if (size)
 		vfiosim_dma_unpin(eng, iova >> PAGE_SHIFT,
 				  (iova + size - 1) >> PAGE_SHIFT);
 }
 
 /*
- * The VFIO container unmaps [iova, iova + size): fence it, then refuse
- * transfers into it for a moment (ERR_ABORTED), until type1 has seen the
- * pins gone and finished the unmap.  Without that a user issuing GO into
- * the range while unmapping it could make type1 find new pins eleven
- * times over, which is a BUG() there.
+ * The VFIO container unmaps [iova, iova + size): fence it, and let a
+ * transfer into it started meanwhile, or just after, wait until type1
+ * has seen the pins gone and finished the unmap.  Without that a user
+ * issuing GO into the range while unmapping it could make type1 find new
+ * pins eleven times over, which is a BUG() there.
  */
 void vfiosim_dma_vfio_unmap(struct vfiosim_dev *sdev, u64 iova, u64 size)
 {
@@ -819,12 +843,16 @@ void vfiosim_dma_vfio_unmap(struct vfiosim_dev *sdev, u64 iova, u64 size)
 	if (!size)
 		return;
 	mutex_lock(&sdev->lock);
+	eng->unmapping = true;
 	eng->unmapped = true;
 	eng->unmapped_first = iova;
 	eng->unmapped_last = iova + size - 1;
-	eng->unmapped_until = jiffies + VFIOSIM_DMA_UNMAP_QUARANTINE;
 	mutex_unlock(&sdev->lock);
 	vfiosim_dma_fence(sdev, iova, size);
+	mutex_lock(&sdev->lock);
+	eng->unmapping = false;
+	eng->unmapped_until = jiffies + VFIOSIM_DMA_UNMAP_HOLD;
+	mutex_unlock(&sdev->lock);
 }
 
 /* The vfio-user map list changes under this, after nl_lock. */
@@ -850,7 +878,7 @@ void vfiosim_dma_quiesce(struct vfiosim_dev *sdev)
 	mutex_lock(&sdev->lock);
 	eng->quiesced = true;
 	mutex_unlock(&sdev->lock);
-	flush_work(&eng->work);
+	flush_delayed_work(&eng->work);
 }
 
 /*
@@ -967,7 +995,7 @@ int vfiosim_dma_init(struct vfiosim_dev *sdev)
 	if (!eng)
 		return -ENOMEM;
 	eng->sdev = sdev;
-	INIT_WORK(&eng->work, vfiosim_dma_work);
+	INIT_DELAYED_WORK(&eng->work, vfiosim_dma_work);
 	mutex_init(&eng->maps_lock);
 	mutex_init(&eng->pins_lock);
 	xa_init(&eng->pins[0]);
@@ -984,7 +1012,7 @@ void vfiosim_dma_destroy(struct vfiosim_dev *sdev)
 
 	if (!eng)
 		return;
-	flush_work(&eng->work);
+	flush_delayed_work(&eng->work);
 	/* the last close dropped every pin */
 	WARN_ON(!xa_empty(&eng->pins[0]) || !xa_empty(&eng->pins[1]));
 	xa_destroy(&eng->pins[0]);

@@ -484,8 +484,8 @@ TEST_F(vfiosim, unmap_during_transfer)
 
 	/*
 	 * VFIO: a GO into a range the container has just unmapped (and
-	 * mapped again) is refused for the hold, so that type1 finds it
-	 * unpinned; after the hold it runs.
+	 * mapped again) waits out the hold, so that type1 finds it
+	 * unpinned, then runs.
 	 */
 	if (!strcmp(vfiosim_dev_backend(self->dev), "vfio")) {
 		usleep((VFIOSIM_DMA_UNMAP_HOLD_MS + 10) * 1000);
@@ -496,13 +496,15 @@ TEST_F(vfiosim, unmap_during_transfer)
 		ASSERT_EQ(0, vfiosim_dma_unmap(self->dev, IOVA + dst,
 					       VFIOSIM_DMA_MAX_LEN, 0));
 		ASSERT_EQ(0, map(self->dev, &m, dst, VFIOSIM_DMA_MAX_LEN, RW));
-		EXPECT_EQ(VFIOSIM_DMA_STATUS_ERR_ABORTED,
-			  dma_run(self->dev, fds[0], 0, IOVA + dst, 4096,
-				  VFIOSIM_DMA_OP_FILL, 1));
-		usleep((VFIOSIM_DMA_UNMAP_HOLD_MS + 10) * 1000);
-		EXPECT_EQ(VFIOSIM_DMA_STATUS_DONE,
-			  dma_run(self->dev, fds[0], 0, IOVA + dst, 4096,
-				  VFIOSIM_DMA_OP_FILL, 1));
+		memset(m.va + dst, 0, 4096);
+		ASSERT_EQ(0, dma_go(self->dev, 0, IOVA + dst, 4096,
+				    VFIOSIM_DMA_OP_FILL, 0x5a5a5a5a5a5a5a5aULL,
+				    0));
+		EXPECT_EQ(VFIOSIM_DMA_STATUS_BUSY,
+			  reg32(self->dev, VFIOSIM_REG_DMA_STATUS));
+		EXPECT_EQ(0, m.va[dst]) TH_LOG("written inside the hold");
+		EXPECT_EQ(VFIOSIM_DMA_STATUS_DONE, dma_wait(self->dev, fds[0]));
+		EXPECT_EQ(-1, first_not(m.va + dst, 0x5a, 4096));
 	}
 	efd_close_all(fds, 2);
 	mem_free(&m);

@@ -149,11 +149,12 @@
  *   COUNT        transfers ended (any status) since reset.
  * A transfer is aborted (ERR_ABORTED) by an unmap of a range it touches
  * (the unmap waits for it: nothing is accessed there after it returns),
- * by reset and by close.  Over VFIO, for VFIOSIM_DMA_UNMAP_HOLD_MS after
- * the container unmapped a range, a GO that touches the range ends at
- * once in ERR_ABORTED: the type1 IOMMU driver must find the range
- * unpinned before it completes the unmap.  Reset and close wait for the transfer, raise no
- * completion interrupt, and leave the registers at their reset values;
+ * by reset and by close.  Over VFIO, a GO that touches a range the
+ * container is unmapping, or unmapped less than VFIOSIM_DMA_UNMAP_HOLD_MS
+ * ago, starts that much later (STATUS BUSY meanwhile): the type1 IOMMU
+ * driver must find the range unpinned before it completes the unmap.
+ * The transfer then finds the range mapped again, or ends ERR_UNMAPPED.
+ * Reset and close wait for the transfer, raise no completion interrupt, and leave the registers at their reset values;
  * after close (and device removal) the engine touches no memory.  A
  * migration STOP lets the transfer in flight complete and holds a later
  * GO (STATUS BUSY) until RUNNING.  Over vfio-user, DMA goes through the
