@@ -154,8 +154,9 @@
  * ago, starts that much later (STATUS BUSY meanwhile): the type1 IOMMU
  * driver must find the range unpinned before it completes the unmap.
  * The transfer then finds the range mapped again, or ends ERR_UNMAPPED.
- * Reset and close wait for the transfer, raise no completion interrupt, and leave the registers at their reset values;
- * after close (and device removal) the engine touches no memory.  A
+ * Reset and close wait for the transfer, raise no completion interrupt,
+ * and leave the registers at their reset values; after close (and
+ * device removal) the engine touches no memory.  A
  * migration STOP lets the transfer in flight complete and holds a later
  * GO (STATUS BUSY) until RUNNING.  Over vfio-user, DMA goes through the
  * memory file of the DMA_MAP (memfd or shmem); a map without a file, or
