@@ -19,10 +19,10 @@ import sys
 import time
 
 HDR = struct.Struct("<HHIII")
-VERSION, REGION_READ = 1, 9
+VERSION, GET_REGION_INFO, REGION_READ = 1, 5, 9
 F_REPLY, F_ERROR = 0x1, 0x20
 REG_ID, ID_MAGIC = 0x000, 0x5646534D
-E2BIG = 7
+E2BIG, EMSGSIZE = 7, 90
 
 n = 0
 failed = 0
@@ -190,6 +190,22 @@ def main():
        "a 1 MiB message gets E2BIG (error %d)" % err)
     ok(closed_within(q, 2) is not None, "... and the connection closes")
     q.close()
+    # 4. A reply never carries fewer fds than it names.
+    ri = struct.pack("<IIIIQQ", 32, 0, 2, 0, 0, 0)   # BAR2: mmappable, an fd
+    q = connect(s1)
+    js = b'{"capabilities":{"max_msg_fds":0}}\0'
+    ok(call(q, 1, VERSION, struct.pack("<HH", 0, 1) + js)[0] == 0,
+       "VERSION with max_msg_fds 0")
+    err, _ = call(q, 2, GET_REGION_INFO, ri)
+    ok(err == -EMSGSIZE,
+       "BAR2's region info (one fd) to a client taking none: EMSGSIZE (%d)"
+       % err)
+    q.close()
+    q = session(s1)
+    err, _ = call(q, 2, GET_REGION_INFO, ri)
+    ok(err == 0, "... and to a client taking 8: answered (%d)" % err)
+    q.close()
+
     q = session(s1)
     ok(read_id(q, 7) == ID_MAGIC, "a new client works after all that")
     q.close()
