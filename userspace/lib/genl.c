@@ -73,12 +73,15 @@ static void nl_parse_extack(const struct nlmsghdr *nlh,
 }
 
 /*
- * mnl_nlmsg_ok(), without its signed compare: an nlmsg_len of 2^31 or
- * more passes that, and then mnl_nlmsg_next() never moves on.
+ * mnl_nlmsg_ok(), without its signed compare (an nlmsg_len of 2^31 or
+ * more passes that, and then mnl_nlmsg_next() never moves on), and with
+ * the message's padding inside the buffer too: libmnl's attribute walk
+ * reads up to the aligned end.  The kernel always sends the padding.
  */
 bool vfiosim_nlmsg_ok(const struct nlmsghdr *nlh, int len)
 {
-	return mnl_nlmsg_ok(nlh, len) && nlh->nlmsg_len <= (unsigned int)len;
+	return mnl_nlmsg_ok(nlh, len) && nlh->nlmsg_len <= (unsigned int)len &&
+	       MNL_ALIGN(nlh->nlmsg_len) <= (unsigned int)len;
 }
 
 int vfiosim_nl_parse(const struct nlmsghdr *nlh, uint32_t seq,

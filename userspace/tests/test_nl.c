@@ -468,6 +468,11 @@ static void test_nlmsg_ok(struct tap *t)
 	       "nlmsg_ok: nlmsg_len 0xffffffff (mnl_nlmsg_ok takes it)");
 	h[0].nlmsg_len = 0x80000000;
 	tap_ok(t, !vfiosim_nlmsg_ok(h, sizeof(h)), "nlmsg_ok: nlmsg_len 2^31");
+	h[0].nlmsg_len = sizeof(h) - 2;
+	tap_ok(t, !vfiosim_nlmsg_ok(h, sizeof(h) - 2),
+	       "nlmsg_ok: a message whose padding is past the buffer");
+	tap_ok(t, vfiosim_nlmsg_ok(h, sizeof(h)),
+	       "nlmsg_ok: ... and with it inside");
 }
 
 static void test_core(struct tap *t)
