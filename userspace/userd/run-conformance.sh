@@ -11,7 +11,7 @@
 #       userspace/userd/run-conformance.sh
 # USERD / CONFORMANCE override the binaries (e.g. an ASan build), CTL the
 # vfiosimctl that stall-check.py asks for a device's owner.
-# Then the daemon's robustness: silent and turned-away clients stall no
+# Then the daemon's robustness, and its fault knobs (fault-check.py): silent and turned-away clients stall no
 # one and hold nothing (stall-check.py), accept() out of fds backs off,
 # a second instance, SIGHUP, a successor's socket, --mode/--group, and
 # systemd socket activation.
@@ -60,8 +60,9 @@ s1=$tmp/dev1.sock s2=$tmp/dev2.sock
 python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])" "$s1" 2>/dev/null
 
 umask 000
-"$userd" --timeout-ms $timeout_ms --socket "$s1" --device "$1" \
-	--socket "$s2" --device "$2" 2> "$tmp/userd.log" &
+"$userd" --timeout-ms $timeout_ms --control "$tmp/control.sock" \
+	--socket "$s1" --device "$1" --socket "$s2" --device "$2" \
+	2> "$tmp/userd.log" &
 pid=$!
 umask 022
 for i in $(seq 50); do
@@ -98,6 +99,9 @@ grep -v '^ok' "$tmp/c2.out"
 # No client can stall another, or hold the device without a VERSION.
 python3 "$here/stall-check.py" "$ctl" "$s1" "$1" "$s2" "$2" $timeout_ms ||
 	fail "stall-check.py"
+# The bridge's fault knobs, over --control.
+python3 "$here/fault-check.py" "$tmp/control.sock" "$s1" "$1" "$s2" "$2" ||
+	fail "fault-check.py"
 sleep 0.5
 fds_after=$(ls /proc/$pid/fd | wc -l)
 [ "$fds_before" = "$fds_after" ] &&
@@ -109,7 +113,8 @@ wait $pid; st=$?
 pid=
 [ $st = 0 ] && echo "ok - userd exits 0 on SIGTERM" ||
 	fail "userd exit status $st on SIGTERM"
-[ ! -e "$s1" ] && [ ! -e "$s2" ] && echo "ok - sockets removed" ||
+[ ! -e "$s1" ] && [ ! -e "$s2" ] && [ ! -e "$tmp/control.sock" ] &&
+	echo "ok - sockets removed (and the control socket)" ||
 	fail "sockets left behind"
 if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error' "$tmp/userd.log"; then
 	fail "sanitizer report in userd's log"

@@ -48,6 +48,7 @@
 #include <linux/netlink.h>
 #include <linux/vfiosim.h>
 
+#include "fault.h"
 #include "vfiosim_int.h"
 #include "vu_server.h"
 
@@ -101,6 +102,8 @@ struct conn {
 	int tx_fds[VUS_MAX_FDS];
 	size_t tx_nfds;
 	bool close_after_tx;
+	bool fault_cut;			/* close_after_tx for a fault knob */
+	uint64_t tx_not_before;		/* ms: a fault knob holds the reply */
 	/* protocol state */
 	bool negotiated;
 	struct vus_client_caps caps;
@@ -122,6 +125,7 @@ struct listener {
 	struct refusal refusals[REFUSE_MAX];
 	size_t nrefusals;
 	struct conn c;
+	struct userd_faults faults;
 };
 
 static struct listener devs[MAX_DEVS];
@@ -131,6 +135,7 @@ static unsigned char *nl_tx;
 static unsigned int timeout_ms = DEF_TIMEOUT_MS;
 static mode_t sock_mode = 0600;
 static gid_t sock_gid = (gid_t)-1;
+static struct uf_ctl ctl = { .fd = -1 };
 
 static uint64_t now_ms(void)
 {
@@ -244,6 +249,8 @@ static void conn_close(struct listener *l, const char *why)
 	conn_reset_rx(c);
 	close_fds(c->tx_fds, &c->tx_nfds);
 	c->tx_len = c->tx_off = 0;
+	c->tx_not_before = 0;
+	c->close_after_tx = c->fault_cut = false;
 	free(c->rx);
 	free(c->tx);
 	c->rx = c->tx = NULL;
@@ -376,6 +383,34 @@ static void do_accept(struct listener *l)
 	ulog(l, "client %lu connected", c->id);
 }
 
+/* The device's fault knobs, on the reply just queued. */
+static void apply_faults(struct listener *l)
+{
+	struct conn *c = &l->c;
+	struct uf_action act;
+
+	uf_apply(&l->faults, c->tx, c->tx_len, &act);
+	if (act.delay_ms) {
+		c->tx_not_before = now_ms() + act.delay_ms;
+		clog(l, "fault: reply held %llu ms",
+		     (unsigned long long)act.delay_ms);
+	}
+	if (act.wrong_id)
+		clog(l, "fault: reply sent with a wrong msg_id");
+	if (act.cut_len) {
+		clog(l, "fault: reply cut after %zu of %zu bytes, closing",
+		     act.cut_len, c->tx_len);
+		c->tx_len = act.cut_len;
+		c->close_after_tx = c->fault_cut = true;
+	}
+}
+
+/* Is the queued reply held back by a fault knob? */
+static bool tx_held(const struct conn *c, uint64_t now)
+{
+	return c->tx_len && c->tx_not_before > now;
+}
+
 /*
  * Queue reply bytes (and fds to pass with them) for the client.  A reply
  * is never sent with fewer fds than it names: with more than the client
@@ -408,6 +443,7 @@ static void queue_reply(struct listener *l, const void *msg, size_t len,
 	c->tx_off = 0;
 	for (i = 0; i < nfds; i++)
 		c->tx_fds[c->tx_nfds++] = fds[i];
+	apply_faults(l);
 }
 
 /* Try to send what is queued; false when the connection must go. */
@@ -456,6 +492,7 @@ static bool flush_tx(struct listener *l)
 		c->tx_off += (size_t)n;
 	}
 	c->tx_len = c->tx_off = 0;
+	c->tx_not_before = 0;
 	return !c->close_after_tx;
 }
 
@@ -712,9 +749,13 @@ static void service(struct listener *l)
 	unsigned int budget = 0;
 
 	while (c->fd >= 0) {
+		if (tx_held(c, now_ms()))
+			return;			/* expire() sends it */
 		if (c->tx_len) {
 			if (!flush_tx(l)) {
-				conn_close(l, c->close_after_tx ?
+				conn_close(l, c->fault_cut ?
+					   "fault knob close_mid_message" :
+					   c->close_after_tx ?
 					   "protocol error" : "send failed");
 				return;
 			}
@@ -937,6 +978,7 @@ static void cleanup(void)
 			l->lock_fd = -1;
 		}
 	}
+	uf_ctl_close(&ctl);
 	free(nl_tx);
 	nl_tx = NULL;
 }
@@ -945,12 +987,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vfiosim-userd [--timeout-ms MS] [--mode MODE] [--group GROUP]\n"
+		"                     [--control PATH]\n"
 		"                     --socket PATH --device UUID [--socket PATH --device UUID]...\n"
 		"Serve each vfiosim device as a vfio-user server on its UNIX socket.\n"
 		"  --timeout-ms  a client must finish its VERSION, and each message it\n"
 		"                starts, within MS (default %u)\n"
 		"  --mode        octal mode of the socket files (default 0600)\n"
 		"  --group       group of the socket files (a name or a number)\n"
+		"  --control     fault knobs: a control socket at PATH (see README.md)\n"
 		"Socket activation: with LISTEN_FDS (systemd), the passed sockets are\n"
 		"used, in the order of --socket.\n", DEF_TIMEOUT_MS);
 }
@@ -1008,12 +1052,17 @@ static int poll_timeout(void)
 
 		if (l->c.fd >= 0 && l->c.deadline && l->c.deadline < soonest)
 			soonest = l->c.deadline;
+		if (l->c.fd >= 0 && tx_held(&l->c, 0) &&
+		    l->c.tx_not_before < soonest)
+			soonest = l->c.tx_not_before;
 		for (j = 0; j < l->nrefusals; j++)
 			if (l->refusals[j].deadline < soonest)
 				soonest = l->refusals[j].deadline;
 		if (l->backoff_until && l->backoff_until < soonest)
 			soonest = l->backoff_until;
 	}
+	if (uf_ctl_deadline(&ctl) < soonest)
+		soonest = uf_ctl_deadline(&ctl);
 	if (soonest == UINT64_MAX)
 		return -1;
 	return soonest <= now ? 0 : (int)(soonest - now);
@@ -1031,11 +1080,26 @@ static void expire(struct listener *l)
 		     "no VERSION", timeout_ms);
 		conn_close(l, "timed out");
 	}
+	/* A reply a fault knob held is due. */
+	if (l->c.fd >= 0 && l->c.tx_not_before && !tx_held(&l->c, now))
+		service(l);
 	for (j = l->nrefusals; j-- > 0;)
 		if (l->refusals[j].deadline <= now)
 			refusal_drop(l, j);
 	if (l->backoff_until && l->backoff_until <= now)
 		l->backoff_until = 0;
+}
+
+/* The control socket names devices by UUID. */
+static struct userd_faults *faults_of(const char *uuid, void *arg)
+{
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < ndevs; i++)
+		if (!strcasecmp(devs[i].uuid, uuid))
+			return &devs[i].faults;
+	return NULL;
 }
 
 static int parse_args(int argc, char **argv)
@@ -1046,6 +1110,7 @@ static int parse_args(int argc, char **argv)
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "group", required_argument, NULL, 'g' },
+		{ "control", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1053,7 +1118,7 @@ static int parse_args(int argc, char **argv)
 	unsigned long v;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:d:t:m:g:h", opts,
+	while ((opt = getopt_long(argc, argv, "s:d:t:m:g:c:h", opts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 's':
@@ -1098,6 +1163,9 @@ static int parse_args(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'c':
+			ctl.path = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -1127,8 +1195,8 @@ static int parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	/* signalfd, then per device: listener, client, refusals */
-	struct pollfd pfd[1 + (2 + REFUSE_MAX) * MAX_DEVS];
+	/* signalfd, per device: listener, client, refusals; control */
+	struct pollfd pfd[1 + (2 + REFUSE_MAX) * MAX_DEVS + UF_CTL_POLLFDS];
 	struct signalfd_siginfo si;
 	size_t i, j, np;
 	sigset_t mask;
@@ -1162,6 +1230,9 @@ int main(int argc, char **argv)
 	for (i = 0; !activated && i < ndevs; i++)
 		if (listen_on(&devs[i]))
 			activated = -1;
+	ctl.lookup = faults_of;
+	if (activated >= 0 && ctl.path && uf_ctl_listen(&ctl, sock_mode))
+		activated = -1;
 	if (activated < 0) {
 		cleanup();
 		close(sfd);
@@ -1180,8 +1251,9 @@ int main(int argc, char **argv)
 				.fd = l->backoff_until ? -1 : l->fd,
 				.events = POLLIN,
 			};
+			/* -1 too while a fault knob holds its reply */
 			pfd[np++] = (struct pollfd){
-				.fd = c->fd,
+				.fd = tx_held(c, now_ms()) ? -1 : c->fd,
 				.events = c->tx_len ? POLLOUT : POLLIN,
 			};
 			for (j = 0; j < REFUSE_MAX; j++)
@@ -1190,6 +1262,11 @@ int main(int argc, char **argv)
 					      l->refusals[j].fd : -1,
 					.events = POLLIN,
 				};
+		}
+		/* poll() refuses more entries than RLIMIT_NOFILE: add only when used */
+		if (ctl.path) {
+			uf_ctl_pollfds(&ctl, &pfd[np]);
+			np += UF_CTL_POLLFDS;
 		}
 		if (poll(pfd, np, poll_timeout()) < 0) {
 			if (errno == EINTR)
@@ -1222,6 +1299,9 @@ int main(int argc, char **argv)
 				do_accept(l);
 			expire(l);
 		}
+		if (ctl.path)
+			uf_ctl_service(&ctl, &pfd[np - UF_CTL_POLLFDS],
+				       now_ms());
 	}
 	cleanup();
 	close(sfd);
