@@ -29,7 +29,7 @@ qmp=$here/nested/qmp.py
 tmp=$(mktemp -d)
 n=0
 failed=0
-qpid= upid=
+qpid="" upid=""
 
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
@@ -55,8 +55,7 @@ hmp() { python3 "$qmp" "$1" human-monitor-command "{\"command-line\": \"$2\"}"; 
 
 # wait_bars QMP: until the firmware assigned BAR0 (60 s)
 wait_bars() {
-	local i
-	for i in $(seq 60); do
+	for _ in $(seq 60); do
 		hmp "$1" "info pci" 2>/dev/null | grep "BAR0: 32 bit memory at" |
 			grep -qv 0xffffffffffffffff && return 0
 		sleep 1
@@ -71,15 +70,14 @@ start_qemu() {
 		-trace "enable=acpi_pci_unplug_request,file=$1/trace.log" \
 		>"$1/qemu.out" 2>"$1/qemu.err" &
 	qpid=$!
-	for i in $(seq 100); do [ -S "$1/qmp" ] && return 0; sleep 0.1; done
+	for _ in $(seq 100); do [ -S "$1/qmp" ] && return 0; sleep 0.1; done
 	return 1
 }
 
 # stop_qemu DIR: quit over QMP; SIGKILL after 30 s.  Sets qrc.
 stop_qemu() {
-	local i
 	python3 "$qmp" "$1/qmp" quit >/dev/null 2>&1
-	for i in $(seq 300); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq 300); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.1; done
 	if kill -0 "$qpid" 2>/dev/null; then
 		echo "# qemu did not quit within 30 s: SIGKILL"
 		kill -9 "$qpid"
@@ -122,7 +120,7 @@ bridge_delay() {
 	"$userd" --control "$d/control.sock" --socket "$d/sock" \
 		--device "$uuid" 2>"$d/userd.log" &
 	upid=$!
-	for i in $(seq 100); do [ -S "$d/control.sock" ] && break; sleep 0.1; done
+	for _ in $(seq 100); do [ -S "$d/control.sock" ] && break; sleep 0.1; done
 	# 3 s timeout, 5 s delay: past it, without making the test slow
 	start_qemu "$d" "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$d/sock\"},\"x-msg-timeout\":3000}" ||
 		not_ok "bridge: QEMU's QMP socket appeared"
@@ -170,7 +168,7 @@ bridge_delay() {
 
 # ---- 2. removal while QEMU holds the device: REQ ----
 surprise_removal() {
-	local d=$tmp/r uuid rpid i t0 done_at=
+	local d=$tmp/r uuid rpid t0 done_at=
 	mkdir -p "$d"
 	uuid=$(cat /proc/sys/kernel/random/uuid)
 	echo "$uuid" >"$types/vfiosim-full/create"
@@ -195,7 +193,7 @@ surprise_removal() {
 	stop_qemu "$d"
 	echo "# qemu exit status $qrc"
 	head -20 "$d/qemu.err" | sed 's/^/# qemu: /'
-	for i in $(seq 100); do kill -0 "$rpid" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq 100); do kill -0 "$rpid" 2>/dev/null || break; sleep 0.1; done
 	check "removal: the removal completes once QEMU is gone" sh -c "! kill -0 $rpid 2>/dev/null"
 	wait "$rpid"
 	check "removal: the device is gone" test ! -e /sys/bus/mdev/devices/"$uuid"
