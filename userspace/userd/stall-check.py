@@ -23,6 +23,8 @@ VERSION, GET_REGION_INFO, REGION_READ = 1, 5, 9
 F_REPLY, F_ERROR = 0x1, 0x20
 REG_ID, ID_MAGIC = 0x000, 0x5646534D
 E2BIG, EMSGSIZE = 7, 90
+# No read may wait this long (s) for another connection.
+STALL_S = 1.0
 
 n = 0
 failed = 0
@@ -137,12 +139,15 @@ def main():
     ok(len(silent) == 6, "the listen backlog takes 6 silent connects (%d)"
        % len(silent))
     # The other socket first: that is where a blocked loop shows at once.
+    # A loop that waits for each silent connect stalls a read 6 x 500 ms;
+    # the bound is far below that and far above a TCG guest's load noise
+    # (481 ms was seen on a host with a load average of 20).
     worst_b = max_read_latency(b, 10)
     worst_a = max_read_latency(a, 10)
-    ok(worst_b is not None and worst_b < 0.2,
+    ok(worst_b is not None and worst_b < STALL_S,
        "6 silent connects to a busy socket: another socket's client's "
        "reads take at most %.0f ms" % ((worst_b or 0) * 1e3))
-    ok(worst_a is not None and worst_a < 0.2,
+    ok(worst_a is not None and worst_a < STALL_S,
        "... and the busy socket's own client's at most %.0f ms"
        % ((worst_a or 0) * 1e3))
     t = closed_within(silent[-1], 2) if silent else None
