@@ -78,6 +78,38 @@ static void *vu_msg(struct nl_priv *p)
 	return p->tx + p->prefix_len + MNL_ATTR_HDRLEN;
 }
 
+/* Put the vfio-user message of len bytes (and nfds fds) into the request. */
+static struct nlmsghdr *vu_request(struct nl_priv *p, size_t len,
+				   const void *fds, size_t nfds)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)p->tx;
+	struct nlattr *a = (struct nlattr *)(p->tx + p->prefix_len);
+
+	a->nla_type = VFIOSIM_ATTR_MSG;
+	a->nla_len = (uint16_t)(MNL_ATTR_HDRLEN + len);
+	memset((unsigned char *)a + a->nla_len, 0,
+	       MNL_ALIGN(a->nla_len) - a->nla_len);
+	nlh->nlmsg_len = (uint32_t)(p->prefix_len + MNL_ALIGN(a->nla_len));
+	if (nfds)
+		mnl_attr_put(nlh, VFIOSIM_ATTR_FDS, nfds * sizeof(int32_t),
+			     fds);
+	return nlh;
+}
+
+/*
+ * A NO_REPLY message: the kernel sends nothing back on success nor for a
+ * vfio-user error (genl.c); a netlink-level error (the session ended)
+ * comes as an NLMSG_ERROR for this seq, which the next call's receive
+ * drops as stale.
+ */
+static int vu_post(struct vu_client *c, size_t len, char *why)
+{
+	struct nl_priv *p = (struct nl_priv *)c;
+
+	return vfiosim_nl_send(&p->nl, vu_request(p, len, NULL, 0), why,
+			       NL_WHY_LEN);
+}
+
 /*
  * Send the vfio-user message of len bytes at vu_msg() with nfds fds and
  * wait for its reply.  Returns the reply's payload length and *payload,
@@ -91,8 +123,7 @@ static ssize_t vu_call(struct vu_client *c, uint16_t command,
 		       char *why)
 {
 	struct nl_priv *p = (struct nl_priv *)c;
-	struct nlmsghdr *nlh = (struct nlmsghdr *)p->tx;
-	struct nlattr *a = (struct nlattr *)(p->tx + p->prefix_len);
+	struct nlmsghdr *nlh;
 	struct vfiosim_nl_reply r;
 	size_t i, skip = 0;
 	ssize_t n;
@@ -100,14 +131,7 @@ static ssize_t vu_call(struct vu_client *c, uint16_t command,
 
 	if (fd_out)
 		*fd_out = -1;
-	a->nla_type = VFIOSIM_ATTR_MSG;
-	a->nla_len = (uint16_t)(MNL_ATTR_HDRLEN + len);
-	memset((unsigned char *)a + a->nla_len, 0,
-	       MNL_ALIGN(a->nla_len) - a->nla_len);
-	nlh->nlmsg_len = (uint32_t)(p->prefix_len + MNL_ALIGN(a->nla_len));
-	if (nfds)
-		mnl_attr_put(nlh, VFIOSIM_ATTR_FDS, nfds * sizeof(int32_t),
-			     fds);
+	nlh = vu_request(p, len, fds, nfds);
 	ret = vfiosim_nl_send(&p->nl, nlh, why, NL_WHY_LEN);
 	if (!ret)
 		ret = vfiosim_nl_recv(&p->nl, p->nl.seq, &r, why, NL_WHY_LEN);
@@ -239,6 +263,7 @@ static int nl_open(struct vfiosim_dev *dev, const char *target)
 	p->nl.fd = -1;
 	vu_client_init(&p->vc);
 	p->vc.call = vu_call;
+	p->vc.post = vu_post;
 	p->vc.payload_max = NL_VU_PAYLOAD_MAX;
 	p->vc.max_xfer = VFIOSIM_USER_MAX_DATA_XFER;
 	p->vc.max_fds = NL_MAX_FDS;
