@@ -73,33 +73,18 @@ static struct nl_priv *priv(struct vfiosim_dev *dev)
 }
 
 /* Where the vfio-user message of the next request goes. */
-static void *vu_msg(struct nl_priv *p)
+static void *nl_msg(struct nl_priv *p)
 {
 	return p->tx + p->prefix_len + MNL_ATTR_HDRLEN;
 }
 
-/*
- * Send the vfio-user message of len bytes at vu_msg() with nfds fds and
- * wait for its reply.  Returns the reply's payload length and *payload,
- * or -errno with the reason in why (nothing formatted on success).  With
- * fd_out, *fd_out gets the first fd the reply carried (or -1); every
- * other fd is closed.
- */
-static ssize_t vu_call(struct vu_client *c, uint16_t command,
-		       uint16_t msg_id, size_t len, const void *fds,
-		       size_t nfds, const void **payload, int *fd_out,
-		       char *why)
+/* Put the vfio-user message of len bytes (and nfds fds) into the request. */
+static struct nlmsghdr *nl_request(struct nl_priv *p, size_t len,
+				   const void *fds, size_t nfds)
 {
-	struct nl_priv *p = (struct nl_priv *)c;
 	struct nlmsghdr *nlh = (struct nlmsghdr *)p->tx;
 	struct nlattr *a = (struct nlattr *)(p->tx + p->prefix_len);
-	struct vfiosim_nl_reply r;
-	size_t i, skip = 0;
-	ssize_t n;
-	int ret;
 
-	if (fd_out)
-		*fd_out = -1;
 	a->nla_type = VFIOSIM_ATTR_MSG;
 	a->nla_len = (uint16_t)(MNL_ATTR_HDRLEN + len);
 	memset((unsigned char *)a + a->nla_len, 0,
@@ -108,6 +93,45 @@ static ssize_t vu_call(struct vu_client *c, uint16_t command,
 	if (nfds)
 		mnl_attr_put(nlh, VFIOSIM_ATTR_FDS, nfds * sizeof(int32_t),
 			     fds);
+	return nlh;
+}
+
+/*
+ * A NO_REPLY message: the kernel sends nothing back on success nor for a
+ * vfio-user error (genl.c); a netlink-level error (the session ended)
+ * comes as an NLMSG_ERROR for this seq, which the next call's receive
+ * drops as stale.
+ */
+static int nl_post(struct vu_client *c, size_t len, char *why)
+{
+	struct nl_priv *p = (struct nl_priv *)c;
+
+	return vfiosim_nl_send(&p->nl, nl_request(p, len, NULL, 0), why,
+			       NL_WHY_LEN);
+}
+
+/*
+ * Send the vfio-user message of len bytes at nl_msg() with nfds fds and
+ * wait for its reply.  Returns the reply's payload length and *payload,
+ * or -errno with the reason in why (nothing formatted on success).  With
+ * fd_out, *fd_out gets the first fd the reply carried (or -1); every
+ * other fd is closed.
+ */
+static ssize_t nl_call(struct vu_client *c, uint16_t command,
+		       uint16_t msg_id, size_t len, const void *fds,
+		       size_t nfds, const void **payload, int *fd_out,
+		       char *why)
+{
+	struct nl_priv *p = (struct nl_priv *)c;
+	struct nlmsghdr *nlh;
+	struct vfiosim_nl_reply r;
+	size_t i, skip = 0;
+	ssize_t n;
+	int ret;
+
+	if (fd_out)
+		*fd_out = -1;
+	nlh = nl_request(p, len, fds, nfds);
 	ret = vfiosim_nl_send(&p->nl, nlh, why, NL_WHY_LEN);
 	if (!ret)
 		ret = vfiosim_nl_recv(&p->nl, p->nl.seq, &r, why, NL_WHY_LEN);
@@ -217,7 +241,7 @@ static void nl_build_prefix(struct nl_priv *p)
 	nlh = vfiosim_nl_request(&p->nl, p->tx, VFIOSIM_CMD_VFIO_USER, 0);
 	mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, p->uuid);
 	p->prefix_len = nlh->nlmsg_len;
-	p->vc.msg = vu_msg(p);
+	p->vc.msg = nl_msg(p);
 }
 
 static int nl_open(struct vfiosim_dev *dev, const char *target)
@@ -238,7 +262,8 @@ static int nl_open(struct vfiosim_dev *dev, const char *target)
 	snprintf(dev->name, sizeof(dev->name), "netlink:%s", p->uuid);
 	p->nl.fd = -1;
 	vu_client_init(&p->vc);
-	p->vc.call = vu_call;
+	p->vc.call = nl_call;
+	p->vc.post = nl_post;
 	p->vc.payload_max = NL_VU_PAYLOAD_MAX;
 	p->vc.max_xfer = VFIOSIM_USER_MAX_DATA_XFER;
 	p->vc.max_fds = NL_MAX_FDS;

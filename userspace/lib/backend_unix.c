@@ -444,6 +444,23 @@ fail:
 	return ret;
 }
 
+/*
+ * Send a NO_REPLY message at p->tx: a conforming server sends nothing
+ * back, and a reply one sends anyway has a msg_id no later call waits
+ * for, so ux_call drops it as stale.
+ */
+static int ux_post(struct vu_client *c, size_t len, char *why)
+{
+	struct ux_priv *p = (struct ux_priv *)c;
+
+	if (p->broken) {
+		snprintf(why, UX_WHY_LEN, "connection to %s unusable: %s",
+			 p->path, p->broken_why);
+		return -ENOTCONN;
+	}
+	return ux_send(p, p->tx, len, NULL, 0, now_ms() + p->timeout_ms, why);
+}
+
 /* ---- VERSION ------------------------------------------------------- */
 
 struct ux_caps {
@@ -699,6 +716,7 @@ static int ux_open(struct vfiosim_dev *dev, const char *target)
 	memcpy(sa.sun_path, target, strlen(target));
 	vu_client_init(&p->vc);
 	p->vc.call = ux_call;
+	p->vc.post = ux_post;
 	/* SCM_RIGHTS carries open files only: -1 goes as runs of no fds. */
 	p->vc.split_irq_runs = true;
 	/* vfio-pci has 9 (plus device specific ones); refuse nonsense. */

@@ -356,6 +356,30 @@ static uint64_t vfio_region_size(struct vfiosim_dev *dev, uint32_t index)
 }
 
 /*
+ * VFIO has no posted writes: a plain pwrite, whose error (unlike
+ * vfio-user's) is known at once; a short one is -EIO.
+ */
+static int vfio_region_write_posted(struct vfiosim_dev *dev, uint32_t index,
+				    uint64_t offset, const void *buf,
+				    size_t count)
+{
+	uint64_t size = vfio_region_size(dev, index);
+	ssize_t n;
+
+	if (index < priv(dev)->num_regions &&
+	    (count > size || offset > size - count))
+		return vfio_region_fail(dev, "posted write", index, offset,
+					count, size, EINVAL);
+	n = vfio_region_write(dev, index, offset, buf, count);
+	if (n >= 0 && (size_t)n != count)
+		return vfiosim_fail(dev, EIO,
+				    "posted write region %u (%s) offset 0x%llx: %zd of %zu bytes written",
+				    index, vfiosim_region_name(index),
+				    (unsigned long long)offset, n, count);
+	return n < 0 ? (int)n : 0;
+}
+
+/*
  * The VFIO uapi has no batch: one pwrite each, in order, once every write
  * is known to fit its region, so a bad one fails the batch unwritten.
  */
@@ -550,6 +574,7 @@ const struct vfiosim_io_ops vfiosim_vfio_ops = {
 	.dma_map = vfio_dma_map,
 	.dma_unmap = vfio_dma_unmap,
 	.region_write_multi = vfio_region_write_multi,
+	.region_write_posted = vfio_region_write_posted,
 	.mig_set_state = vfio_mig_set_state,
 	.mig_read = vfio_mig_read,
 	.mig_write = vfio_mig_write,

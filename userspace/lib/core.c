@@ -341,6 +341,15 @@ ssize_t vfiosim_region_write(struct vfiosim_dev *dev, uint32_t index,
 	return dev->ops->region_write(dev, index, offset, buf, count);
 }
 
+int vfiosim_region_write_posted(struct vfiosim_dev *dev, uint32_t index,
+				uint64_t offset, const void *buf, size_t count)
+{
+	VFIOSIM_CHECK(dev, region_write_posted);
+	if (count)
+		VFIOSIM_CHECK_PTR(dev, region_write_posted, buf);
+	return dev->ops->region_write_posted(dev, index, offset, buf, count);
+}
+
 int vfiosim_region_mmap(struct vfiosim_dev *dev, uint32_t index,
 			uint64_t offset, size_t len, int prot, void **addr)
 {

@@ -9,8 +9,16 @@
  * Callers never see which backend they use; every op has the same meaning
  * and the same errors on each.
  *
- * Every function returns 0 (or a byte count) on success and -errno on
- * failure.  On failure vfiosim_dev_error(), called from the same thread,
+ * Errors, one convention for the whole API (audited: no function returns
+ * -1 with errno, and errno is not part of the API):
+ *  - a function returning int returns 0 (vfiosim_monitor_fd: the fd) on
+ *    success and a negative errno on failure;
+ *  - one returning ssize_t returns the byte count or a negative errno;
+ *  - vfiosim_dev_alloc returns NULL when out of memory; the functions
+ *    returning strings and void never fail;
+ *  - the reason: for a device, vfiosim_dev_error() (below); for the
+ *    management calls, which have no device, the caller's err/errlen.
+ * On failure vfiosim_dev_error(), called from the same thread,
  * returns a message naming the device, region or register involved: each
  * thread sees its own last error on that device ("" if it had none), up
  * to 16 threads failing on one device (beyond, the oldest messages go).
@@ -152,6 +160,23 @@ int vfiosim_dma_logging_report(struct vfiosim_dev *dev, uint64_t iova,
  */
 int vfiosim_region_write_multi(struct vfiosim_dev *dev,
 			       const struct vfiosim_write_op *ops, size_t n);
+/*
+ * A posted write (vfio-user's NO_REPLY, PCI's posted MMIO write): 0 once
+ * the write is on its way, or -errno.  The same on every backend:
+ *  - the whole range is checked against the region's size first
+ *    (-EINVAL, nothing sent), as vfiosim_region_write's kernel would;
+ *  - it is ordered with the device's other ops: a later op (from the same
+ *    thread, or one synchronised with it) sees its effect;
+ *  - an error the device would report is lost, as vfio-user says of
+ *    NO_REPLY messages (nothing comes back, not even an error).  Only
+ *    vfio reports it, since its pwrite is synchronous;
+ *  - a transport failure (the connection or socket broke) is returned
+ *    here, or by the next call.
+ * netlink and unix: one REGION_WRITE with NO_REPLY per max_data_xfer_size
+ * bytes, no reply awaited; vfio: one pwrite (short is -EIO).
+ */
+int vfiosim_region_write_posted(struct vfiosim_dev *dev, uint32_t index,
+				uint64_t offset, const void *buf, size_t count);
 /* One VFIOSIM_CMD_PING round trip; -EOPNOTSUPP unless netlink. */
 int vfiosim_netlink_ping(struct vfiosim_dev *dev);
 

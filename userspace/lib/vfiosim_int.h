@@ -48,6 +48,13 @@ struct vfiosim_io_ops {
 	/* n >= 1 writes, each checked by the core (count 1..8). */
 	int (*region_write_multi)(struct vfiosim_dev *dev,
 				  const struct vfiosim_write_op *ops, size_t n);
+	/*
+	 * A posted write (vfio-user NO_REPLY): checked against the region's
+	 * size, then sent without waiting; see vfiosim_region_write_posted.
+	 */
+	int (*region_write_posted)(struct vfiosim_dev *dev, uint32_t index,
+				   uint64_t offset, const void *buf,
+				   size_t count);
 	/* A transport round trip that touches no device (netlink only). */
 	int (*ping)(struct vfiosim_dev *dev);
 	/* Migration: see vfiosim_mig_set_state() and what follows it. */
@@ -212,6 +219,12 @@ struct vu_client;
  * fd_out, *fd_out gets the first fd the reply carried (or -1); every
  * other fd is closed.
  */
+/*
+ * Send the message of len bytes at c->msg (NO_REPLY set) and return
+ * without waiting: 0 or -errno with the reason in why.
+ */
+typedef int (*vu_post_fn)(struct vu_client *c, size_t len, char *why);
+
 typedef ssize_t (*vu_call_fn)(struct vu_client *c, uint16_t command,
 			      uint16_t msg_id, size_t len, const void *fds,
 			      size_t nfds, const void **payload, int *fd_out,
@@ -230,6 +243,7 @@ struct vu_client {
 	 */
 	pthread_mutex_t lock;
 	vu_call_fn call;
+	vu_post_fn post;
 	unsigned char *msg;	/* where the next vfio-user message goes */
 	size_t payload_max;	/* payload bytes one message may have */
 	uint32_t max_xfer;	/* data bytes per REGION_READ/WRITE */
@@ -269,6 +283,9 @@ ssize_t vu_client_region_read(struct vfiosim_dev *dev, uint32_t index,
 ssize_t vu_client_region_write(struct vfiosim_dev *dev, uint32_t index,
 			       uint64_t offset, const void *buf,
 			       size_t count);
+int vu_client_region_write_posted(struct vfiosim_dev *dev, uint32_t index,
+				  uint64_t offset, const void *buf,
+				  size_t count);
 int vu_client_region_write_multi(struct vfiosim_dev *dev,
 				 const struct vfiosim_write_op *ops,
 				 size_t n);
@@ -297,6 +314,7 @@ ssize_t vu_client_mig_write(struct vfiosim_dev *dev, const void *buf,
 	.dma_map = vu_client_dma_map,					\
 	.dma_unmap = vu_client_dma_unmap,				\
 	.region_write_multi = vu_client_region_write_multi,		\
+	.region_write_posted = vu_client_region_write_posted,		\
 	.mig_set_state = vu_client_mig_set_state,			\
 	.mig_read = vu_client_mig_read,					\
 	.mig_write = vu_client_mig_write

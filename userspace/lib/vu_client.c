@@ -462,6 +462,46 @@ static uint64_t vu_region_size(struct vfiosim_dev *dev, uint32_t index)
 	return index < c->num_regions ? c->regions[index].size : 0;
 }
 
+/*
+ * REGION_WRITEs with NO_REPLY, max_xfer bytes each, after the whole range
+ * is checked against the cached region size: the peer sends nothing back,
+ * not even an error, so what it would refuse is refused here.
+ */
+static int vu_region_write_posted_locked(struct vfiosim_dev *dev,
+					 uint32_t index, uint64_t offset,
+					 const void *buf, size_t count)
+{
+	struct vu_client *c = vc(dev);
+	uint64_t size = vu_region_size(dev, index);
+	char why[VU_WHY_LEN];
+	size_t done = 0;
+	int ret;
+
+	if (count > size || offset > size - count)
+		return vu_region_fail(dev, "posted write", index, offset,
+				      count, EINVAL, strerror(EINVAL));
+	while (done < count) {
+		struct vfiosim_user_header h;
+		size_t piece = count - done, len;
+
+		if (piece > c->max_xfer)
+			piece = c->max_xfer;
+		len = vfiosim_vu_region_request(c->msg, ++c->msg_id, true,
+						index, offset + done,
+						(const unsigned char *)buf + done,
+						(uint32_t)piece);
+		memcpy(&h, c->msg, sizeof(h));
+		h.flags |= VFIOSIM_USER_F_NO_REPLY;
+		memcpy(c->msg, &h, sizeof(h));
+		ret = c->post(c, len, why);
+		if (ret)
+			return vu_region_fail(dev, "posted write", index,
+					      offset, count, -ret, why);
+		done += piece;
+	}
+	return 0;
+}
+
 static int vu_region_write_multi_locked(struct vfiosim_dev *dev,
 					const struct vfiosim_write_op *ops,
 					size_t n)
@@ -751,6 +791,10 @@ VU_LOCKED(ssize_t, region_read,
 	   void *buf, size_t count),
 	  (dev, index, offset, buf, count))
 VU_LOCKED(ssize_t, region_write,
+	  (struct vfiosim_dev *dev, uint32_t index, uint64_t offset,
+	   const void *buf, size_t count),
+	  (dev, index, offset, buf, count))
+VU_LOCKED(int, region_write_posted,
 	  (struct vfiosim_dev *dev, uint32_t index, uint64_t offset,
 	   const void *buf, size_t count),
 	  (dev, index, offset, buf, count))

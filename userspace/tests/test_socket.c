@@ -48,6 +48,9 @@ struct server {
 	int memfd;			/* region 2's mmap fd */
 	/* what the script saw, for the main thread to check */
 	int count_write;
+	int count_posted;		/* REGION_WRITEs with NO_REPLY */
+	uint32_t posted_bytes;
+	uint64_t posted_last;		/* offset of the last one */
 	int count_write_multi;
 	int count_set_irqs;
 	uint16_t last_id;
@@ -283,8 +286,22 @@ static void script_good(int fd, struct server *s)
 			srv_reply(fd, m, 0, 0, buf, ACC + acc.count, -1);
 			break;
 		case VFIOSIM_USER_REGION_WRITE:
-			s->count_write++;
 			memcpy(&acc, m->p, ACC);
+			if (m->h.flags & VFIOSIM_USER_F_NO_REPLY) {
+				s->count_posted++;
+				s->posted_bytes += acc.count;
+				s->posted_last = acc.offset;
+				/*
+				 * "region 1 refuses", and this server
+				 * answers even a NO_REPLY with its error:
+				 * the client must drop that as stale.
+				 */
+				if (acc.region == 1)
+					srv_reply(fd, m, VFIOSIM_USER_F_ERROR,
+						  EINVAL, NULL, 0, -1);
+				break;
+			}
+			s->count_write++;
 			if (acc.region == 1) {	/* "region 1 refuses" */
 				srv_reply(fd, m, VFIOSIM_USER_F_ERROR, EINVAL,
 					  NULL, 0, -1);
@@ -913,6 +930,47 @@ static void test_write_multiple(struct tap *t)
 	srv_stop(&s);
 }
 
+/*
+ * Posted writes: NO_REPLY on the wire, nothing awaited, split at
+ * max_data_xfer_size, bounds checked before anything is sent, and an
+ * answer the server sends anyway does not put the client out of step.
+ */
+static void test_posted(struct tap *t)
+{
+	struct vfiosim_dev *dev = vfiosim_dev_alloc();
+	unsigned char buf[10000] = { 0 };
+	struct server s;
+	uint32_t v;
+	int ret;
+
+	srv_start(&s, script_good, CAPS_GOOD);
+	ret = vfiosim_dev_open(dev, spec);
+	tap_int(t, ret, 0, "posted: open");
+	ret = vfiosim_region_write_posted(dev, 0, 0x40, buf, 4);
+	tap_int(t, ret, 0, "posted: a 4-byte posted write");
+	ret = vfiosim_region_write_posted(dev, 2, 0, buf, sizeof(buf));
+	tap_int(t, ret, 0, "posted: a 10000-byte posted write");
+	ret = vfiosim_region_write_posted(dev, 2, 0x10, buf, BAR2_SIZE);
+	tap_int(t, ret, -EINVAL, "posted: past the region's end is -EINVAL");
+	tap_has(t, vfiosim_dev_error(dev), "posted write region 2 (BAR2)",
+		"posted: ... naming the region");
+	ret = vfiosim_region_write_posted(dev, 1, 0, buf, 4);
+	tap_int(t, ret, 0, "posted: an error the server reports is lost");
+	/* A synchronous op after them: in step, and they all arrived. */
+	ret = vfiosim_read32(dev, 0, 0x20, &v);
+	tap_int(t, ret, 0, "posted: a read after them gets its own reply");
+	tap_int(t, v, 0x23222120, "posted: ... with its own data");
+	tap_int(t, s.count_posted, 1 + 3 + 1,
+		"posted: one NO_REPLY message each, 10000 bytes in three");
+	tap_int(t, s.posted_bytes, 4 + 10000 + 4, "posted: every byte sent");
+	tap_int(t, s.posted_last, 0, "posted: the last one was region 1's");
+	tap_int(t, s.count_write, 0, "posted: no plain REGION_WRITE");
+	ret = vfiosim_region_write(dev, 0, 0x40, buf, 4);
+	tap_int(t, ret, 4, "posted: a plain write then still works");
+	vfiosim_dev_free(dev);
+	srv_stop(&s);
+}
+
 static int count_fds(void)
 {
 	int fd, n = 0;
@@ -1010,6 +1068,7 @@ int main(void)
 	test_parse_version(&t);
 	test_good(&t);
 	test_write_multiple(&t);
+	test_posted(&t);
 	test_migration(&t);
 	test_thread_errors(&t);
 	test_open_failures(&t);

@@ -23,35 +23,21 @@
 #include <linux/vfio.h>
 #include <linux/vfiosim.h>
 
+#include "tap.h"
+
 #define HDR	sizeof(struct vfiosim_user_header)
 #define BUFSZ	(HDR + 16 + VFIOSIM_USER_MAX_DATA_XFER + 4096)
 #define TIMEOUT_MS 5000
 
 static const char *sock_path;
-static int n_test, n_pass, n_fail;
 static unsigned char rbuf[BUFSZ];
 static int rfds[8];
 static int nrfds;
 static uint16_t next_id = 100;
 
-__attribute__((format(printf, 2, 3)))
-static bool ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	n_test++;
-	if (cond)
-		n_pass++;
-	else
-		n_fail++;
-	printf("%sok %d - ", cond ? "" : "not ", n_test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	return cond;
-}
+/* The one TAP producer of the host tests (tests/tap.h). */
+static struct tap tap;
+#define ok(...)	tap_ok(&tap, __VA_ARGS__)
 
 static void diag(const char *fmt, ...)
 {
@@ -781,10 +767,8 @@ int main(int argc, char **argv)
 	sock_path = argv[1];
 	t_version();
 	fd = session();
-	if (!ok(fd >= 0, "session for the command tests")) {
-		printf("%d passed, %d failed\n", n_pass, n_fail);
-		return 1;
-	}
+	if (!ok(fd >= 0, "session for the command tests"))
+		return tap_done(&tap) | 1;
 	t_sizes(fd);
 	t_region(fd);
 	t_no_reply(fd);
@@ -795,6 +779,5 @@ int main(int argc, char **argv)
 	close(fd);
 	t_robust();
 	close_rfds();
-	printf("1..%d\n%d passed, %d failed\n", n_test, n_pass, n_fail);
-	return n_fail ? 1 : 0;
+	return tap_done(&tap);
 }
