@@ -51,6 +51,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,6 +124,8 @@ struct ctx {
 	struct vfiosim_dev *nl;		/* --nl: libvfiosim netlink backend */
 	struct pipe_nl pipe;		/* --nl-raw: our own socket */
 	struct vfiosim_dev *ux;		/* --unix: vfio-user via vfiosim-userd */
+	int sock_pp;			/* socket floor: our end, or -1 */
+	pid_t sock_pp_pid;		/* its echo process */
 	struct vfiosim_write_op wops[MAX_WRITES];
 	unsigned int per;		/* writes per op of the row running */
 	volatile uint32_t *bar2;	/* first page of BAR2, mmapped */
@@ -339,6 +342,76 @@ static int op_ux_write(struct ctx *c)
 	c->val++;
 	return err_io(vfiosim_region_write(c->ux, VFIO_PCI_BAR0_REGION_INDEX,
 					   VFIOSIM_REG_SCRATCH0, &c->val, 4), 4);
+}
+
+/*
+ * The floor of any socket-based vfio-user server: a bare SOCK_STREAM
+ * UNIX-socket ping-pong between two processes, with the sizes of a 4-byte
+ * REGION_READ (request: header + region access; reply: the same + 4 data
+ * bytes).  The other process does nothing but echo: what is left is the
+ * two sends, two receives and two wakeups any server pays.
+ */
+#define SOCK_PP_REQ	(sizeof(struct vfiosim_user_header) + \
+			 sizeof(struct vfiosim_user_region_access))
+#define SOCK_PP_REPLY	(SOCK_PP_REQ + 4)
+
+static void sock_pp_echo(int fd)
+{
+	unsigned char buf[SOCK_PP_REPLY] = { 0 };
+
+	while (recv(fd, buf, SOCK_PP_REQ, MSG_WAITALL) == SOCK_PP_REQ)
+		if (send(fd, buf, SOCK_PP_REPLY, MSG_NOSIGNAL) !=
+		    SOCK_PP_REPLY)
+			break;
+	_exit(0);
+}
+
+static int setup_sock_pp(struct ctx *c)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
+	if (!pid) {
+		close(sv[0]);
+		sock_pp_echo(sv[1]);
+	}
+	close(sv[1]);
+	c->sock_pp = sv[0];
+	c->sock_pp_pid = pid;
+	return 0;
+}
+
+static void teardown_sock_pp(struct ctx *c)
+{
+	if (c->sock_pp < 0)
+		return;
+	/* The echo process sees EOF and exits. */
+	close(c->sock_pp);
+	waitpid(c->sock_pp_pid, NULL, 0);
+	c->sock_pp = -1;
+}
+
+static int op_sock_pp(struct ctx *c)
+{
+	unsigned char buf[SOCK_PP_REPLY] = { 0 };
+	ssize_t n;
+
+	memcpy(buf, &c->val, sizeof(c->val));
+	n = send(c->sock_pp, buf, SOCK_PP_REQ, MSG_NOSIGNAL);
+	if (n != SOCK_PP_REQ)
+		return n < 0 ? -errno : -EIO;
+	n = recv(c->sock_pp, buf, SOCK_PP_REPLY, MSG_WAITALL);
+	if (n != SOCK_PP_REPLY)
+		return n < 0 ? -errno : -EIO;
+	return 0;
 }
 
 /* K 4-byte writes over the eight scratch registers. */
@@ -851,7 +924,7 @@ enum row_id {
 	R_MMAP_RD, R_MMAP_WR, R_BAR2_RD4K, R_IRQ_MSIX, R_IRQ_MSI,
 	R_MTTY_CFG, R_NL_PING, R_GENL_NOP, R_NL_RD, R_NL_WR, R_NL_MULTI64, R_NL_MULTI256,
 	R_NL_PIPE64, R_NL_PIPE256, R_VFIO_MULTI64, R_VFIO_MULTI256,
-	R_UX_RD, R_UX_WR, R_UX_MULTI64,
+	R_SOCK_PP, R_UX_RD, R_UX_WR, R_UX_MULTI64,
 	R_MEMCPY64K, R_MEMCPY1M,
 	R_DMA_VFIO4K, R_DMA_VFIO64K, R_DMA_VFIO1M,
 	R_DMA_NL4K, R_DMA_NL64K, R_DMA_NL1M,
@@ -875,6 +948,11 @@ struct row {
 	 */
 	int netlink;
 	unsigned int per;	/* writes per op (reported per write), 0 = 1 */
+	/*
+	 * Run on every CPU the system has, whatever the bench was pinned
+	 * to (the socket rows: their target is set unpinned).
+	 */
+	bool unpinned;
 	unsigned int ops;	/* timed ops actually run */
 	enum state state;
 	double median, p99;
@@ -953,16 +1031,19 @@ static struct row rows[R_NUM] = {
 	[R_VFIO_MULTI256] = { "vfio write_multi x256 /write", op_vfio_multi,
 			      .need = NEED_DEV, .floor = R_GETPPID, .peer = -1,
 			      .ioctl = R_BAR0_WR, .per = 256 },
+	[R_SOCK_PP] = { "UNIX socket ping-pong 32/36 B", op_sock_pp,
+			setup_sock_pp, teardown_sock_pp, .floor = -1,
+			.peer = -1, .ioctl = -1, .unpinned = true },
 	[R_UX_RD] = { "unix BAR0 read 4 B", op_ux_read, .need = NEED_UNIX,
-		      .floor = R_NL_PING, .peer = -1, .ioctl = R_BAR0_RD,
-		      .netlink = R_NL_RD },
+		      .floor = R_SOCK_PP, .peer = -1, .ioctl = R_BAR0_RD,
+		      .netlink = R_NL_RD, .unpinned = true },
 	[R_UX_WR] = { "unix BAR0 write 4 B", op_ux_write, .need = NEED_UNIX,
-		      .floor = R_NL_PING, .peer = -1, .ioctl = R_BAR0_WR,
-		      .netlink = R_NL_WR },
+		      .floor = R_SOCK_PP, .peer = -1, .ioctl = R_BAR0_WR,
+		      .netlink = R_NL_WR, .unpinned = true },
 	[R_UX_MULTI64] = { "unix WRITE_MULTI x64 /write", op_ux_multi,
 			   .need = NEED_UNIX, .floor = R_NL_PING, .peer = -1,
 			   .ioctl = R_BAR0_WR, .netlink = R_NL_MULTI64,
-			   .per = 64 },
+			   .per = 64, .unpinned = true },
 	/*
 	 * DMA COPY, completion on an MSI-X eventfd, against memcpy of the
 	 * same length between the same buffers: x floor is DMA time over
@@ -1182,9 +1263,29 @@ static void print_dma(FILE *f)
 			v, v >= 0.5 ? "PASS" : "FAIL");
 }
 
+/* The socket path's target: unix read over the bare socket ping-pong. */
+#define ACCEPT_UX_FLOOR	2.0
+
+static double p99_ratio(int num, int den)
+{
+	if (rows[num].state != ST_OK || rows[den].state != ST_OK ||
+	    rows[den].p99 <= 0)
+		return -1;
+	return rows[num].p99 / rows[den].p99;
+}
+
 static void print_accept(FILE *f)
 {
+	double v = ratio(R_UX_RD, R_SOCK_PP);
 	unsigned int i;
+
+	if (v >= 0)
+		fprintf(f, "unix 4-byte read / UNIX socket ping-pong = %.2f median, %.2f p99 (target <= %.1f, unpinned): %s\n",
+			v, p99_ratio(R_UX_RD, R_SOCK_PP), ACCEPT_UX_FLOOR,
+			v <= ACCEPT_UX_FLOOR ? "PASS" : "FAIL");
+	else
+		fprintf(f, "unix 4-byte read / UNIX socket ping-pong = n/a (target <= %.1f): not measured\n",
+			ACCEPT_UX_FLOOR);
 
 	for (i = 0; i < NUM_NL_ACCEPT; i++) {
 		const struct accept *a = &nl_accept[i];
@@ -1402,7 +1503,7 @@ static void usage(FILE *f)
 		"usage: vfiosim-bench [--dev vfio:<uuid>] [--peer vfio:<mtty uuid>]\n"
 		"                     [--nl netlink:<uuid>] [--nl-raw <uuid>]\n"
 		"                     [--unix unix:<path>]\n"
-		"                     [--iters N] [--batch N] [--json FILE]\n"
+		"                     [--iters N] [--batch N] [--json FILE] [--only A,B]\n"
 		"                     [--scale-vfio vfio:<uuid>,...] [--scale-nl netlink:<uuid>,...]\n"
 		"                     [--scale-threads 1,2,4] [--scale-ms MS] [--scale-reps N]\n"
 		"       vfiosim-bench --mig <src spec>,<dst spec> [--mig-reps N] [--json FILE]\n"
@@ -1413,6 +1514,8 @@ static void usage(FILE *f)
 		"  --unix      the socket of a vfiosim-userd serving a fourth one\n"
 		"  --iters N   timed ops per benchmark (default %u; +10%% warm-up)\n"
 		"  --batch N   ops per clock_gettime pair (default %u; 1 = per op)\n"
+		"  --only A,B  run only the rows whose name contains A or B, any case (the others are\n"
+		"              reported skipped)\n"
 		"  --scale-vfio, --scale-nl  one device per thread (as many as the largest\n"
 		"              thread count), each opened once with its own handle\n"
 		"  --scale-threads  thread counts (default 1,2,4; at most %d, up to %d counts)\n"
@@ -1424,11 +1527,53 @@ static void usage(FILE *f)
 		DEF_SCALE_MS, DEF_SCALE_REPS, SCALE_MAX_REPS, DEF_MIG_REPS);
 }
 
-static void run_row(struct ctx *c, struct row *r, unsigned int iters,
-		    unsigned int batch, double *samples)
+/* Does name contain one of the comma-separated words of only (any case)? */
+static bool row_selected(const char *name, const char *only)
 {
+	char word[64];
+	size_t n;
+
+	while (*only) {
+		n = strcspn(only, ",");
+		if (n && n < sizeof(word)) {
+			memcpy(word, only, n);
+			word[n] = 0;
+			if (strcasestr(name, word))
+				return true;
+		}
+		only += n + (only[n] == ',');
+	}
+	return false;
+}
+
+/* Allow every CPU (an unpinned row); the old mask into *saved. */
+static int unpin(cpu_set_t *saved)
+{
+	cpu_set_t all;
+	int cpu;
+
+	if (sched_getaffinity(0, sizeof(*saved), saved))
+		return -errno;
+	CPU_ZERO(&all);
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		CPU_SET(cpu, &all);
+	/* The kernel keeps the CPUs that exist and this cpuset allows. */
+	return sched_setaffinity(0, sizeof(all), &all) ? -errno : 0;
+}
+
+static void run_row(struct ctx *c, struct row *r, unsigned int iters,
+		    unsigned int batch, double *samples, const char *only)
+{
+	cpu_set_t saved;
+	bool pinned_back = false;
 	int ret = 0;
 
+	if (only && !row_selected(r->name, only)) {
+		r->state = ST_SKIPPED;
+		snprintf(r->note, sizeof(r->note),
+			 "skipped: not selected by --only");
+		return;
+	}
 	if ((r->need == NEED_PEER && !c->peer && c->raw_peer.device < 0) ||
 	    (r->need == NEED_RAW && c->raw_dev.device < 0) ||
 	    (r->need == NEED_NL && !c->nl) ||
@@ -1463,12 +1608,18 @@ static void run_row(struct ctx *c, struct row *r, unsigned int iters,
 	iters = row_iters(c->dma_row, iters);
 	if (iters < batch)
 		batch = 1;
-	if (r->setup)
+	if (r->unpinned) {
+		ret = unpin(&saved);
+		pinned_back = !ret;
+	}
+	if (!ret && r->setup)
 		ret = r->setup(c);
 	if (!ret)
 		ret = measure(c, r, iters, batch, samples);
 	if (r->teardown)
 		r->teardown(c);
+	if (pinned_back)
+		sched_setaffinity(0, sizeof(saved), &saved);
 	if (!ret) {
 		r->state = ST_OK;
 		return;
@@ -2338,6 +2489,7 @@ int main(int argc, char **argv)
 		{ "scale-reps", required_argument, NULL, 'P' },
 		{ "mig", required_argument, NULL, 'G' },
 		{ "mig-reps", required_argument, NULL, 'g' },
+		{ "only", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -2345,7 +2497,7 @@ int main(int argc, char **argv)
 	unsigned int mig_reps = DEF_MIG_REPS;
 	const char *dev_spec = NULL, *peer_spec = NULL, *json = NULL;
 	const char *peer_path = "none", *nl_spec = NULL, *raw_uuid = NULL;
-	const char *ux_spec = NULL;
+	const char *ux_spec = NULL, *only = NULL;
 	unsigned int iters = DEF_ITERS, batch = DEF_BATCH;
 	char err[256];
 	struct ctx *c;
@@ -2362,7 +2514,7 @@ int main(int argc, char **argv)
 	scale->duration_ms = DEF_SCALE_MS;
 	scale->reps = DEF_SCALE_REPS;
 	scale_parse_counts("1,2,4", scale);
-	while ((opt = getopt_long(argc, argv, "d:p:n:b:j:N:R:U:V:L:T:M:P:G:g:h",
+	while ((opt = getopt_long(argc, argv, "d:p:n:b:j:N:R:U:V:L:T:M:P:G:g:O:h",
 				  opts, NULL)) != -1) {
 		switch (opt) {
 		case 'G':
@@ -2406,6 +2558,9 @@ int main(int argc, char **argv)
 			break;
 		case 'U':
 			ux_spec = optarg;
+			break;
+		case 'O':
+			only = optarg;
 			break;
 		case 'd':
 			dev_spec = optarg;
@@ -2456,6 +2611,7 @@ int main(int argc, char **argv)
 	c->raw_peer.device = c->raw_peer.group = c->raw_peer.container = -1;
 	c->raw_dev.device = c->raw_dev.group = c->raw_dev.container = -1;
 	c->pipe.fd = -1;
+	c->sock_pp = -1;
 	wops_fill(c);
 	c->loop_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->loop_efd < 0) {
@@ -2530,7 +2686,7 @@ int main(int argc, char **argv)
 	 */
 	for (i = 0; i < R_NUM; i++)
 		if (rows[i].need != NEED_RAW)
-			run_row(c, &rows[i], iters, batch, samples);
+			run_row(c, &rows[i], iters, batch, samples, only);
 
 	/* Let go of the group so the bare-VFIO rows can open it. */
 	if (map)
@@ -2543,7 +2699,7 @@ int main(int argc, char **argv)
 			 "skipped: bare VFIO open failed: %.120s", err);
 	for (i = 0; i < R_NUM; i++)
 		if (rows[i].need == NEED_RAW)
-			run_row(c, &rows[i], iters, batch, samples);
+			run_row(c, &rows[i], iters, batch, samples, only);
 
 	for (i = 0; i < R_NUM; i++)
 		failed += rows[i].state == ST_FAILED;
