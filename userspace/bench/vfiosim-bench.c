@@ -61,6 +61,7 @@
 #include <linux/vfiosim.h>
 
 #include "vfiosim.h"
+#include "jw.h"
 
 #define BULK		4096
 /* DMA rows: COPY from the first to the second MiB of a memfd */
@@ -1308,54 +1309,59 @@ static void print_accept(FILE *f)
 	}
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
-static void json_num(FILE *f, double v)
+/* A ratio or time, or null where it was not measured (< 0). */
+static void jw_num(struct jw *w, const char *key, double v)
 {
 	if (v < 0)
-		fputs("null", f);
+		jw_null(w, key);
 	else
-		fprintf(f, "%.3f", v);
+		jw_real(w, key, v);
 }
 
-/* A results file: "{", tool and kernel; NULL (said on stderr) if not. */
-static FILE *json_begin(const char *path)
+/* "pass": null where value was not measured (< 0), else pass. */
+static void jw_pass(struct jw *w, double value, bool pass)
+{
+	if (value < 0)
+		jw_null(w, "pass");
+	else
+		jw_bool(w, "pass", pass);
+}
+
+/* A row's name, or null for no row. */
+static void jw_row(struct jw *w, const char *key, int row)
+{
+	if (row >= 0)
+		jw_str(w, key, rows[row].name);
+	else
+		jw_null(w, key);
+}
+
+/* A results file: opened, "{", tool and kernel; -1 (said) if not. */
+static int json_begin(struct jw *w, const char *path)
 {
 	struct utsname u;
-	FILE *f;
 
-	f = fopen(path, "w");
-	if (!f) {
+	memset(w, 0, sizeof(*w));
+	w->pretty = true;
+	w->f = fopen(path, "w");
+	if (!w->f) {
 		fprintf(stderr, "vfiosim-bench: %s: %s\n", path,
 			strerror(errno));
-		return NULL;
+		return -1;
 	}
 	if (uname(&u))
 		memset(&u, 0, sizeof(u));
-	fputs("{\n  \"tool\": \"vfiosim-bench\",\n  \"kernel\": ", f);
-	json_str(f, u.release);
-	return f;
+	jw_obj_open(w, NULL);
+	jw_str(w, "tool", "vfiosim-bench");
+	jw_str(w, "kernel", u.release);
+	return 0;
 }
 
-/* Close what json_begin opened: 0, or -1 said on stderr. */
-static int json_end(FILE *f, const char *path)
+/* Write and close what json_begin opened: 0, or -1 said on stderr. */
+static int json_end(struct jw *w, const char *path)
 {
-	fputs("\n}\n", f);
-	if (fclose(f)) {
+	jw_obj_close(w);
+	if (fclose(w->f)) {
 		fprintf(stderr, "vfiosim-bench: %s: %s\n", path,
 			strerror(errno));
 		return -1;
@@ -1366,7 +1372,7 @@ static int json_end(FILE *f, const char *path)
 /* The scaling section, further down, appends itself once it has run. */
 struct scale_report;
 static bool scale_has_run(const struct scale_report *rep);
-static void scale_json(FILE *f, const struct scale_report *rep);
+static void scale_json(struct jw *w, const struct scale_report *rep);
 
 static int write_json(const char *path, const char *dev, const char *peer,
 		      const char *peer_path, unsigned int iters,
@@ -1376,101 +1382,87 @@ static int write_json(const char *path, const char *dev, const char *peer,
 		[ST_NOTRUN] = "not run", [ST_OK] = "ok",
 		[ST_FAILED] = "failed", [ST_SKIPPED] = "skipped",
 	};
-	double acc = ratio(R_BAR0_RD, R_MTTY_CFG);
-	FILE *f;
+	double acc = ratio(R_BAR0_RD, R_MTTY_CFG), v;
+	struct jw w;
 	int i;
 
-	f = json_begin(path);
-	if (!f)
+	if (json_begin(&w, path))
 		return -1;
-	fputs(",\n  \"dev\": ", f);
-	json_str(f, dev);
-	fputs(",\n  \"peer\": ", f);
+	jw_str(&w, "dev", dev);
 	if (peer)
-		json_str(f, peer);
+		jw_str(&w, "peer", peer);
 	else
-		fputs("null", f);
-	fputs(",\n  \"peer_path\": ", f);
-	json_str(f, peer_path);
-	fprintf(f, ",\n  \"timing\": { \"clock\": \"CLOCK_MONOTONIC\", "
-		"\"iterations\": %u, \"batch\": %u, \"samples\": %u, "
-		"\"warmup\": %u, \"unit\": \"ns/op\" },\n", iters, batch,
-		iters / batch, iters / 10);
-	fputs("  \"results\": [\n", f);
+		jw_null(&w, "peer");
+	jw_str(&w, "peer_path", peer_path);
+	jw_obj_open(&w, "timing");
+	jw_str(&w, "clock", "CLOCK_MONOTONIC");
+	jw_u64(&w, "iterations", iters);
+	jw_u64(&w, "batch", batch);
+	jw_u64(&w, "samples", iters / batch);
+	jw_u64(&w, "warmup", iters / 10);
+	jw_str(&w, "unit", "ns/op");
+	jw_obj_close(&w);
+	jw_arr_open(&w, "results");
 	for (i = 0; i < R_NUM; i++) {
 		const struct row *r = &rows[i];
 		bool ok = r->state == ST_OK;
 
-		fputs("    { \"name\": ", f);
-		json_str(f, r->name);
-		fputs(", \"status\": ", f);
-		json_str(f, states[r->state]);
-		fputs(", \"median_ns\": ", f);
-		json_num(f, ok ? r->median : -1);
-		fputs(", \"p99_ns\": ", f);
-		json_num(f, ok ? r->p99 : -1);
-		fputs(", \"floor\": ", f);
-		if (r->floor >= 0)
-			json_str(f, rows[r->floor].name);
-		else
-			fputs("null", f);
-		fputs(", \"floor_ratio\": ", f);
-		json_num(f, ratio(i, r->floor));
-		fputs(", \"mtty_ratio\": ", f);
-		json_num(f, ratio(i, r->peer));
-		fputs(", \"ioctl\": ", f);
-		if (r->ioctl >= 0)
-			json_str(f, rows[r->ioctl].name);
-		else
-			fputs("null", f);
-		fputs(", \"ioctl_ratio\": ", f);
-		json_num(f, ratio(i, r->ioctl));
-		fputs(", \"netlink\": ", f);
-		if (r->netlink)
-			json_str(f, rows[r->netlink].name);
-		else
-			fputs("null", f);
-		fputs(", \"netlink_ratio\": ", f);
-		json_num(f, ratio(i, r->netlink ? r->netlink : -1));
-		fprintf(f, ", \"writes_per_op\": %u, \"ops\": %u",
-			r->per ? r->per : 1, ok ? r->ops : 0);
-		if (r->note[0]) {
-			fputs(", \"note\": ", f);
-			json_str(f, r->note);
-		}
-		fprintf(f, " }%s\n", i + 1 < R_NUM ? "," : "");
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "name", r->name);
+		jw_str(&w, "status", states[r->state]);
+		jw_num(&w, "median_ns", ok ? r->median : -1);
+		jw_num(&w, "p99_ns", ok ? r->p99 : -1);
+		jw_row(&w, "floor", r->floor);
+		jw_num(&w, "floor_ratio", ratio(i, r->floor));
+		jw_num(&w, "floor_p99_ratio",
+		       r->floor >= 0 ? p99_ratio(i, r->floor) : -1);
+		jw_num(&w, "mtty_ratio", ratio(i, r->peer));
+		jw_row(&w, "ioctl", r->ioctl);
+		jw_num(&w, "ioctl_ratio", ratio(i, r->ioctl));
+		jw_row(&w, "netlink", r->netlink ? r->netlink : -1);
+		jw_num(&w, "netlink_ratio",
+		       ratio(i, r->netlink ? r->netlink : -1));
+		jw_u64(&w, "writes_per_op", r->per ? r->per : 1);
+		jw_u64(&w, "ops", ok ? r->ops : 0);
+		jw_bool(&w, "unpinned", r->unpinned);
+		if (r->note[0])
+			jw_str(&w, "note", r->note);
+		jw_obj_close(&w);
 	}
-	fputs("  ],\n  \"acceptance\": { \"metric\": \"ioctl BAR0 read median "
-	      "/ mtty pread median\", \"value\": ", f);
-	json_num(f, acc);
-	fputs(", \"bare_pread_value\": ", f);
-	json_num(f, ratio(R_RAW_BAR0_RD, R_MTTY_CFG));
-	fprintf(f, ", \"target_max\": %.1f, \"pass\": %s },\n",
-		ACCEPT_RATIO, acc < 0 ? "null" :
-		acc <= ACCEPT_RATIO ? "true" : "false");
-	fputs("  \"netlink_acceptance\": [\n", f);
+	jw_arr_close(&w);
+	jw_obj_open(&w, "acceptance");
+	jw_str(&w, "metric", "ioctl BAR0 read median / mtty pread median");
+	jw_num(&w, "value", acc);
+	jw_num(&w, "bare_pread_value", ratio(R_RAW_BAR0_RD, R_MTTY_CFG));
+	jw_real(&w, "target_max", ACCEPT_RATIO);
+	jw_pass(&w, acc, acc <= ACCEPT_RATIO);
+	jw_obj_close(&w);
+	v = ratio(R_UX_RD, R_SOCK_PP);
+	jw_obj_open(&w, "socket_acceptance");
+	jw_str(&w, "metric", "unix BAR0 read 4 B / UNIX socket ping-pong, unpinned");
+	jw_num(&w, "value", v);
+	jw_num(&w, "p99_value", p99_ratio(R_UX_RD, R_SOCK_PP));
+	jw_real(&w, "target_max", ACCEPT_UX_FLOOR);
+	jw_pass(&w, v, v <= ACCEPT_UX_FLOOR);
+	jw_obj_close(&w);
+	jw_arr_open(&w, "netlink_acceptance");
 	for (i = 0; i < (int)NUM_NL_ACCEPT; i++) {
 		const struct accept *a = &nl_accept[i];
-		double v = ratio(a->num, a->den);
 
-		fputs("    { \"metric\": ", f);
-		json_str(f, a->metric);
-		fputs(", \"num\": ", f);
-		json_str(f, rows[a->num].name);
-		fputs(", \"den\": ", f);
-		json_str(f, rows[a->den].name);
-		fputs(", \"value\": ", f);
-		json_num(f, v);
-		fprintf(f, ", \"target_max\": %.1f, \"pass\": %s }%s\n",
-			a->max, v < 0 ? "null" : v <= a->max ? "true" : "false",
-			i + 1 < (int)NUM_NL_ACCEPT ? "," : "");
+		v = ratio(a->num, a->den);
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "metric", a->metric);
+		jw_str(&w, "num", rows[a->num].name);
+		jw_str(&w, "den", rows[a->den].name);
+		jw_num(&w, "value", v);
+		jw_real(&w, "target_max", a->max);
+		jw_pass(&w, v, v <= a->max);
+		jw_obj_close(&w);
 	}
-	fputs("  ]", f);
-	if (scale && scale_has_run(scale)) {
-		fputs(",\n  \"scaling\": ", f);
-		scale_json(f, scale);
-	}
-	return json_end(f, path);
+	jw_arr_close(&w);
+	if (scale && scale_has_run(scale))
+		scale_json(&w, scale);
+	return json_end(&w, path);
 }
 
 static struct vfiosim_dev *open_dev(const char *spec, bool quiet)
@@ -2121,61 +2113,62 @@ static void scale_print(FILE *f, const struct scale_report *rep)
 			ACCEPT_SCALE_2T);
 }
 
-static void scale_json(FILE *f, const struct scale_report *rep)
+/* The "scaling" member of the open results object. */
+static void scale_json(struct jw *w, const struct scale_report *rep)
 {
 	int k, two = scale_count_index(rep, 2);
 	unsigned int c, j;
 	double nl2;
 
-	fprintf(f, "{ \"duration_ms\": %u, \"repetitions\": %u, \"warmup_ops\": %u, \"cpus\": [",
-		rep->duration_ms, rep->reps, SCALE_WARMUP_OPS);
+	jw_obj_open(w, "scaling");
+	jw_u64(w, "duration_ms", rep->duration_ms);
+	jw_u64(w, "repetitions", rep->reps);
+	jw_u64(w, "warmup_ops", SCALE_WARMUP_OPS);
+	jw_arr_open(w, "cpus");
 	for (j = 0; j < rep->ncpus; j++)
-		fprintf(f, "%s%d", j ? ", " : "", rep->cpus[j]);
-	fputs("],\n    \"pinning\": \"thread i on cpus[i mod ncpus]\", \"unit\": \"ops/s summed over threads\",\n    \"results\": [\n", f);
+		jw_u64(w, NULL, (uint64_t)rep->cpus[j]);
+	jw_arr_close(w);
+	jw_str(w, "pinning", "thread i on cpus[i mod ncpus]");
+	jw_str(w, "unit", "ops/s summed over threads");
+	jw_arr_open(w, "results");
 	for (k = 0; k < SK_NUM; k++)
 		for (c = 0; c < rep->ncounts; c++) {
 			const struct scale_cell *cell = &rep->cells[k][c];
 			bool ok = cell->state == ST_OK;
-			double s = cell->speedup;
 
-			fputs("      { \"name\": ", f);
-			json_str(f, scale_kinds[k].name);
-			fprintf(f, ", \"threads\": %u, \"status\": ",
-				rep->counts[c]);
-			json_str(f, ok ? "ok" : cell->state == ST_SKIPPED ?
-				 "skipped" : "failed");
-			fputs(", \"ops_per_s\": ", f);
-			json_num(f, ok ? cell->median : -1);
-			fputs(", \"runs_ops_per_s\": [", f);
+			jw_obj_open(w, NULL);
+			jw_str(w, "name", scale_kinds[k].name);
+			jw_u64(w, "threads", rep->counts[c]);
+			jw_str(w, "status", ok ? "ok" :
+			       cell->state == ST_SKIPPED ? "skipped" :
+			       "failed");
+			jw_num(w, "ops_per_s", ok ? cell->median : -1);
+			jw_arr_open(w, "runs_ops_per_s");
 			for (j = 0; ok && j < rep->reps; j++)
-				fprintf(f, "%s%.0f", j ? ", " : "",
-					cell->ops_s[j]);
-			fputs("], \"ratio_to_1_thread\": ", f);
-			json_num(f, s);
-			fputs(", \"ratio_to_1_thread_min\": ", f);
-			json_num(f, cell->speedup_min);
-			fputs(", \"ratio_to_1_thread_max\": ", f);
-			json_num(f, cell->speedup_max);
-			fputs(", \"ratio_to_floor_scaling\": ", f);
-			json_num(f, cell->vs_floor);
-			fputs(", \"slowest_thread_share\": ", f);
-			json_num(f, ok ? cell->slowest_share : -1);
-			fprintf(f, ", \"cpus_seen_mask\": %u", cell->cpus_seen);
-			if (cell->note[0]) {
-				fputs(", \"note\": ", f);
-				json_str(f, cell->note);
-			}
-			fprintf(f, " }%s\n", k + 1 < SK_NUM ||
-				c + 1 < rep->ncounts ? "," : "");
+				jw_real(w, NULL, cell->ops_s[j]);
+			jw_arr_close(w);
+			jw_num(w, "ratio_to_1_thread", cell->speedup);
+			jw_num(w, "ratio_to_1_thread_min", cell->speedup_min);
+			jw_num(w, "ratio_to_1_thread_max", cell->speedup_max);
+			jw_num(w, "ratio_to_floor_scaling", cell->vs_floor);
+			jw_num(w, "slowest_thread_share",
+			       ok ? cell->slowest_share : -1);
+			jw_u64(w, "cpus_seen_mask", cell->cpus_seen);
+			if (cell->note[0])
+				jw_str(w, "note", cell->note);
+			jw_obj_close(w);
 		}
+	jw_arr_close(w);
 	nl2 = two < 0 ? -1 : rep->cells[SK_NL_RD][two].speedup;
-	fputs("    ],\n    \"acceptance\": { \"metric\": \"netlink BAR0 read 4 B, 2 threads / 1 thread\", \"value\": ", f);
-	json_num(f, nl2);
-	fputs(", \"floor_value\": ", f);
-	json_num(f, two < 0 ? -1 : rep->cells[SK_GETPPID][two].speedup);
-	fprintf(f, ", \"target_min\": %.1f, \"pass\": %s } }",
-		ACCEPT_SCALE_2T, nl2 < 0 ? "null" :
-		nl2 >= ACCEPT_SCALE_2T ? "true" : "false");
+	jw_obj_open(w, "acceptance");
+	jw_str(w, "metric", "netlink BAR0 read 4 B, 2 threads / 1 thread");
+	jw_num(w, "value", nl2);
+	jw_num(w, "floor_value",
+	       two < 0 ? -1 : rep->cells[SK_GETPPID][two].speedup);
+	jw_real(w, "target_min", ACCEPT_SCALE_2T);
+	jw_pass(w, nl2, nl2 >= ACCEPT_SCALE_2T);
+	jw_obj_close(w);
+	jw_obj_close(w);
 }
 
 /* "a,b,c" -> up to SCALE_MAX_THREADS specs, pointing into list. */
@@ -2261,13 +2254,12 @@ static int scale_open(struct scale_report *rep)
 
 static int write_scale_json(const char *path, const struct scale_report *rep)
 {
-	FILE *f = json_begin(path);
+	struct jw w;
 
-	if (!f)
+	if (json_begin(&w, path))
 		return -1;
-	fputs(",\n  \"scaling\": ", f);
-	scale_json(f, rep);
-	return json_end(f, path);
+	scale_json(&w, rep);
+	return json_end(&w, path);
 }
 
 /* No --dev: only the scaling section. */
@@ -2393,7 +2385,7 @@ static int mig_only(const char *specs, unsigned int reps, const char *json)
 	struct vfiosim_dev *src = vfiosim_dev_alloc(), *dst = vfiosim_dev_alloc();
 	char src_spec[256], *comma;
 	int ret = -1, i;
-	FILE *f;
+	struct jw w;
 
 	snprintf(src_spec, sizeof(src_spec), "%s", specs);
 	comma = strchr(src_spec, ',');
@@ -2431,20 +2423,30 @@ static int mig_only(const char *specs, unsigned int reps, const char *json)
 		       res[i].bytes / 1e3 / res[i].save_ms);
 	if (!json)
 		goto out;
-	f = fopen(json, "w");
-	if (!f) {
+	memset(&w, 0, sizeof(w));
+	w.f = fopen(json, "w");
+	if (!w.f) {
 		perror(json);
 		ret = -1;
 		goto out;
 	}
-	fprintf(f, "{\"src\":\"%s\",\"dst\":\"%s\",\"bar2_size\":%llu,\"reps\":%u,\"runs\":[",
-		src_spec, comma + 1, (unsigned long long)bar2.size, reps);
-	for (i = 0; i < 2; i++)
-		fprintf(f, "%s{\"bar2\":\"%s\",\"bytes\":%.0f,\"save_ms\":%.3f,\"resume_ms\":%.3f}",
-			i ? "," : "", res[i].bar2, res[i].bytes,
-			res[i].save_ms, res[i].resume_ms);
-	fprintf(f, "]}\n");
-	if (fclose(f))
+	jw_obj_open(&w, NULL);
+	jw_str(&w, "src", src_spec);
+	jw_str(&w, "dst", comma + 1);
+	jw_u64(&w, "bar2_size", bar2.size);
+	jw_u64(&w, "reps", reps);
+	jw_arr_open(&w, "runs");
+	for (i = 0; i < 2; i++) {
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "bar2", res[i].bar2);
+		jw_real(&w, "bytes", res[i].bytes);
+		jw_real(&w, "save_ms", res[i].save_ms);
+		jw_real(&w, "resume_ms", res[i].resume_ms);
+		jw_obj_close(&w);
+	}
+	jw_arr_close(&w);
+	jw_obj_close(&w);
+	if (fclose(w.f))
 		ret = -1;
 out:
 	vfiosim_dev_free(src);
