@@ -11,8 +11,8 @@
  *
  * --nl and --nl-raw name two more vfiosim devices, each distinct from
  * --dev: a device is open through VFIO or bound to one netlink socket,
- * never both, and the pipelined rows bind their own socket (libmnl, in
- * this file) to the --nl-raw device.  --unix is the socket of a
+ * never both, and the pipelined rows bind their own socket (libvfiosim's
+ * internal genl plumbing, struct pipe_nl) to the --nl-raw device.  --unix is the socket of a
  * vfiosim-userd serving a fourth device (userd holds its netlink binding).
  *
  * Timing: ops run back to back in batches of --batch (16) between two
@@ -61,6 +61,7 @@
 #include <linux/vfiosim.h>
 
 #include "vfiosim.h"
+#include "vfiosim_int.h"
 #include "jw.h"
 
 #define BULK		4096
@@ -88,16 +89,16 @@
 #define ACCEPT_SCALE_2T		1.7	/* netlink read, 2 threads / 1 thread */
 
 /*
- * Pipelined REGION_WRITEs on a netlink socket of our own: K complete
+ * Pipelined REGION_WRITEs on a netlink socket of our own (libvfiosim's
+ * genl plumbing: socket, family, requests, parsing): K complete
  * VFIOSIM_CMD_VFIO_USER requests (distinct nlmsg_seq and msg_id) in one
- * sendto, then the K replies collected with recvmmsg.  The requests are
- * built once; an op only stamps seq, msg_id and data.
+ * sendto, then the K replies collected with recvmmsg, which is what the
+ * library's one-request-one-reply vfiosim_nl_send/recv cannot do.  The
+ * requests are built once; an op only stamps seq, msg_id and data.
  */
 struct pipe_nl {
-	struct mnl_socket *nl;
-	int fd;
-	uint16_t family;
-	uint32_t seq;
+	struct vfiosim_nl nl;
+	bool open;
 	uint16_t msg_id;
 	size_t stride;		/* bytes per request, aligned */
 	size_t vu_off;		/* vfio-user header within a request */
@@ -447,74 +448,37 @@ static int op_vfio_multi(struct ctx *c)
 	return vfiosim_region_write_multi(c->dev, c->wops, c->per);
 }
 
-/* One netlink request into buf: genl header, then attrs by the caller. */
-static struct nlmsghdr *pipe_request(struct pipe_nl *p, void *buf,
-				     uint16_t type, uint8_t cmd, uint16_t flags)
+/* Send the request in buf and wait for its answer: 0 or -errno, err set. */
+static int pipe_call(struct pipe_nl *p, struct nlmsghdr *nlh, char *err,
+		     size_t len)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct genlmsghdr *g;
+	struct vfiosim_nl_reply r;
+	int ret;
 
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	nlh->nlmsg_seq = ++p->seq;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->cmd = cmd;
-	g->version = type == GENL_ID_CTRL ? 1 : VFIOSIM_GENL_VERSION;
-	return nlh;
-}
-
-/* Receive one message for seq; 0 (ack or data) or -errno, text in err. */
-static int pipe_recv_one(struct pipe_nl *p, uint32_t seq, uint16_t *family,
-			 char *err, size_t len)
-{
-	unsigned char buf[8192];
-	struct nlmsghdr *nlh;
-	int n;
-
-	for (;;) {
-		n = (int)mnl_socket_recvfrom(p->nl, buf, sizeof(buf));
-		if (n < 0) {
-			snprintf(err, len, "recv: %s", strerror(errno));
-			return -errno;
-		}
-		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, n);
-		     nlh = mnl_nlmsg_next(nlh, &n)) {
-			if (nlh->nlmsg_seq != seq)
-				continue;
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e =
-					mnl_nlmsg_get_payload(nlh);
-
-				if (e->error)
-					snprintf(err, len, "%s",
-						 strerror(-e->error));
-				return e->error;
-			}
-			if (family) {
-				struct nlattr *a;
-
-				mnl_attr_for_each(a, nlh,
-						  sizeof(struct genlmsghdr))
-					if (mnl_attr_get_type(a) ==
-					    CTRL_ATTR_FAMILY_ID)
-						*family = mnl_attr_get_u16(a);
-			}
-			return 0;
-		}
+	ret = vfiosim_nl_send(&p->nl, nlh, err, len);
+	if (!ret)
+		ret = vfiosim_nl_recv(&p->nl, p->nl.seq, &r, err, len);
+	if (ret)
+		return ret;
+	if (r.is_error && r.error) {
+		vfiosim_nl_error_text(&r, err, len);
+		return -r.error;
 	}
+	if (!r.is_error)
+		vfiosim_nl_close_fds(&r);
+	return 0;
 }
 
 static void pipe_close(struct pipe_nl *p)
 {
 	/* Closing the socket unbinds the device. */
-	if (p->nl)
-		mnl_socket_close(p->nl);
+	if (p->open)
+		vfiosim_nl_close(&p->nl);
 	free(p->tx);
 	free(p->rx);
 	free(p->mm);
 	free(p->iov);
 	memset(p, 0, sizeof(*p));
-	p->fd = -1;
 }
 
 /*
@@ -531,50 +495,28 @@ static int pipe_open(struct pipe_nl *p, const char *uuid, char *err,
 	struct nlmsghdr *nlh;
 	int sz = 8 << 20, ret, i;
 
-	p->fd = -1;
-	p->nl = mnl_socket_open(NETLINK_GENERIC);
-	if (!p->nl || mnl_socket_bind(p->nl, 0, MNL_SOCKET_AUTOPID)) {
-		snprintf(err, len, "netlink socket: %s", strerror(errno));
-		ret = -errno;
-		goto fail;
-	}
-	p->fd = mnl_socket_get_fd(p->nl);
+	memset(p, 0, sizeof(*p));
+	ret = vfiosim_nl_open(&p->nl, 8192, err, len);
+	if (ret)
+		return ret;
+	p->open = true;
 	/* 256 replies must all queue before we read the first. */
-	if (setsockopt(p->fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
-		setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	/* Extended acks with capped echoes: short error replies. */
-	mnl_socket_setsockopt(p->nl, NETLINK_CAP_ACK, &(int){ 1 },
-			      sizeof(int));
+	if (setsockopt(p->nl.fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
+		setsockopt(p->nl.fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 
-	nlh = pipe_request(p, buf, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 0);
-	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, VFIOSIM_GENL_NAME);
-	if (mnl_socket_sendto(p->nl, nlh, nlh->nlmsg_len) < 0) {
-		snprintf(err, len, "GETFAMILY: %s", strerror(errno));
-		ret = -errno;
-		goto fail;
-	}
-	ret = pipe_recv_one(p, p->seq, &p->family, err, len);
-	if (ret || !p->family) {
-		snprintf(err, len, "family %s not found", VFIOSIM_GENL_NAME);
-		ret = -ENOENT;
-		goto fail;
-	}
-
-	nlh = pipe_request(p, buf, p->family, VFIOSIM_CMD_DEV_OPEN, NLM_F_ACK);
+	nlh = vfiosim_nl_request(&p->nl, buf, VFIOSIM_CMD_DEV_OPEN, NLM_F_ACK);
 	mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, uuid);
-	if (mnl_socket_sendto(p->nl, nlh, nlh->nlmsg_len) < 0) {
-		snprintf(err, len, "DEV_OPEN: %s", strerror(errno));
-		ret = -errno;
-		goto fail;
-	}
-	ret = pipe_recv_one(p, p->seq, NULL, err, len);
+	ret = pipe_call(p, nlh, err, len);
 	if (ret) {
-		snprintf(err, len, "DEV_OPEN %s: %s", uuid, strerror(-ret));
+		char why[VFIOSIM_ERR_LEN];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, len, "DEV_OPEN %s: %.200s", uuid, why);
 		goto fail;
 	}
 
 	/* The size of one request fixes the stride. */
-	nlh = pipe_request(p, buf, p->family, VFIOSIM_CMD_VFIO_USER, 0);
+	nlh = vfiosim_nl_request(&p->nl, buf, VFIOSIM_CMD_VFIO_USER, 0);
 	mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, uuid);
 	p->vu_off = nlh->nlmsg_len + MNL_ATTR_HDRLEN;
 	mnl_attr_put(nlh, VFIOSIM_ATTR_MSG, sizeof(zero), zero);
@@ -593,8 +535,9 @@ static int pipe_open(struct pipe_nl *p, const char *uuid, char *err,
 		struct vfiosim_user_region_access *ra;
 		uint32_t msg_size = sizeof(zero);
 
-		nlh = pipe_request(p, p->tx + (size_t)i * p->stride, p->family,
-				   VFIOSIM_CMD_VFIO_USER, 0);
+		nlh = vfiosim_nl_request(&p->nl, p->tx + (size_t)i * p->stride,
+					 VFIOSIM_CMD_VFIO_USER, 0);
+		nlh->nlmsg_pid = p->nl.portid;
 		mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, uuid);
 		mnl_attr_put(nlh, VFIOSIM_ATTR_MSG, msg_size, zero);
 		h = (void *)((unsigned char *)nlh + p->vu_off);
@@ -622,27 +565,25 @@ static int pipe_check(struct pipe_nl *p, unsigned int i, uint32_t seq,
 		      uint16_t msg_id)
 {
 	const struct nlmsghdr *nlh = p->iov[i].iov_base;
-	const struct vfiosim_user_header *h = NULL;
-	const struct nlattr *a;
-	unsigned int n = p->mm[i].msg_len;
+	const struct vfiosim_user_header *h;
+	struct vfiosim_nl_reply r;
+	char err[VFIOSIM_ERR_LEN];
+	int ret;
 
 	if (p->mm[i].msg_hdr.msg_flags & MSG_TRUNC)
 		return -EMSGSIZE;
-	if (!mnl_nlmsg_ok(nlh, (int)n))
+	if (!vfiosim_nlmsg_ok(nlh, (int)p->mm[i].msg_len))
 		return -EPROTO;
-	if (nlh->nlmsg_type == NLMSG_ERROR) {
-		const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-		return e->error ? e->error : -EPROTO;
-	}
 	/* Requests are handled in order, so replies come back in order. */
-	if (nlh->nlmsg_type != p->family || nlh->nlmsg_seq != seq + i)
-		return -EPROTO;
-	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
-		if (mnl_attr_get_type(a) == VFIOSIM_ATTR_MSG &&
-		    mnl_attr_get_payload_len(a) >= sizeof(*h))
-			h = mnl_attr_get_payload(a);
-	if (!h || h->msg_id != (uint16_t)(msg_id + i) ||
+	ret = vfiosim_nl_parse(nlh, seq + i, p->nl.family, &r, err,
+			       sizeof(err));
+	if (ret <= 0)
+		return ret < 0 ? ret : -EPROTO;
+	if (r.is_error)
+		return r.error ? -r.error : -EPROTO;
+	h = r.msg;
+	if (!h || r.msg_len < sizeof(*h) ||
+	    h->msg_id != (uint16_t)(msg_id + i) ||
 	    (h->flags & VFIOSIM_USER_F_TYPE_MASK) != VFIOSIM_USER_F_TYPE_REPLY)
 		return -EPROTO;
 	if (h->flags & VFIOSIM_USER_F_ERROR)
@@ -658,29 +599,29 @@ static int pipe_check(struct pipe_nl *p, unsigned int i, uint32_t seq,
 static int op_genl_nop(struct ctx *c)
 {
 	struct pipe_nl *p = &c->pipe;
-	unsigned char buf[64], rx[512];
-	struct nlmsghdr *nlh;
-	const struct nlmsgerr *e;
-	ssize_t n;
+	unsigned char buf[64];
+	struct vfiosim_nl_reply r;
+	char err[VFIOSIM_ERR_LEN];
+	int ret;
 
-	nlh = pipe_request(p, buf, p->family, VFIOSIM_CMD_UNSPEC, 0);
-	if (mnl_socket_sendto(p->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	n = mnl_socket_recvfrom(p->nl, rx, sizeof(rx));
-	if (n < 0)
-		return -errno;
-	nlh = (struct nlmsghdr *)rx;
-	if (!mnl_nlmsg_ok(nlh, (int)n) || nlh->nlmsg_type != NLMSG_ERROR ||
-	    nlh->nlmsg_seq != p->seq)
+	ret = vfiosim_nl_send(&p->nl,
+			      vfiosim_nl_request(&p->nl, buf,
+						 VFIOSIM_CMD_UNSPEC, 0),
+			      err, sizeof(err));
+	if (!ret)
+		ret = vfiosim_nl_recv(&p->nl, p->nl.seq, &r, err,
+				      sizeof(err));
+	if (ret)
+		return ret;
+	if (!r.is_error)
 		return -EPROTO;
-	e = mnl_nlmsg_get_payload(nlh);
-	return e->error == -EOPNOTSUPP ? 0 : e->error ? e->error : -EPROTO;
+	return r.error == EOPNOTSUPP ? 0 : r.error ? -r.error : -EPROTO;
 }
 
 static int op_nl_pipe(struct ctx *c)
 {
 	struct pipe_nl *p = &c->pipe;
-	uint32_t seq = p->seq + 1;
+	uint32_t seq = p->nl.seq + 1;
 	uint16_t id = (uint16_t)(p->msg_id + 1);
 	unsigned int i, got = 0, k = c->per;
 	int n, ret;
@@ -692,15 +633,15 @@ static int op_nl_pipe(struct ctx *c)
 		struct vfiosim_user_region_access *ra = (void *)(h + 1);
 		uint32_t v = ++c->val;
 
-		nlh->nlmsg_seq = ++p->seq;
+		nlh->nlmsg_seq = ++p->nl.seq;
 		h->msg_id = ++p->msg_id;
 		memcpy(ra->data, &v, 4);
 	}
-	if (mnl_socket_sendto(p->nl, p->tx, (size_t)k * p->stride) < 0)
+	if (mnl_socket_sendto(p->nl.sock, p->tx, (size_t)k * p->stride) < 0)
 		return -errno;
 	while (got < k) {
 		/* Block for the first, take whatever else is queued. */
-		n = recvmmsg(p->fd, p->mm + got, k - got, MSG_WAITFORONE, NULL);
+		n = recvmmsg(p->nl.fd, p->mm + got, k - got, MSG_WAITFORONE, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1569,7 +1510,7 @@ static void run_row(struct ctx *c, struct row *r, unsigned int iters,
 	if ((r->need == NEED_PEER && !c->peer && c->raw_peer.device < 0) ||
 	    (r->need == NEED_RAW && c->raw_dev.device < 0) ||
 	    (r->need == NEED_NL && !c->nl) ||
-	    (r->need == NEED_PIPE && !c->pipe.nl) ||
+	    (r->need == NEED_PIPE && !c->pipe.open) ||
 	    (r->need == NEED_UNIX && !c->ux)) {
 		r->state = ST_SKIPPED;
 		if (!r->note[0])
@@ -2612,7 +2553,6 @@ int main(int argc, char **argv)
 	c->irq_efd = -1;
 	c->raw_peer.device = c->raw_peer.group = c->raw_peer.container = -1;
 	c->raw_dev.device = c->raw_dev.group = c->raw_dev.container = -1;
-	c->pipe.fd = -1;
 	c->sock_pp = -1;
 	wops_fill(c);
 	c->loop_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
