@@ -11,8 +11,8 @@
  *
  * --nl and --nl-raw name two more vfiosim devices, each distinct from
  * --dev: a device is open through VFIO or bound to one netlink socket,
- * never both, and the pipelined rows bind their own socket (libmnl, in
- * this file) to the --nl-raw device.  --unix is the socket of a
+ * never both, and the pipelined rows bind their own socket (libvfiosim's
+ * internal genl plumbing, struct pipe_nl) to the --nl-raw device.  --unix is the socket of a
  * vfiosim-userd serving a fourth device (userd holds its netlink binding).
  *
  * Timing: ops run back to back in batches of --batch (16) between two
@@ -51,6 +51,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +61,8 @@
 #include <linux/vfiosim.h>
 
 #include "vfiosim.h"
+#include "vfiosim_int.h"
+#include "jw.h"
 
 #define BULK		4096
 /* DMA rows: COPY from the first to the second MiB of a memfd */
@@ -86,16 +89,16 @@
 #define ACCEPT_SCALE_2T		1.7	/* netlink read, 2 threads / 1 thread */
 
 /*
- * Pipelined REGION_WRITEs on a netlink socket of our own: K complete
+ * Pipelined REGION_WRITEs on a netlink socket of our own (libvfiosim's
+ * genl plumbing: socket, family, requests, parsing): K complete
  * VFIOSIM_CMD_VFIO_USER requests (distinct nlmsg_seq and msg_id) in one
- * sendto, then the K replies collected with recvmmsg.  The requests are
- * built once; an op only stamps seq, msg_id and data.
+ * sendto, then the K replies collected with recvmmsg, which is what the
+ * library's one-request-one-reply vfiosim_nl_send/recv cannot do.  The
+ * requests are built once; an op only stamps seq, msg_id and data.
  */
 struct pipe_nl {
-	struct mnl_socket *nl;
-	int fd;
-	uint16_t family;
-	uint32_t seq;
+	struct vfiosim_nl nl;
+	bool open;
 	uint16_t msg_id;
 	size_t stride;		/* bytes per request, aligned */
 	size_t vu_off;		/* vfio-user header within a request */
@@ -123,6 +126,8 @@ struct ctx {
 	struct vfiosim_dev *nl;		/* --nl: libvfiosim netlink backend */
 	struct pipe_nl pipe;		/* --nl-raw: our own socket */
 	struct vfiosim_dev *ux;		/* --unix: vfio-user via vfiosim-userd */
+	int sock_pp;			/* socket floor: our end, or -1 */
+	pid_t sock_pp_pid;		/* its echo process */
 	struct vfiosim_write_op wops[MAX_WRITES];
 	unsigned int per;		/* writes per op of the row running */
 	volatile uint32_t *bar2;	/* first page of BAR2, mmapped */
@@ -341,6 +346,76 @@ static int op_ux_write(struct ctx *c)
 					   VFIOSIM_REG_SCRATCH0, &c->val, 4), 4);
 }
 
+/*
+ * The floor of any socket-based vfio-user server: a bare SOCK_STREAM
+ * UNIX-socket ping-pong between two processes, with the sizes of a 4-byte
+ * REGION_READ (request: header + region access; reply: the same + 4 data
+ * bytes).  The other process does nothing but echo: what is left is the
+ * two sends, two receives and two wakeups any server pays.
+ */
+#define SOCK_PP_REQ	(sizeof(struct vfiosim_user_header) + \
+			 sizeof(struct vfiosim_user_region_access))
+#define SOCK_PP_REPLY	(SOCK_PP_REQ + 4)
+
+static void sock_pp_echo(int fd)
+{
+	unsigned char buf[SOCK_PP_REPLY] = { 0 };
+
+	while (recv(fd, buf, SOCK_PP_REQ, MSG_WAITALL) == SOCK_PP_REQ)
+		if (send(fd, buf, SOCK_PP_REPLY, MSG_NOSIGNAL) !=
+		    SOCK_PP_REPLY)
+			break;
+	_exit(0);
+}
+
+static int setup_sock_pp(struct ctx *c)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
+	if (!pid) {
+		close(sv[0]);
+		sock_pp_echo(sv[1]);
+	}
+	close(sv[1]);
+	c->sock_pp = sv[0];
+	c->sock_pp_pid = pid;
+	return 0;
+}
+
+static void teardown_sock_pp(struct ctx *c)
+{
+	if (c->sock_pp < 0)
+		return;
+	/* The echo process sees EOF and exits. */
+	close(c->sock_pp);
+	waitpid(c->sock_pp_pid, NULL, 0);
+	c->sock_pp = -1;
+}
+
+static int op_sock_pp(struct ctx *c)
+{
+	unsigned char buf[SOCK_PP_REPLY] = { 0 };
+	ssize_t n;
+
+	memcpy(buf, &c->val, sizeof(c->val));
+	n = send(c->sock_pp, buf, SOCK_PP_REQ, MSG_NOSIGNAL);
+	if (n != SOCK_PP_REQ)
+		return n < 0 ? -errno : -EIO;
+	n = recv(c->sock_pp, buf, SOCK_PP_REPLY, MSG_WAITALL);
+	if (n != SOCK_PP_REPLY)
+		return n < 0 ? -errno : -EIO;
+	return 0;
+}
+
 /* K 4-byte writes over the eight scratch registers. */
 static void wops_fill(struct ctx *c)
 {
@@ -373,74 +448,37 @@ static int op_vfio_multi(struct ctx *c)
 	return vfiosim_region_write_multi(c->dev, c->wops, c->per);
 }
 
-/* One netlink request into buf: genl header, then attrs by the caller. */
-static struct nlmsghdr *pipe_request(struct pipe_nl *p, void *buf,
-				     uint16_t type, uint8_t cmd, uint16_t flags)
+/* Send the request in buf and wait for its answer: 0 or -errno, err set. */
+static int pipe_call(struct pipe_nl *p, struct nlmsghdr *nlh, char *err,
+		     size_t len)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct genlmsghdr *g;
+	struct vfiosim_nl_reply r;
+	int ret;
 
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	nlh->nlmsg_seq = ++p->seq;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->cmd = cmd;
-	g->version = type == GENL_ID_CTRL ? 1 : VFIOSIM_GENL_VERSION;
-	return nlh;
-}
-
-/* Receive one message for seq; 0 (ack or data) or -errno, text in err. */
-static int pipe_recv_one(struct pipe_nl *p, uint32_t seq, uint16_t *family,
-			 char *err, size_t len)
-{
-	unsigned char buf[8192];
-	struct nlmsghdr *nlh;
-	int n;
-
-	for (;;) {
-		n = (int)mnl_socket_recvfrom(p->nl, buf, sizeof(buf));
-		if (n < 0) {
-			snprintf(err, len, "recv: %s", strerror(errno));
-			return -errno;
-		}
-		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, n);
-		     nlh = mnl_nlmsg_next(nlh, &n)) {
-			if (nlh->nlmsg_seq != seq)
-				continue;
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e =
-					mnl_nlmsg_get_payload(nlh);
-
-				if (e->error)
-					snprintf(err, len, "%s",
-						 strerror(-e->error));
-				return e->error;
-			}
-			if (family) {
-				struct nlattr *a;
-
-				mnl_attr_for_each(a, nlh,
-						  sizeof(struct genlmsghdr))
-					if (mnl_attr_get_type(a) ==
-					    CTRL_ATTR_FAMILY_ID)
-						*family = mnl_attr_get_u16(a);
-			}
-			return 0;
-		}
+	ret = vfiosim_nl_send(&p->nl, nlh, err, len);
+	if (!ret)
+		ret = vfiosim_nl_recv(&p->nl, p->nl.seq, &r, err, len);
+	if (ret)
+		return ret;
+	if (r.is_error && r.error) {
+		vfiosim_nl_error_text(&r, err, len);
+		return -r.error;
 	}
+	if (!r.is_error)
+		vfiosim_nl_close_fds(&r);
+	return 0;
 }
 
 static void pipe_close(struct pipe_nl *p)
 {
 	/* Closing the socket unbinds the device. */
-	if (p->nl)
-		mnl_socket_close(p->nl);
+	if (p->open)
+		vfiosim_nl_close(&p->nl);
 	free(p->tx);
 	free(p->rx);
 	free(p->mm);
 	free(p->iov);
 	memset(p, 0, sizeof(*p));
-	p->fd = -1;
 }
 
 /*
@@ -457,50 +495,28 @@ static int pipe_open(struct pipe_nl *p, const char *uuid, char *err,
 	struct nlmsghdr *nlh;
 	int sz = 8 << 20, ret, i;
 
-	p->fd = -1;
-	p->nl = mnl_socket_open(NETLINK_GENERIC);
-	if (!p->nl || mnl_socket_bind(p->nl, 0, MNL_SOCKET_AUTOPID)) {
-		snprintf(err, len, "netlink socket: %s", strerror(errno));
-		ret = -errno;
-		goto fail;
-	}
-	p->fd = mnl_socket_get_fd(p->nl);
+	memset(p, 0, sizeof(*p));
+	ret = vfiosim_nl_open(&p->nl, 8192, err, len);
+	if (ret)
+		return ret;
+	p->open = true;
 	/* 256 replies must all queue before we read the first. */
-	if (setsockopt(p->fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
-		setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	/* Extended acks with capped echoes: short error replies. */
-	mnl_socket_setsockopt(p->nl, NETLINK_CAP_ACK, &(int){ 1 },
-			      sizeof(int));
+	if (setsockopt(p->nl.fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
+		setsockopt(p->nl.fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 
-	nlh = pipe_request(p, buf, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 0);
-	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, VFIOSIM_GENL_NAME);
-	if (mnl_socket_sendto(p->nl, nlh, nlh->nlmsg_len) < 0) {
-		snprintf(err, len, "GETFAMILY: %s", strerror(errno));
-		ret = -errno;
-		goto fail;
-	}
-	ret = pipe_recv_one(p, p->seq, &p->family, err, len);
-	if (ret || !p->family) {
-		snprintf(err, len, "family %s not found", VFIOSIM_GENL_NAME);
-		ret = -ENOENT;
-		goto fail;
-	}
-
-	nlh = pipe_request(p, buf, p->family, VFIOSIM_CMD_DEV_OPEN, NLM_F_ACK);
+	nlh = vfiosim_nl_request(&p->nl, buf, VFIOSIM_CMD_DEV_OPEN, NLM_F_ACK);
 	mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, uuid);
-	if (mnl_socket_sendto(p->nl, nlh, nlh->nlmsg_len) < 0) {
-		snprintf(err, len, "DEV_OPEN: %s", strerror(errno));
-		ret = -errno;
-		goto fail;
-	}
-	ret = pipe_recv_one(p, p->seq, NULL, err, len);
+	ret = pipe_call(p, nlh, err, len);
 	if (ret) {
-		snprintf(err, len, "DEV_OPEN %s: %s", uuid, strerror(-ret));
+		char why[VFIOSIM_ERR_LEN];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, len, "DEV_OPEN %s: %.200s", uuid, why);
 		goto fail;
 	}
 
 	/* The size of one request fixes the stride. */
-	nlh = pipe_request(p, buf, p->family, VFIOSIM_CMD_VFIO_USER, 0);
+	nlh = vfiosim_nl_request(&p->nl, buf, VFIOSIM_CMD_VFIO_USER, 0);
 	mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, uuid);
 	p->vu_off = nlh->nlmsg_len + MNL_ATTR_HDRLEN;
 	mnl_attr_put(nlh, VFIOSIM_ATTR_MSG, sizeof(zero), zero);
@@ -519,8 +535,9 @@ static int pipe_open(struct pipe_nl *p, const char *uuid, char *err,
 		struct vfiosim_user_region_access *ra;
 		uint32_t msg_size = sizeof(zero);
 
-		nlh = pipe_request(p, p->tx + (size_t)i * p->stride, p->family,
-				   VFIOSIM_CMD_VFIO_USER, 0);
+		nlh = vfiosim_nl_request(&p->nl, p->tx + (size_t)i * p->stride,
+					 VFIOSIM_CMD_VFIO_USER, 0);
+		nlh->nlmsg_pid = p->nl.portid;
 		mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, uuid);
 		mnl_attr_put(nlh, VFIOSIM_ATTR_MSG, msg_size, zero);
 		h = (void *)((unsigned char *)nlh + p->vu_off);
@@ -548,27 +565,25 @@ static int pipe_check(struct pipe_nl *p, unsigned int i, uint32_t seq,
 		      uint16_t msg_id)
 {
 	const struct nlmsghdr *nlh = p->iov[i].iov_base;
-	const struct vfiosim_user_header *h = NULL;
-	const struct nlattr *a;
-	unsigned int n = p->mm[i].msg_len;
+	const struct vfiosim_user_header *h;
+	struct vfiosim_nl_reply r;
+	char err[VFIOSIM_ERR_LEN];
+	int ret;
 
 	if (p->mm[i].msg_hdr.msg_flags & MSG_TRUNC)
 		return -EMSGSIZE;
-	if (!mnl_nlmsg_ok(nlh, (int)n))
+	if (!vfiosim_nlmsg_ok(nlh, (int)p->mm[i].msg_len))
 		return -EPROTO;
-	if (nlh->nlmsg_type == NLMSG_ERROR) {
-		const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-		return e->error ? e->error : -EPROTO;
-	}
 	/* Requests are handled in order, so replies come back in order. */
-	if (nlh->nlmsg_type != p->family || nlh->nlmsg_seq != seq + i)
-		return -EPROTO;
-	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
-		if (mnl_attr_get_type(a) == VFIOSIM_ATTR_MSG &&
-		    mnl_attr_get_payload_len(a) >= sizeof(*h))
-			h = mnl_attr_get_payload(a);
-	if (!h || h->msg_id != (uint16_t)(msg_id + i) ||
+	ret = vfiosim_nl_parse(nlh, seq + i, p->nl.family, &r, err,
+			       sizeof(err));
+	if (ret <= 0)
+		return ret < 0 ? ret : -EPROTO;
+	if (r.is_error)
+		return r.error ? -r.error : -EPROTO;
+	h = r.msg;
+	if (!h || r.msg_len < sizeof(*h) ||
+	    h->msg_id != (uint16_t)(msg_id + i) ||
 	    (h->flags & VFIOSIM_USER_F_TYPE_MASK) != VFIOSIM_USER_F_TYPE_REPLY)
 		return -EPROTO;
 	if (h->flags & VFIOSIM_USER_F_ERROR)
@@ -584,29 +599,29 @@ static int pipe_check(struct pipe_nl *p, unsigned int i, uint32_t seq,
 static int op_genl_nop(struct ctx *c)
 {
 	struct pipe_nl *p = &c->pipe;
-	unsigned char buf[64], rx[512];
-	struct nlmsghdr *nlh;
-	const struct nlmsgerr *e;
-	ssize_t n;
+	unsigned char buf[64];
+	struct vfiosim_nl_reply r;
+	char err[VFIOSIM_ERR_LEN];
+	int ret;
 
-	nlh = pipe_request(p, buf, p->family, VFIOSIM_CMD_UNSPEC, 0);
-	if (mnl_socket_sendto(p->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	n = mnl_socket_recvfrom(p->nl, rx, sizeof(rx));
-	if (n < 0)
-		return -errno;
-	nlh = (struct nlmsghdr *)rx;
-	if (!mnl_nlmsg_ok(nlh, (int)n) || nlh->nlmsg_type != NLMSG_ERROR ||
-	    nlh->nlmsg_seq != p->seq)
+	ret = vfiosim_nl_send(&p->nl,
+			      vfiosim_nl_request(&p->nl, buf,
+						 VFIOSIM_CMD_UNSPEC, 0),
+			      err, sizeof(err));
+	if (!ret)
+		ret = vfiosim_nl_recv(&p->nl, p->nl.seq, &r, err,
+				      sizeof(err));
+	if (ret)
+		return ret;
+	if (!r.is_error)
 		return -EPROTO;
-	e = mnl_nlmsg_get_payload(nlh);
-	return e->error == -EOPNOTSUPP ? 0 : e->error ? e->error : -EPROTO;
+	return r.error == EOPNOTSUPP ? 0 : r.error ? -r.error : -EPROTO;
 }
 
 static int op_nl_pipe(struct ctx *c)
 {
 	struct pipe_nl *p = &c->pipe;
-	uint32_t seq = p->seq + 1;
+	uint32_t seq = p->nl.seq + 1;
 	uint16_t id = (uint16_t)(p->msg_id + 1);
 	unsigned int i, got = 0, k = c->per;
 	int n, ret;
@@ -618,15 +633,15 @@ static int op_nl_pipe(struct ctx *c)
 		struct vfiosim_user_region_access *ra = (void *)(h + 1);
 		uint32_t v = ++c->val;
 
-		nlh->nlmsg_seq = ++p->seq;
+		nlh->nlmsg_seq = ++p->nl.seq;
 		h->msg_id = ++p->msg_id;
 		memcpy(ra->data, &v, 4);
 	}
-	if (mnl_socket_sendto(p->nl, p->tx, (size_t)k * p->stride) < 0)
+	if (mnl_socket_sendto(p->nl.sock, p->tx, (size_t)k * p->stride) < 0)
 		return -errno;
 	while (got < k) {
 		/* Block for the first, take whatever else is queued. */
-		n = recvmmsg(p->fd, p->mm + got, k - got, MSG_WAITFORONE, NULL);
+		n = recvmmsg(p->nl.fd, p->mm + got, k - got, MSG_WAITFORONE, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -851,7 +866,7 @@ enum row_id {
 	R_MMAP_RD, R_MMAP_WR, R_BAR2_RD4K, R_IRQ_MSIX, R_IRQ_MSI,
 	R_MTTY_CFG, R_NL_PING, R_GENL_NOP, R_NL_RD, R_NL_WR, R_NL_MULTI64, R_NL_MULTI256,
 	R_NL_PIPE64, R_NL_PIPE256, R_VFIO_MULTI64, R_VFIO_MULTI256,
-	R_UX_RD, R_UX_WR, R_UX_MULTI64,
+	R_SOCK_PP, R_UX_RD, R_UX_WR, R_UX_MULTI64,
 	R_MEMCPY64K, R_MEMCPY1M,
 	R_DMA_VFIO4K, R_DMA_VFIO64K, R_DMA_VFIO1M,
 	R_DMA_NL4K, R_DMA_NL64K, R_DMA_NL1M,
@@ -875,6 +890,11 @@ struct row {
 	 */
 	int netlink;
 	unsigned int per;	/* writes per op (reported per write), 0 = 1 */
+	/*
+	 * Run on every CPU the system has, whatever the bench was pinned
+	 * to (the socket rows: their target is set unpinned).
+	 */
+	bool unpinned;
 	unsigned int ops;	/* timed ops actually run */
 	enum state state;
 	double median, p99;
@@ -953,16 +973,19 @@ static struct row rows[R_NUM] = {
 	[R_VFIO_MULTI256] = { "vfio write_multi x256 /write", op_vfio_multi,
 			      .need = NEED_DEV, .floor = R_GETPPID, .peer = -1,
 			      .ioctl = R_BAR0_WR, .per = 256 },
+	[R_SOCK_PP] = { "UNIX socket ping-pong 32/36 B", op_sock_pp,
+			setup_sock_pp, teardown_sock_pp, .floor = -1,
+			.peer = -1, .ioctl = -1, .unpinned = true },
 	[R_UX_RD] = { "unix BAR0 read 4 B", op_ux_read, .need = NEED_UNIX,
-		      .floor = R_NL_PING, .peer = -1, .ioctl = R_BAR0_RD,
-		      .netlink = R_NL_RD },
+		      .floor = R_SOCK_PP, .peer = -1, .ioctl = R_BAR0_RD,
+		      .netlink = R_NL_RD, .unpinned = true },
 	[R_UX_WR] = { "unix BAR0 write 4 B", op_ux_write, .need = NEED_UNIX,
-		      .floor = R_NL_PING, .peer = -1, .ioctl = R_BAR0_WR,
-		      .netlink = R_NL_WR },
+		      .floor = R_SOCK_PP, .peer = -1, .ioctl = R_BAR0_WR,
+		      .netlink = R_NL_WR, .unpinned = true },
 	[R_UX_MULTI64] = { "unix WRITE_MULTI x64 /write", op_ux_multi,
 			   .need = NEED_UNIX, .floor = R_NL_PING, .peer = -1,
 			   .ioctl = R_BAR0_WR, .netlink = R_NL_MULTI64,
-			   .per = 64 },
+			   .per = 64, .unpinned = true },
 	/*
 	 * DMA COPY, completion on an MSI-X eventfd, against memcpy of the
 	 * same length between the same buffers: x floor is DMA time over
@@ -1182,9 +1205,29 @@ static void print_dma(FILE *f)
 			v, v >= 0.5 ? "PASS" : "FAIL");
 }
 
+/* The socket path's target: unix read over the bare socket ping-pong. */
+#define ACCEPT_UX_FLOOR	2.0
+
+static double p99_ratio(int num, int den)
+{
+	if (rows[num].state != ST_OK || rows[den].state != ST_OK ||
+	    rows[den].p99 <= 0)
+		return -1;
+	return rows[num].p99 / rows[den].p99;
+}
+
 static void print_accept(FILE *f)
 {
+	double v = ratio(R_UX_RD, R_SOCK_PP);
 	unsigned int i;
+
+	if (v >= 0)
+		fprintf(f, "unix 4-byte read / UNIX socket ping-pong = %.2f median, %.2f p99 (target <= %.1f, unpinned): %s\n",
+			v, p99_ratio(R_UX_RD, R_SOCK_PP), ACCEPT_UX_FLOOR,
+			v <= ACCEPT_UX_FLOOR ? "PASS" : "FAIL");
+	else
+		fprintf(f, "unix 4-byte read / UNIX socket ping-pong = n/a (target <= %.1f): not measured\n",
+			ACCEPT_UX_FLOOR);
 
 	for (i = 0; i < NUM_NL_ACCEPT; i++) {
 		const struct accept *a = &nl_accept[i];
@@ -1207,54 +1250,59 @@ static void print_accept(FILE *f)
 	}
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
-static void json_num(FILE *f, double v)
+/* A ratio or time, or null where it was not measured (< 0). */
+static void jw_num(struct jw *w, const char *key, double v)
 {
 	if (v < 0)
-		fputs("null", f);
+		jw_null(w, key);
 	else
-		fprintf(f, "%.3f", v);
+		jw_real(w, key, v);
 }
 
-/* A results file: "{", tool and kernel; NULL (said on stderr) if not. */
-static FILE *json_begin(const char *path)
+/* "pass": null where value was not measured (< 0), else pass. */
+static void jw_pass(struct jw *w, double value, bool pass)
+{
+	if (value < 0)
+		jw_null(w, "pass");
+	else
+		jw_bool(w, "pass", pass);
+}
+
+/* A row's name, or null for no row. */
+static void jw_row(struct jw *w, const char *key, int row)
+{
+	if (row >= 0)
+		jw_str(w, key, rows[row].name);
+	else
+		jw_null(w, key);
+}
+
+/* A results file: opened, "{", tool and kernel; -1 (said) if not. */
+static int json_begin(struct jw *w, const char *path)
 {
 	struct utsname u;
-	FILE *f;
 
-	f = fopen(path, "w");
-	if (!f) {
+	memset(w, 0, sizeof(*w));
+	w->pretty = true;
+	w->f = fopen(path, "w");
+	if (!w->f) {
 		fprintf(stderr, "vfiosim-bench: %s: %s\n", path,
 			strerror(errno));
-		return NULL;
+		return -1;
 	}
 	if (uname(&u))
 		memset(&u, 0, sizeof(u));
-	fputs("{\n  \"tool\": \"vfiosim-bench\",\n  \"kernel\": ", f);
-	json_str(f, u.release);
-	return f;
+	jw_obj_open(w, NULL);
+	jw_str(w, "tool", "vfiosim-bench");
+	jw_str(w, "kernel", u.release);
+	return 0;
 }
 
-/* Close what json_begin opened: 0, or -1 said on stderr. */
-static int json_end(FILE *f, const char *path)
+/* Write and close what json_begin opened: 0, or -1 said on stderr. */
+static int json_end(struct jw *w, const char *path)
 {
-	fputs("\n}\n", f);
-	if (fclose(f)) {
+	jw_obj_close(w);
+	if (fclose(w->f)) {
 		fprintf(stderr, "vfiosim-bench: %s: %s\n", path,
 			strerror(errno));
 		return -1;
@@ -1265,7 +1313,7 @@ static int json_end(FILE *f, const char *path)
 /* The scaling section, further down, appends itself once it has run. */
 struct scale_report;
 static bool scale_has_run(const struct scale_report *rep);
-static void scale_json(FILE *f, const struct scale_report *rep);
+static void scale_json(struct jw *w, const struct scale_report *rep);
 
 static int write_json(const char *path, const char *dev, const char *peer,
 		      const char *peer_path, unsigned int iters,
@@ -1275,101 +1323,87 @@ static int write_json(const char *path, const char *dev, const char *peer,
 		[ST_NOTRUN] = "not run", [ST_OK] = "ok",
 		[ST_FAILED] = "failed", [ST_SKIPPED] = "skipped",
 	};
-	double acc = ratio(R_BAR0_RD, R_MTTY_CFG);
-	FILE *f;
+	double acc = ratio(R_BAR0_RD, R_MTTY_CFG), v;
+	struct jw w;
 	int i;
 
-	f = json_begin(path);
-	if (!f)
+	if (json_begin(&w, path))
 		return -1;
-	fputs(",\n  \"dev\": ", f);
-	json_str(f, dev);
-	fputs(",\n  \"peer\": ", f);
+	jw_str(&w, "dev", dev);
 	if (peer)
-		json_str(f, peer);
+		jw_str(&w, "peer", peer);
 	else
-		fputs("null", f);
-	fputs(",\n  \"peer_path\": ", f);
-	json_str(f, peer_path);
-	fprintf(f, ",\n  \"timing\": { \"clock\": \"CLOCK_MONOTONIC\", "
-		"\"iterations\": %u, \"batch\": %u, \"samples\": %u, "
-		"\"warmup\": %u, \"unit\": \"ns/op\" },\n", iters, batch,
-		iters / batch, iters / 10);
-	fputs("  \"results\": [\n", f);
+		jw_null(&w, "peer");
+	jw_str(&w, "peer_path", peer_path);
+	jw_obj_open(&w, "timing");
+	jw_str(&w, "clock", "CLOCK_MONOTONIC");
+	jw_u64(&w, "iterations", iters);
+	jw_u64(&w, "batch", batch);
+	jw_u64(&w, "samples", iters / batch);
+	jw_u64(&w, "warmup", iters / 10);
+	jw_str(&w, "unit", "ns/op");
+	jw_obj_close(&w);
+	jw_arr_open(&w, "results");
 	for (i = 0; i < R_NUM; i++) {
 		const struct row *r = &rows[i];
 		bool ok = r->state == ST_OK;
 
-		fputs("    { \"name\": ", f);
-		json_str(f, r->name);
-		fputs(", \"status\": ", f);
-		json_str(f, states[r->state]);
-		fputs(", \"median_ns\": ", f);
-		json_num(f, ok ? r->median : -1);
-		fputs(", \"p99_ns\": ", f);
-		json_num(f, ok ? r->p99 : -1);
-		fputs(", \"floor\": ", f);
-		if (r->floor >= 0)
-			json_str(f, rows[r->floor].name);
-		else
-			fputs("null", f);
-		fputs(", \"floor_ratio\": ", f);
-		json_num(f, ratio(i, r->floor));
-		fputs(", \"mtty_ratio\": ", f);
-		json_num(f, ratio(i, r->peer));
-		fputs(", \"ioctl\": ", f);
-		if (r->ioctl >= 0)
-			json_str(f, rows[r->ioctl].name);
-		else
-			fputs("null", f);
-		fputs(", \"ioctl_ratio\": ", f);
-		json_num(f, ratio(i, r->ioctl));
-		fputs(", \"netlink\": ", f);
-		if (r->netlink)
-			json_str(f, rows[r->netlink].name);
-		else
-			fputs("null", f);
-		fputs(", \"netlink_ratio\": ", f);
-		json_num(f, ratio(i, r->netlink ? r->netlink : -1));
-		fprintf(f, ", \"writes_per_op\": %u, \"ops\": %u",
-			r->per ? r->per : 1, ok ? r->ops : 0);
-		if (r->note[0]) {
-			fputs(", \"note\": ", f);
-			json_str(f, r->note);
-		}
-		fprintf(f, " }%s\n", i + 1 < R_NUM ? "," : "");
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "name", r->name);
+		jw_str(&w, "status", states[r->state]);
+		jw_num(&w, "median_ns", ok ? r->median : -1);
+		jw_num(&w, "p99_ns", ok ? r->p99 : -1);
+		jw_row(&w, "floor", r->floor);
+		jw_num(&w, "floor_ratio", ratio(i, r->floor));
+		jw_num(&w, "floor_p99_ratio",
+		       r->floor >= 0 ? p99_ratio(i, r->floor) : -1);
+		jw_num(&w, "mtty_ratio", ratio(i, r->peer));
+		jw_row(&w, "ioctl", r->ioctl);
+		jw_num(&w, "ioctl_ratio", ratio(i, r->ioctl));
+		jw_row(&w, "netlink", r->netlink ? r->netlink : -1);
+		jw_num(&w, "netlink_ratio",
+		       ratio(i, r->netlink ? r->netlink : -1));
+		jw_u64(&w, "writes_per_op", r->per ? r->per : 1);
+		jw_u64(&w, "ops", ok ? r->ops : 0);
+		jw_bool(&w, "unpinned", r->unpinned);
+		if (r->note[0])
+			jw_str(&w, "note", r->note);
+		jw_obj_close(&w);
 	}
-	fputs("  ],\n  \"acceptance\": { \"metric\": \"ioctl BAR0 read median "
-	      "/ mtty pread median\", \"value\": ", f);
-	json_num(f, acc);
-	fputs(", \"bare_pread_value\": ", f);
-	json_num(f, ratio(R_RAW_BAR0_RD, R_MTTY_CFG));
-	fprintf(f, ", \"target_max\": %.1f, \"pass\": %s },\n",
-		ACCEPT_RATIO, acc < 0 ? "null" :
-		acc <= ACCEPT_RATIO ? "true" : "false");
-	fputs("  \"netlink_acceptance\": [\n", f);
+	jw_arr_close(&w);
+	jw_obj_open(&w, "acceptance");
+	jw_str(&w, "metric", "ioctl BAR0 read median / mtty pread median");
+	jw_num(&w, "value", acc);
+	jw_num(&w, "bare_pread_value", ratio(R_RAW_BAR0_RD, R_MTTY_CFG));
+	jw_real(&w, "target_max", ACCEPT_RATIO);
+	jw_pass(&w, acc, acc <= ACCEPT_RATIO);
+	jw_obj_close(&w);
+	v = ratio(R_UX_RD, R_SOCK_PP);
+	jw_obj_open(&w, "socket_acceptance");
+	jw_str(&w, "metric", "unix BAR0 read 4 B / UNIX socket ping-pong, unpinned");
+	jw_num(&w, "value", v);
+	jw_num(&w, "p99_value", p99_ratio(R_UX_RD, R_SOCK_PP));
+	jw_real(&w, "target_max", ACCEPT_UX_FLOOR);
+	jw_pass(&w, v, v <= ACCEPT_UX_FLOOR);
+	jw_obj_close(&w);
+	jw_arr_open(&w, "netlink_acceptance");
 	for (i = 0; i < (int)NUM_NL_ACCEPT; i++) {
 		const struct accept *a = &nl_accept[i];
-		double v = ratio(a->num, a->den);
 
-		fputs("    { \"metric\": ", f);
-		json_str(f, a->metric);
-		fputs(", \"num\": ", f);
-		json_str(f, rows[a->num].name);
-		fputs(", \"den\": ", f);
-		json_str(f, rows[a->den].name);
-		fputs(", \"value\": ", f);
-		json_num(f, v);
-		fprintf(f, ", \"target_max\": %.1f, \"pass\": %s }%s\n",
-			a->max, v < 0 ? "null" : v <= a->max ? "true" : "false",
-			i + 1 < (int)NUM_NL_ACCEPT ? "," : "");
+		v = ratio(a->num, a->den);
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "metric", a->metric);
+		jw_str(&w, "num", rows[a->num].name);
+		jw_str(&w, "den", rows[a->den].name);
+		jw_num(&w, "value", v);
+		jw_real(&w, "target_max", a->max);
+		jw_pass(&w, v, v <= a->max);
+		jw_obj_close(&w);
 	}
-	fputs("  ]", f);
-	if (scale && scale_has_run(scale)) {
-		fputs(",\n  \"scaling\": ", f);
-		scale_json(f, scale);
-	}
-	return json_end(f, path);
+	jw_arr_close(&w);
+	if (scale && scale_has_run(scale))
+		scale_json(&w, scale);
+	return json_end(&w, path);
 }
 
 static struct vfiosim_dev *open_dev(const char *spec, bool quiet)
@@ -1402,7 +1436,7 @@ static void usage(FILE *f)
 		"usage: vfiosim-bench [--dev vfio:<uuid>] [--peer vfio:<mtty uuid>]\n"
 		"                     [--nl netlink:<uuid>] [--nl-raw <uuid>]\n"
 		"                     [--unix unix:<path>]\n"
-		"                     [--iters N] [--batch N] [--json FILE]\n"
+		"                     [--iters N] [--batch N] [--json FILE] [--only A,B]\n"
 		"                     [--scale-vfio vfio:<uuid>,...] [--scale-nl netlink:<uuid>,...]\n"
 		"                     [--scale-threads 1,2,4] [--scale-ms MS] [--scale-reps N]\n"
 		"       vfiosim-bench --mig <src spec>,<dst spec> [--mig-reps N] [--json FILE]\n"
@@ -1413,6 +1447,8 @@ static void usage(FILE *f)
 		"  --unix      the socket of a vfiosim-userd serving a fourth one\n"
 		"  --iters N   timed ops per benchmark (default %u; +10%% warm-up)\n"
 		"  --batch N   ops per clock_gettime pair (default %u; 1 = per op)\n"
+		"  --only A,B  run only the rows whose name contains A or B, any case (the others are\n"
+		"              reported skipped)\n"
 		"  --scale-vfio, --scale-nl  one device per thread (as many as the largest\n"
 		"              thread count), each opened once with its own handle\n"
 		"  --scale-threads  thread counts (default 1,2,4; at most %d, up to %d counts)\n"
@@ -1424,15 +1460,57 @@ static void usage(FILE *f)
 		DEF_SCALE_MS, DEF_SCALE_REPS, SCALE_MAX_REPS, DEF_MIG_REPS);
 }
 
-static void run_row(struct ctx *c, struct row *r, unsigned int iters,
-		    unsigned int batch, double *samples)
+/* Does name contain one of the comma-separated words of only (any case)? */
+static bool row_selected(const char *name, const char *only)
 {
+	char word[64];
+	size_t n;
+
+	while (*only) {
+		n = strcspn(only, ",");
+		if (n && n < sizeof(word)) {
+			memcpy(word, only, n);
+			word[n] = 0;
+			if (strcasestr(name, word))
+				return true;
+		}
+		only += n + (only[n] == ',');
+	}
+	return false;
+}
+
+/* Allow every CPU (an unpinned row); the old mask into *saved. */
+static int unpin(cpu_set_t *saved)
+{
+	cpu_set_t all;
+	int cpu;
+
+	if (sched_getaffinity(0, sizeof(*saved), saved))
+		return -errno;
+	CPU_ZERO(&all);
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		CPU_SET(cpu, &all);
+	/* The kernel keeps the CPUs that exist and this cpuset allows. */
+	return sched_setaffinity(0, sizeof(all), &all) ? -errno : 0;
+}
+
+static void run_row(struct ctx *c, struct row *r, unsigned int iters,
+		    unsigned int batch, double *samples, const char *only)
+{
+	cpu_set_t saved;
+	bool pinned_back = false;
 	int ret = 0;
 
+	if (only && !row_selected(r->name, only)) {
+		r->state = ST_SKIPPED;
+		snprintf(r->note, sizeof(r->note),
+			 "skipped: not selected by --only");
+		return;
+	}
 	if ((r->need == NEED_PEER && !c->peer && c->raw_peer.device < 0) ||
 	    (r->need == NEED_RAW && c->raw_dev.device < 0) ||
 	    (r->need == NEED_NL && !c->nl) ||
-	    (r->need == NEED_PIPE && !c->pipe.nl) ||
+	    (r->need == NEED_PIPE && !c->pipe.open) ||
 	    (r->need == NEED_UNIX && !c->ux)) {
 		r->state = ST_SKIPPED;
 		if (!r->note[0])
@@ -1463,12 +1541,18 @@ static void run_row(struct ctx *c, struct row *r, unsigned int iters,
 	iters = row_iters(c->dma_row, iters);
 	if (iters < batch)
 		batch = 1;
-	if (r->setup)
+	if (r->unpinned) {
+		ret = unpin(&saved);
+		pinned_back = !ret;
+	}
+	if (!ret && r->setup)
 		ret = r->setup(c);
 	if (!ret)
 		ret = measure(c, r, iters, batch, samples);
 	if (r->teardown)
 		r->teardown(c);
+	if (pinned_back)
+		sched_setaffinity(0, sizeof(saved), &saved);
 	if (!ret) {
 		r->state = ST_OK;
 		return;
@@ -1970,61 +2054,62 @@ static void scale_print(FILE *f, const struct scale_report *rep)
 			ACCEPT_SCALE_2T);
 }
 
-static void scale_json(FILE *f, const struct scale_report *rep)
+/* The "scaling" member of the open results object. */
+static void scale_json(struct jw *w, const struct scale_report *rep)
 {
 	int k, two = scale_count_index(rep, 2);
 	unsigned int c, j;
 	double nl2;
 
-	fprintf(f, "{ \"duration_ms\": %u, \"repetitions\": %u, \"warmup_ops\": %u, \"cpus\": [",
-		rep->duration_ms, rep->reps, SCALE_WARMUP_OPS);
+	jw_obj_open(w, "scaling");
+	jw_u64(w, "duration_ms", rep->duration_ms);
+	jw_u64(w, "repetitions", rep->reps);
+	jw_u64(w, "warmup_ops", SCALE_WARMUP_OPS);
+	jw_arr_open(w, "cpus");
 	for (j = 0; j < rep->ncpus; j++)
-		fprintf(f, "%s%d", j ? ", " : "", rep->cpus[j]);
-	fputs("],\n    \"pinning\": \"thread i on cpus[i mod ncpus]\", \"unit\": \"ops/s summed over threads\",\n    \"results\": [\n", f);
+		jw_u64(w, NULL, (uint64_t)rep->cpus[j]);
+	jw_arr_close(w);
+	jw_str(w, "pinning", "thread i on cpus[i mod ncpus]");
+	jw_str(w, "unit", "ops/s summed over threads");
+	jw_arr_open(w, "results");
 	for (k = 0; k < SK_NUM; k++)
 		for (c = 0; c < rep->ncounts; c++) {
 			const struct scale_cell *cell = &rep->cells[k][c];
 			bool ok = cell->state == ST_OK;
-			double s = cell->speedup;
 
-			fputs("      { \"name\": ", f);
-			json_str(f, scale_kinds[k].name);
-			fprintf(f, ", \"threads\": %u, \"status\": ",
-				rep->counts[c]);
-			json_str(f, ok ? "ok" : cell->state == ST_SKIPPED ?
-				 "skipped" : "failed");
-			fputs(", \"ops_per_s\": ", f);
-			json_num(f, ok ? cell->median : -1);
-			fputs(", \"runs_ops_per_s\": [", f);
+			jw_obj_open(w, NULL);
+			jw_str(w, "name", scale_kinds[k].name);
+			jw_u64(w, "threads", rep->counts[c]);
+			jw_str(w, "status", ok ? "ok" :
+			       cell->state == ST_SKIPPED ? "skipped" :
+			       "failed");
+			jw_num(w, "ops_per_s", ok ? cell->median : -1);
+			jw_arr_open(w, "runs_ops_per_s");
 			for (j = 0; ok && j < rep->reps; j++)
-				fprintf(f, "%s%.0f", j ? ", " : "",
-					cell->ops_s[j]);
-			fputs("], \"ratio_to_1_thread\": ", f);
-			json_num(f, s);
-			fputs(", \"ratio_to_1_thread_min\": ", f);
-			json_num(f, cell->speedup_min);
-			fputs(", \"ratio_to_1_thread_max\": ", f);
-			json_num(f, cell->speedup_max);
-			fputs(", \"ratio_to_floor_scaling\": ", f);
-			json_num(f, cell->vs_floor);
-			fputs(", \"slowest_thread_share\": ", f);
-			json_num(f, ok ? cell->slowest_share : -1);
-			fprintf(f, ", \"cpus_seen_mask\": %u", cell->cpus_seen);
-			if (cell->note[0]) {
-				fputs(", \"note\": ", f);
-				json_str(f, cell->note);
-			}
-			fprintf(f, " }%s\n", k + 1 < SK_NUM ||
-				c + 1 < rep->ncounts ? "," : "");
+				jw_real(w, NULL, cell->ops_s[j]);
+			jw_arr_close(w);
+			jw_num(w, "ratio_to_1_thread", cell->speedup);
+			jw_num(w, "ratio_to_1_thread_min", cell->speedup_min);
+			jw_num(w, "ratio_to_1_thread_max", cell->speedup_max);
+			jw_num(w, "ratio_to_floor_scaling", cell->vs_floor);
+			jw_num(w, "slowest_thread_share",
+			       ok ? cell->slowest_share : -1);
+			jw_u64(w, "cpus_seen_mask", cell->cpus_seen);
+			if (cell->note[0])
+				jw_str(w, "note", cell->note);
+			jw_obj_close(w);
 		}
+	jw_arr_close(w);
 	nl2 = two < 0 ? -1 : rep->cells[SK_NL_RD][two].speedup;
-	fputs("    ],\n    \"acceptance\": { \"metric\": \"netlink BAR0 read 4 B, 2 threads / 1 thread\", \"value\": ", f);
-	json_num(f, nl2);
-	fputs(", \"floor_value\": ", f);
-	json_num(f, two < 0 ? -1 : rep->cells[SK_GETPPID][two].speedup);
-	fprintf(f, ", \"target_min\": %.1f, \"pass\": %s } }",
-		ACCEPT_SCALE_2T, nl2 < 0 ? "null" :
-		nl2 >= ACCEPT_SCALE_2T ? "true" : "false");
+	jw_obj_open(w, "acceptance");
+	jw_str(w, "metric", "netlink BAR0 read 4 B, 2 threads / 1 thread");
+	jw_num(w, "value", nl2);
+	jw_num(w, "floor_value",
+	       two < 0 ? -1 : rep->cells[SK_GETPPID][two].speedup);
+	jw_real(w, "target_min", ACCEPT_SCALE_2T);
+	jw_pass(w, nl2, nl2 >= ACCEPT_SCALE_2T);
+	jw_obj_close(w);
+	jw_obj_close(w);
 }
 
 /* "a,b,c" -> up to SCALE_MAX_THREADS specs, pointing into list. */
@@ -2110,13 +2195,12 @@ static int scale_open(struct scale_report *rep)
 
 static int write_scale_json(const char *path, const struct scale_report *rep)
 {
-	FILE *f = json_begin(path);
+	struct jw w;
 
-	if (!f)
+	if (json_begin(&w, path))
 		return -1;
-	fputs(",\n  \"scaling\": ", f);
-	scale_json(f, rep);
-	return json_end(f, path);
+	scale_json(&w, rep);
+	return json_end(&w, path);
 }
 
 /* No --dev: only the scaling section. */
@@ -2242,7 +2326,7 @@ static int mig_only(const char *specs, unsigned int reps, const char *json)
 	struct vfiosim_dev *src = vfiosim_dev_alloc(), *dst = vfiosim_dev_alloc();
 	char src_spec[256], *comma;
 	int ret = -1, i;
-	FILE *f;
+	struct jw w;
 
 	snprintf(src_spec, sizeof(src_spec), "%s", specs);
 	comma = strchr(src_spec, ',');
@@ -2280,20 +2364,30 @@ static int mig_only(const char *specs, unsigned int reps, const char *json)
 		       res[i].bytes / 1e3 / res[i].save_ms);
 	if (!json)
 		goto out;
-	f = fopen(json, "w");
-	if (!f) {
+	memset(&w, 0, sizeof(w));
+	w.f = fopen(json, "w");
+	if (!w.f) {
 		perror(json);
 		ret = -1;
 		goto out;
 	}
-	fprintf(f, "{\"src\":\"%s\",\"dst\":\"%s\",\"bar2_size\":%llu,\"reps\":%u,\"runs\":[",
-		src_spec, comma + 1, (unsigned long long)bar2.size, reps);
-	for (i = 0; i < 2; i++)
-		fprintf(f, "%s{\"bar2\":\"%s\",\"bytes\":%.0f,\"save_ms\":%.3f,\"resume_ms\":%.3f}",
-			i ? "," : "", res[i].bar2, res[i].bytes,
-			res[i].save_ms, res[i].resume_ms);
-	fprintf(f, "]}\n");
-	if (fclose(f))
+	jw_obj_open(&w, NULL);
+	jw_str(&w, "src", src_spec);
+	jw_str(&w, "dst", comma + 1);
+	jw_u64(&w, "bar2_size", bar2.size);
+	jw_u64(&w, "reps", reps);
+	jw_arr_open(&w, "runs");
+	for (i = 0; i < 2; i++) {
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "bar2", res[i].bar2);
+		jw_real(&w, "bytes", res[i].bytes);
+		jw_real(&w, "save_ms", res[i].save_ms);
+		jw_real(&w, "resume_ms", res[i].resume_ms);
+		jw_obj_close(&w);
+	}
+	jw_arr_close(&w);
+	jw_obj_close(&w);
+	if (fclose(w.f))
 		ret = -1;
 out:
 	vfiosim_dev_free(src);
@@ -2338,6 +2432,7 @@ int main(int argc, char **argv)
 		{ "scale-reps", required_argument, NULL, 'P' },
 		{ "mig", required_argument, NULL, 'G' },
 		{ "mig-reps", required_argument, NULL, 'g' },
+		{ "only", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -2345,7 +2440,7 @@ int main(int argc, char **argv)
 	unsigned int mig_reps = DEF_MIG_REPS;
 	const char *dev_spec = NULL, *peer_spec = NULL, *json = NULL;
 	const char *peer_path = "none", *nl_spec = NULL, *raw_uuid = NULL;
-	const char *ux_spec = NULL;
+	const char *ux_spec = NULL, *only = NULL;
 	unsigned int iters = DEF_ITERS, batch = DEF_BATCH;
 	char err[256];
 	struct ctx *c;
@@ -2362,7 +2457,7 @@ int main(int argc, char **argv)
 	scale->duration_ms = DEF_SCALE_MS;
 	scale->reps = DEF_SCALE_REPS;
 	scale_parse_counts("1,2,4", scale);
-	while ((opt = getopt_long(argc, argv, "d:p:n:b:j:N:R:U:V:L:T:M:P:G:g:h",
+	while ((opt = getopt_long(argc, argv, "d:p:n:b:j:N:R:U:V:L:T:M:P:G:g:O:h",
 				  opts, NULL)) != -1) {
 		switch (opt) {
 		case 'G':
@@ -2406,6 +2501,9 @@ int main(int argc, char **argv)
 			break;
 		case 'U':
 			ux_spec = optarg;
+			break;
+		case 'O':
+			only = optarg;
 			break;
 		case 'd':
 			dev_spec = optarg;
@@ -2455,7 +2553,7 @@ int main(int argc, char **argv)
 	c->irq_efd = -1;
 	c->raw_peer.device = c->raw_peer.group = c->raw_peer.container = -1;
 	c->raw_dev.device = c->raw_dev.group = c->raw_dev.container = -1;
-	c->pipe.fd = -1;
+	c->sock_pp = -1;
 	wops_fill(c);
 	c->loop_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->loop_efd < 0) {
@@ -2530,7 +2628,7 @@ int main(int argc, char **argv)
 	 */
 	for (i = 0; i < R_NUM; i++)
 		if (rows[i].need != NEED_RAW)
-			run_row(c, &rows[i], iters, batch, samples);
+			run_row(c, &rows[i], iters, batch, samples, only);
 
 	/* Let go of the group so the bare-VFIO rows can open it. */
 	if (map)
@@ -2543,7 +2641,7 @@ int main(int argc, char **argv)
 			 "skipped: bare VFIO open failed: %.120s", err);
 	for (i = 0; i < R_NUM; i++)
 		if (rows[i].need == NEED_RAW)
-			run_row(c, &rows[i], iters, batch, samples);
+			run_row(c, &rows[i], iters, batch, samples, only);
 
 	for (i = 0; i < R_NUM; i++)
 		failed += rows[i].state == ST_FAILED;
