@@ -393,14 +393,14 @@ void vfiosim_fault_init(struct vfiosim_dev *sdev)
 	struct vfiosim_fault *f = &sdev->fault;
 	unsigned int k;
 
+	init_waitqueue_head(&f->dma_stall_wq);
+	INIT_DELAYED_WORK(&f->irq_delay_work, vfiosim_fault_irq_delay_work);
+	INIT_DELAYED_WORK(&f->remove_work, vfiosim_fault_remove_work);
 	for (k = 0; k < VFIOSIM_FAULT_NR; k++) {
 		f->knob[k].sdev = sdev;
 		f->knob[k].id = k;
 		vfiosim_fault_reset_knob(sdev, k);
 	}
-	init_waitqueue_head(&f->dma_stall_wq);
-	INIT_DELAYED_WORK(&f->irq_delay_work, vfiosim_fault_irq_delay_work);
-	INIT_DELAYED_WORK(&f->remove_work, vfiosim_fault_remove_work);
 }
 
 /* At device creation (the UUID names the directory); errors ignored. */
