@@ -150,15 +150,34 @@ static u32 vfiosim_mode_vectors(const struct vfiosim_dev *sdev, int index)
 	}
 }
 
-static bool vfiosim_signal(struct vfiosim_dev *sdev, int index, u32 vector)
+/* Signal a trigger as it is, without fault knobs (fault.c uses it too). */
+bool vfiosim_irq_raw_signal(struct vfiosim_dev *sdev, int index, u32 vector)
 {
-	struct eventfd_ctx *ctx = sdev->trigger[index][vector];
+	struct eventfd_ctx *ctx;
 
 	lockdep_assert_held(&sdev->lock);
+	if (index < 0 || index >= VFIO_PCI_NUM_IRQS ||
+	    vector >= VFIOSIM_MAX_VECTORS)
+		return false;
+	ctx = sdev->trigger[index][vector];
 	if (!ctx)
 		return false;
 	vfiosim_eventfd_signal(ctx);
 	sdev->stat_irqs++;
+	return true;
+}
+
+/* A dropped or delayed one (fault.c) was sent, as far as the device knows. */
+static bool vfiosim_signal(struct vfiosim_dev *sdev, int index, u32 vector)
+{
+	unsigned int n;
+
+	lockdep_assert_held(&sdev->lock);
+	if (!sdev->trigger[index][vector])
+		return false;
+	n = vfiosim_fault_irq(sdev, index, vector);
+	while (n--)
+		vfiosim_irq_raw_signal(sdev, index, vector);
 	return true;
 }
 
@@ -602,6 +621,10 @@ int vfiosim_set_irqs(struct vfiosim_dev *sdev, const struct vfio_irq_set *hdr,
 
 	if (hdr->count > nvec || hdr->start > nvec - hdr->count)
 		return -EINVAL;
+	ret = vfiosim_fault_op(sdev, VFIOSIM_FAULT_SET_IRQS);
+	if (ret)
+		return ret;
+	ret = -ENOTTY;
 
 	mutex_lock(&sdev->igate);
 	if (hdr->index == VFIO_PCI_INTX_IRQ_INDEX &&
@@ -932,7 +955,7 @@ int vfiosim_bar2_mmap_check(struct vfiosim_dev *sdev, u64 gen,
 	u64 index = vma->vm_pgoff >> VFIOSIM_PGOFF_SHIFT;
 	u64 pgoff = vma->vm_pgoff & VFIOSIM_PGOFF_MASK;
 
-	if (vfiosim_open_gen(sdev) != gen)
+	if (vfiosim_open_gen(sdev) != gen || vfiosim_fault_gone(sdev))
 		return -ENODEV;
 	if (index != VFIO_PCI_BAR2_REGION_INDEX)
 		return -EINVAL;
@@ -961,6 +984,7 @@ vm_fault_t vfiosim_bar2_fault(struct vfiosim_dev *sdev, u64 gen,
 
 	mutex_lock(&sdev->lock);
 	if (sdev->open_gen != gen || !vfiosim_memory_enabled(sdev) ||
+	    vfiosim_fault_gone(sdev) ||
 	    pgoff >= vfiosim_bar2_mmap_size(sdev) >> PAGE_SHIFT)
 		goto out;
 	page = vfiosim_bar2_lookup(sdev, pgoff, true);
@@ -1076,6 +1100,9 @@ int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 	ret = vfiosim_region_check(sdev, index, offset, count);
 	if (ret)
 		return ret;
+	ret = vfiosim_fault_access(sdev, index, write, buf, count);
+	if (ret)
+		return ret < 0 ? ret : 0;
 
 	mutex_lock(&sdev->lock);
 	if (write)
@@ -1138,6 +1165,9 @@ int vfiosim_get_region_info(struct vfiosim_dev *sdev,
 
 	if (info->index >= VFIO_PCI_NUM_REGIONS)
 		return -EINVAL;
+	ret = vfiosim_fault_op(sdev, VFIOSIM_FAULT_REGION_INFO);
+	if (ret)
+		return ret;
 
 	info->offset = VFIOSIM_REGION_OFFSET(info->index);
 	info->size = vfiosim_region_size(sdev, info->index);
@@ -1234,6 +1264,18 @@ void vfiosim_reset(struct vfiosim_dev *sdev)
 	vfiosim_dma_resume(sdev, false);
 }
 
+/* A reset the user asked for (ioctl or message), which a knob can fail. */
+int vfiosim_user_reset(struct vfiosim_dev *sdev)
+{
+	int ret = vfiosim_fault_op(sdev, VFIOSIM_FAULT_RESET);
+
+	if (ret)
+		return ret;
+	vfiosim_reset(sdev);
+	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_RESET);
+	return 0;
+}
+
 /* No device-specific features yet: whatever is asked, PROBE says so. */
 int vfiosim_device_feature(struct vfiosim_dev *sdev, u32 flags)
 {
@@ -1309,6 +1351,7 @@ int vfiosim_dev_init(struct vfiosim_dev *sdev, const struct vfiosim_type *type)
 		return ret;
 	}
 	sdev->type = type;
+	vfiosim_fault_init(sdev);
 	mutex_init(&sdev->igate);
 	mutex_init(&sdev->lock);
 	xa_init(&sdev->bar2_pages);

@@ -678,6 +678,12 @@ static bool vfiosim_dma_held(const struct vfiosim_dma_engine *eng,
 		vfiosim_dma_unmapped_touch(eng, x->dst, x->len));
 }
 
+/* For a stalled worker (fault.c): has a stop or unmap asked it to end? */
+static bool vfiosim_dma_abort_asked(struct vfiosim_dev *sdev)
+{
+	return READ_ONCE(sdev->dma_engine->abort);
+}
+
 static void vfiosim_dma_work(struct work_struct *work)
 {
 	struct vfiosim_dma_engine *eng =
@@ -697,7 +703,13 @@ static void vfiosim_dma_work(struct work_struct *work)
 	}
 	mutex_unlock(&sdev->lock);
 
-	status = vfiosim_dma_run(eng, &x, &done, &crc);
+	if (vfiosim_fault_dma_stall(sdev))
+		vfiosim_fault_dma_stall_wait(sdev, vfiosim_dma_abort_asked);
+	status = vfiosim_fault_dma(sdev, &x.len);
+	if (status)
+		done = 0;
+	else
+		status = vfiosim_dma_run(eng, &x, &done, &crc);
 
 	mutex_lock(&sdev->lock);
 	vfiosim_dma_complete(sdev, status, done,

@@ -73,6 +73,7 @@ static int vfiosim_probe(struct mdev_device *mdev)
 		return ret;
 	}
 	atomic_inc(&vfiosim_devices_gen);
+	vfiosim_fault_add(sdev);
 	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_CREATED);
 	return 0;
 }
@@ -87,6 +88,7 @@ static void vfiosim_remove(struct mdev_device *mdev)
 
 	vfiosim_netlink_remove(sdev);
 	vfio_unregister_group_dev(&sdev->vdev);
+	vfiosim_fault_del(sdev);	/* the knobs last: until the user let go */
 	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_REMOVED);
 	vfio_put_device(&sdev->vdev);
 }
@@ -127,9 +129,12 @@ static int __init vfiosim_init(void)
 		vfiosim_mdev_types[i] = &vfiosim_types[i].mtype;
 	}
 
-	ret = vfiosim_netlink_init();
+	ret = vfiosim_fault_module_init();
 	if (ret)
 		return ret;
+	ret = vfiosim_netlink_init();
+	if (ret)
+		goto err_fault;
 	ret = mdev_register_driver(&vfiosim_driver);
 	if (ret)
 		goto err_netlink;
@@ -166,6 +171,8 @@ err_driver:
 	mdev_unregister_driver(&vfiosim_driver);
 err_netlink:
 	vfiosim_netlink_exit();
+err_fault:
+	vfiosim_fault_module_exit();
 	return ret;
 }
 
@@ -176,6 +183,7 @@ static void __exit vfiosim_exit(void)
 	class_destroy(vfiosim_class);
 	mdev_unregister_driver(&vfiosim_driver);
 	vfiosim_netlink_exit();
+	vfiosim_fault_module_exit();
 }
 
 module_init(vfiosim_init);

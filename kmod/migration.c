@@ -72,6 +72,7 @@ struct vfiosim_mig_data {
 	bool sent_header;
 	bool sent_state;		/* and END: the stream is complete */
 	bool chunk_initial;		/* chunk belongs to initial_bytes */
+	bool truncated;			/* fault.c ended the stream early */
 	u8 *chunk;
 	size_t len;
 	size_t pos;
@@ -447,13 +448,24 @@ static ssize_t mig_save_read(struct vfiosim_mig_data *d, char __user *ubuf,
 		ret = -ENODEV;
 		goto out;
 	}
+	if (len > 1 && vfiosim_fault_mig(d->sdev, VFIOSIM_FAULT_MIG_READ_SHORT))
+		len /= 2;
 	while (done < len) {
 		size_t n;
 
 		if (d->pos == d->len) {
+			if (d->truncated ||
+			    vfiosim_fault_mig(d->sdev, VFIOSIM_FAULT_MIG_TRUNCATE)) {
+				d->truncated = true;
+				ret = 1;	/* the end, too early */
+				break;
+			}
 			ret = mig_save_fill(d);
 			if (ret)
 				break;
+			/* one byte of the new chunk flipped: END's CRC is wrong */
+			if (vfiosim_fault_mig(d->sdev, VFIOSIM_FAULT_MIG_CORRUPT))
+				d->chunk[d->pos + (d->len - d->pos) / 2] ^= 0x5a;
 		}
 		n = min(len - done, d->len - d->pos);
 		if (ubuf) {
@@ -502,6 +514,10 @@ static int mig_precopy_info(struct vfiosim_mig_data *d,
 	info->dirty_bytes += (u64)bitmap_weight(sdev->mig_dirty, npages) *
 			     MIG_PAGE_REC;
 	mutex_unlock(&sdev->lock);
+	if (vfiosim_fault_mig(sdev, VFIOSIM_FAULT_MIG_GARBAGE)) {
+		info->initial_bytes = VFIOSIM_FAULT_GARBAGE_BYTES;
+		info->dirty_bytes = VFIOSIM_FAULT_GARBAGE_BYTES;
+	}
 out:
 	mutex_unlock(&d->lock);
 	return ret;
@@ -1012,6 +1028,12 @@ static int mig_set_state(struct vfiosim_dev *sdev, u32 new, bool want_file,
 					      &next);
 		if (ret)
 			break;
+		/* a refused arc breaks the device, as vfio-pci drivers do */
+		if (vfiosim_fault_mig(sdev, VFIOSIM_FAULT_MIG_REFUSE)) {
+			m->state = VFIO_DEVICE_STATE_ERROR;
+			ret = -EIO;
+			break;
+		}
 		ret = mig_step(sdev, m, next, &d);
 		if (m->broken)
 			m->state = VFIO_DEVICE_STATE_ERROR;

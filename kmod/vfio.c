@@ -270,9 +270,7 @@ static long vfiosim_ioctl(struct vfio_device *vdev, unsigned int cmd,
 	case VFIO_DEVICE_SET_IRQS:
 		return vfiosim_ioctl_set_irqs(sdev, uarg);
 	case VFIO_DEVICE_RESET:
-		vfiosim_reset(sdev);
-		vfiosim_netlink_event(sdev, VFIOSIM_EVENT_RESET);
-		return 0;
+		return vfiosim_user_reset(sdev);
 	}
 	return -ENOTTY;
 }
@@ -283,6 +281,10 @@ static int vfiosim_vfio_device_feature(struct vfio_device *vdev, u32 flags,
 	struct vfiosim_dev *sdev = vdev_to_sdev(vdev);
 	int ret;
 
+	/* the features the VFIO core serves itself never get here */
+	ret = vfiosim_fault_op(sdev, VFIOSIM_FAULT_FEATURE);
+	if (ret)
+		return ret;
 	/* BAR2 dma-bufs are VFIO's own; any other feature is the device's. */
 	ret = vfiosim_dmabuf_feature(sdev, flags, arg, argsz);
 	if (ret != -ENOTTY)

@@ -317,9 +317,7 @@ static int vu_reset(struct vfiosim_vu_req *req)
 {
 	if (req->len)
 		return -EINVAL;
-	vfiosim_reset(req->sdev);
-	vfiosim_netlink_event(req->sdev, VFIOSIM_EVENT_RESET);
-	return 0;
+	return vfiosim_user_reset(req->sdev);
 }
 
 /*
@@ -604,6 +602,9 @@ static int vu_device_feature(struct vfiosim_vu_req *req)
 	    (in->flags & VFIO_DEVICE_FEATURE_SET) &&
 	    (in->flags & VFIO_DEVICE_FEATURE_GET))
 		return -EINVAL;
+	ret = vfiosim_fault_op(req->sdev, VFIOSIM_FAULT_FEATURE);
+	if (ret)
+		return ret;
 	argsz = in->argsz - minsz;
 	switch (in->flags & VFIO_DEVICE_FEATURE_MASK) {
 	case VFIO_DEVICE_FEATURE_MIGRATION:

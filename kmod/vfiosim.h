@@ -10,6 +10,7 @@
  * dmabuf.c   VFIO_DEVICE_FEATURE_DMA_BUF: dma-bufs of BAR2 (VFIO only)
  * dma.c      the DMA engine and DMA dirty logging
  * migration.c  VFIO migration v2 and its stream, for every transport
+ * fault.c    fault injection knobs in debugfs, per device
  *
  * Transports translate and never decide: every device behaviour lives in
  * core.c so that each way in (VFIO today, vfio-user over netlink next) sees
@@ -21,6 +22,7 @@
 #include <linux/mdev.h>
 #include <linux/mutex.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/vfio.h>
 #include <linux/xarray.h>
 #include <uapi/linux/vfiosim.h>
@@ -65,6 +67,68 @@ struct vfiosim_dma_regs {
 	u32 done_bytes;
 	u32 count;
 	bool go_pending;
+};
+
+/* fault.c's knobs: the debugfs file names are in fault.c and the README. */
+enum vfiosim_fault_knob {
+	VFIOSIM_FAULT_ACCESS,
+	VFIOSIM_FAULT_SET_IRQS,		/* the four ioctl kinds, in this order */
+	VFIOSIM_FAULT_REGION_INFO,
+	VFIOSIM_FAULT_RESET,
+	VFIOSIM_FAULT_FEATURE,
+	VFIOSIM_FAULT_IRQ_DROP,
+	VFIOSIM_FAULT_IRQ_TWICE,
+	VFIOSIM_FAULT_IRQ_DELAY,
+	VFIOSIM_FAULT_IRQ_SPURIOUS,
+	VFIOSIM_FAULT_DMA_FAIL,
+	VFIOSIM_FAULT_DMA_SHORT,
+	VFIOSIM_FAULT_DMA_STALL,
+	VFIOSIM_FAULT_MIG_REFUSE,
+	VFIOSIM_FAULT_MIG_GARBAGE,
+	VFIOSIM_FAULT_MIG_CORRUPT,
+	VFIOSIM_FAULT_MIG_TRUNCATE,
+	VFIOSIM_FAULT_MIG_READ_SHORT,
+	VFIOSIM_FAULT_REQ,
+	VFIOSIM_FAULT_REMOVE,
+	VFIOSIM_FAULT_NR
+};
+
+/* mig_garbage_precopy's answer: no stream is this long */
+#define VFIOSIM_FAULT_GARBAGE_BYTES	0xfffffffffffff000ULL
+
+#define VFIOSIM_FAULT_DIR_READ	BIT(0)	/* access_fail_dir */
+#define VFIOSIM_FAULT_DIR_WRITE	BIT(1)
+
+struct vfiosim_fault_knob_state {
+	struct vfiosim_dev *sdev;
+	enum vfiosim_fault_knob id;
+	atomic_t value;			/* what the knob file shows */
+	atomic_t fired;
+};
+
+/*
+ * Per-device fault state.  No lock of its own: knobs are atomics and
+ * parameters u32s read with READ_ONCE, on hot paths.  irq_delayed and
+ * irq_delayed_index are under vfiosim_dev.lock.  Its work items take
+ * vfiosim_dev.lock (irq_delay_work) or nothing before the DMA stop
+ * (remove_work), and never the device_lock a remover holds, so removal
+ * cancels them synchronously.
+ */
+struct vfiosim_fault {
+	struct dentry *dir;
+	struct vfiosim_fault_knob_state knob[VFIOSIM_FAULT_NR];
+	u32 access_errno;
+	u32 access_dir;			/* VFIOSIM_FAULT_DIR_*, 0: both */
+	u32 access_regions;		/* bit per region index, 0: all */
+	u32 op_errno[4];		/* SET_IRQS .. FEATURE */
+	u32 irq_spurious_vector;
+	u32 dma_fail_status;
+	DECLARE_BITMAP(irq_delayed, VFIOSIM_MAX_VECTORS);
+	int irq_delayed_index;
+	struct delayed_work irq_delay_work;
+	wait_queue_head_t dma_stall_wq;
+	struct delayed_work remove_work;
+	bool gone;			/* surprise-removed: stops answering */
 };
 
 /*
@@ -179,6 +243,9 @@ struct vfiosim_dev {
 	/* dma.c: the transfer worker and the owner's address space */
 	struct vfiosim_dma_engine *dma_engine;
 
+	/* fault.c: the knobs */
+	struct vfiosim_fault fault;
+
 	/* mmap.c: set at init, gone at destroy */
 	struct inode *inode;			/* every BAR2 mapping's */
 	struct vfiosim_map_ref *map_ref;	/* what map files hold */
@@ -234,6 +301,7 @@ int vfiosim_region_check(struct vfiosim_dev *sdev, u32 index, u64 offset,
 int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 		      void *buf, size_t count, bool write);
 void vfiosim_reset(struct vfiosim_dev *sdev);
+int vfiosim_user_reset(struct vfiosim_dev *sdev);
 void vfiosim_release_irqs(struct vfiosim_dev *sdev);
 void vfiosim_doorbell(struct vfiosim_dev *sdev, u32 vector);
 void vfiosim_request(struct vfiosim_dev *sdev, unsigned int count);
@@ -319,6 +387,26 @@ int vfiosim_dma_log_stop(struct vfiosim_dev *sdev);
 int vfiosim_dma_log_report(struct vfiosim_dev *sdev, u64 iova, u64 length,
 			   void (*set)(void *opaque, u64 iova, u64 len),
 			   void *opaque);
+
+/* fault.c: each hook returns what the caller is to do; see there */
+int vfiosim_fault_module_init(void);
+void vfiosim_fault_module_exit(void);
+void vfiosim_fault_init(struct vfiosim_dev *sdev);
+void vfiosim_fault_add(struct vfiosim_dev *sdev);
+void vfiosim_fault_del(struct vfiosim_dev *sdev);
+void vfiosim_fault_fired(struct vfiosim_dev *sdev, enum vfiosim_fault_knob k);
+bool vfiosim_fault_gone(struct vfiosim_dev *sdev);
+int vfiosim_fault_access(struct vfiosim_dev *sdev, u32 index, bool write,
+			 void *buf, size_t count);
+int vfiosim_fault_op(struct vfiosim_dev *sdev, enum vfiosim_fault_knob k);
+unsigned int vfiosim_fault_irq(struct vfiosim_dev *sdev, int index,
+			       u32 vector);
+u32 vfiosim_fault_dma(struct vfiosim_dev *sdev, u32 *len);
+bool vfiosim_fault_dma_stall(struct vfiosim_dev *sdev);
+void vfiosim_fault_dma_stall_wait(struct vfiosim_dev *sdev,
+				  bool (*aborted)(struct vfiosim_dev *sdev));
+bool vfiosim_fault_mig(struct vfiosim_dev *sdev, enum vfiosim_fault_knob k);
+bool vfiosim_irq_raw_signal(struct vfiosim_dev *sdev, int index, u32 vector);
 
 /* vfio.c */
 extern const struct vfio_device_ops vfiosim_vfio_ops;

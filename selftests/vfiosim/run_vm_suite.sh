@@ -28,7 +28,8 @@ shell_tests="vfiosim_module.sh vfiosim_mdevctl.sh vfiosim_qemu.sh vfiosim_userd.
 	     vfiosim_nested.sh vfiosim_migrate.sh vfiosim_qemu_fault.sh"
 c_tests="vfiosim_info_test vfiosim_access_test vfiosim_irq_test
 	 vfiosim_stress_test vfiosim_lifecycle_test vfiosim_netlink_test vfiosim_dmabuf_test
-	 vfiosim_mmap_test vfiosim_migration_test vfiosim_dma_test"
+	 vfiosim_mmap_test vfiosim_migration_test vfiosim_dma_test
+	 vfiosim_fault_test"
 
 # Keep the names of $1 that VFIOSIM_ONLY lists (all of them without it).
 only()

@@ -6,6 +6,8 @@
  * Exit status: 0 success, 1 the operation failed, 2 bad command line.
  */
 #include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -49,7 +51,7 @@ static const char help_main[] =
 "    vfiosimctl [OPTIONS] OBJECT COMMAND [ARGS]\n"
 "    vfiosimctl [OPTIONS] OBJECT help\n"
 "\n"
-"    OBJECT := { types | dev | region | irq | dma | mig | monitor | help }\n"
+"    OBJECT := { types | dev | region | irq | dma | mig | monitor | fault | help }\n"
 "    OPTIONS := { -j | --json } | { -p | --pretty } |\n"
 "               { -b | --backend } { vfio | netlink } | { -h | --help }\n"
 "\n"
@@ -1510,6 +1512,212 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* fault: the module's per-device fault knobs, in debugfs               */
+
+static const char help_fault[] =
+"NAME\n"
+"    vfiosimctl fault - read and set a device's fault injection knobs\n"
+"\n"
+"SYNOPSIS\n"
+"    vfiosimctl [-j] fault UUID\n"
+"    vfiosimctl fault UUID KNOB VALUE\n"
+"\n"
+"DESCRIPTION\n"
+"    The knobs are the files of /sys/kernel/debug/vfiosim/UUID/ (debugfs\n"
+"    mounted, root).  The first form lists every knob with its value and\n"
+"    how often it fired, then the parameters (KNOB_errno and so on).\n"
+"    The second writes VALUE (a number, 0x hex too) to KNOB or to a\n"
+"    parameter; 0 turns a knob off and resets its parameters.  See\n"
+"    kmod/README.md for what each one does.\n"
+"\n"
+"EXAMPLE\n"
+"    vfiosimctl fault $UUID access_fail_errno 5\n"
+"    vfiosimctl fault $UUID access_fail 3     # the next 3 accesses: EIO\n"
+"    vfiosimctl fault $UUID                   # access_fail_fired: 3 later\n";
+
+#define FAULT_DIR	"/sys/kernel/debug/vfiosim"
+
+static int fault_path(char *buf, size_t len, const char *uuid,
+		      const char *name)
+{
+	if (strchr(uuid, '/') || (name && strchr(name, '/')) ||
+	    snprintf(buf, len, FAULT_DIR "/%s%s%s", uuid, name ? "/" : "",
+		     name ? name : "") >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* The number in a knob file, or -errno. */
+static int fault_read(const char *uuid, const char *name, uint64_t *val)
+{
+	char path[512], text[32];
+	ssize_t n;
+	int fd;
+
+	if (fault_path(path, sizeof(path), uuid, name))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	text[n] = '\0';
+	text[strcspn(text, "\n")] = '\0';
+	return parse_u64(text, val) ? 0 : -EPROTO;
+}
+
+static int fault_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool fault_is_fired(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 6 && !strcmp(name + n - 6, "_fired");
+}
+
+/* Is name a knob (it has a _fired file)? */
+static bool fault_is_knob(const char *uuid, const char *name)
+{
+	char fired[256];
+	uint64_t v;
+
+	snprintf(fired, sizeof(fired), "%s_fired", name);
+	return !fault_is_fired(name) && !fault_read(uuid, fired, &v);
+}
+
+static int fault_list(struct ctl *ctl, const char *uuid)
+{
+	char path[512], **names = NULL, fired[256];
+	size_t n = 0, cap = 0, i;
+	struct dirent *de;
+	uint64_t v, f;
+	int pass, r, ret = EXIT_OK;
+	DIR *d;
+
+	fault_path(path, sizeof(path), uuid, NULL);
+	d = opendir(path);
+	if (!d)
+		return fail("fault", "device %s has no fault knobs (%s: %s): is the vfiosim module loaded, the device created and debugfs mounted?",
+			    uuid, path, strerror(errno));
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || fault_is_fired(de->d_name))
+			continue;
+		if (n == cap) {
+			char **p = realloc(names, (cap = cap ? 2 * cap : 32) *
+					   sizeof(*names));
+
+			if (!p)
+				break;
+			names = p;
+		}
+		names[n] = strdup(de->d_name);
+		if (names[n])
+			n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), fault_name_cmp);
+	if (ctl->json) {
+		jw_obj_open(&ctl->jw, NULL);
+		jw_str(&ctl->jw, "device", uuid);
+	}
+	/* knobs first, then the parameters */
+	for (pass = 0; pass < 2; pass++) {
+		if (ctl->json)
+			jw_arr_open(&ctl->jw, pass ? "params" : "knobs");
+		else
+			printf("%s\n", pass ? "parameter                value" :
+			       "knob                     value       fired");
+		for (i = 0; i < n; i++) {
+			bool knob = fault_is_knob(uuid, names[i]);
+
+			if (knob == !!pass)
+				continue;
+			r = fault_read(uuid, names[i], &v);
+			if (r) {
+				ret = fail("fault", "device %s: read %s: %s",
+					   uuid, names[i], strerror(-r));
+				continue;
+			}
+			snprintf(fired, sizeof(fired), "%s_fired", names[i]);
+			if (knob && fault_read(uuid, fired, &f))
+				f = 0;
+			if (ctl->json) {
+				jw_obj_open(&ctl->jw, NULL);
+				jw_str(&ctl->jw, "name", names[i]);
+				jw_u64(&ctl->jw, "value", v);
+				if (knob)
+					jw_u64(&ctl->jw, "fired", f);
+				jw_obj_close(&ctl->jw);
+			} else if (knob) {
+				printf("%-24s %-11llu %llu\n", names[i],
+				       (unsigned long long)v,
+				       (unsigned long long)f);
+			} else {
+				printf("%-24s %llu\n", names[i],
+				       (unsigned long long)v);
+			}
+		}
+		if (ctl->json)
+			jw_arr_close(&ctl->jw);
+	}
+	if (ctl->json)
+		jw_obj_close(&ctl->jw);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret;
+}
+
+static int cmd_fault(struct ctl *ctl, int argc, char **argv)
+{
+	char path[512], text[32];
+	uint64_t val;
+	int fd, len;
+
+	if (argc < 1 || is_help(argv[0]))
+		return argc < 1 ? usage("fault", "fault", "missing UUID") :
+		       print_help(help_fault);
+	if (argc == 1)
+		return fault_list(ctl, argv[0]);
+	if (argc != 3)
+		return usage("fault", "fault", argc == 2 ?
+			     "missing VALUE for knob '%s'" :
+			     "too many arguments after '%s'", argv[1]);
+	if (fault_is_fired(argv[1]))
+		return fail("fault", "device %s: %s is a count, read-only",
+			    argv[0], argv[1]);
+	if (!parse_u64(argv[2], &val))
+		return usage("fault", "fault", "device %s knob %s: bad value '%s' (a number)",
+			     argv[0], argv[1], argv[2]);
+	if (fault_path(path, sizeof(path), argv[0], NULL) || access(path, F_OK))
+		return fail("fault", "device %s has no fault knobs (%s: %s): is the vfiosim module loaded, the device created and debugfs mounted?",
+			    argv[0], path, strerror(errno));
+	if (fault_path(path, sizeof(path), argv[0], argv[1]) ||
+	    access(path, F_OK))
+		return fail("fault", "device %s has no knob '%s' ('vfiosimctl fault %s' lists them)",
+			    argv[0], argv[1], argv[0]);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail("fault", "device %s knob %s: %s", argv[0], argv[1],
+			    strerror(errno));
+	len = snprintf(text, sizeof(text), "%llu\n", (unsigned long long)val);
+	if (write(fd, text, len) != len) {
+		int err = errno;
+
+		close(fd);
+		return fail("fault", "device %s knob %s = %s: %s", argv[0],
+			    argv[1], argv[2], strerror(err));
+	}
+	close(fd);
+	return EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ */
 
 static int cmd_help(int argc, char **argv)
 {
@@ -1529,6 +1737,8 @@ static int cmd_help(int argc, char **argv)
 		return print_help(help_monitor);
 	if (!strcmp(argv[0], "mig"))
 		return print_help(help_mig);
+	if (!strcmp(argv[0], "fault"))
+		return print_help(help_fault);
 	return usage(NULL, "help", "unknown object '%s'", argv[0]);
 }
 
@@ -1625,6 +1835,8 @@ int main(int argc, char **argv)
 		ret = cmd_monitor(&ctl, argc, argv);
 	else if (!strcmp(obj, "mig"))
 		ret = cmd_mig(&ctl, argc, argv);
+	else if (!strcmp(obj, "fault"))
+		ret = cmd_fault(&ctl, argc, argv);
 	else
 		return usage(NULL, NULL, "unknown object '%s'", obj);
 
