@@ -16,6 +16,7 @@
 
 #include "compat.h"
 #include "vfiosim.h"
+#include "trace.h"
 
 /* Command register bits a driver may change. */
 #define VFIOSIM_CMD_WRITABLE							\
@@ -155,10 +156,14 @@ static bool vfiosim_signal(struct vfiosim_dev *sdev, int index, u32 vector)
 	struct eventfd_ctx *ctx = sdev->trigger[index][vector];
 
 	lockdep_assert_held(&sdev->lock);
-	if (!ctx)
+	if (!ctx) {
+		trace_vfiosim_irq(sdev, index, vector,
+				  VFIOSIM_TRACE_IRQ_NO_TRIGGER);
 		return false;
+	}
 	vfiosim_eventfd_signal(ctx);
 	sdev->stat_irqs++;
+	trace_vfiosim_irq(sdev, index, vector, VFIOSIM_TRACE_IRQ_DELIVERED);
 	return true;
 }
 
@@ -205,6 +210,8 @@ static void vfiosim_msi_deliver(struct vfiosim_dev *sdev, u32 vector)
 {
 	if (vfiosim_vector_held(sdev, vector)) {
 		sdev->pending |= BIT(vector);
+		trace_vfiosim_irq(sdev, sdev->irq_mode, vector,
+				  VFIOSIM_TRACE_IRQ_PENDING);
 		return;
 	}
 	sdev->pending &= ~BIT(vector);
@@ -248,6 +255,8 @@ void vfiosim_doorbell(struct vfiosim_dev *sdev, u32 vector)
 	if (sdev->irq_mode == VFIOSIM_IRQ_MODE_NONE ||
 	    vector >= vfiosim_mode_vectors(sdev, sdev->irq_mode)) {
 		sdev->dropped++;
+		trace_vfiosim_irq(sdev, sdev->irq_mode, vector,
+				  VFIOSIM_TRACE_IRQ_DROPPED);
 		return;
 	}
 	sdev->irq_status |= BIT(vector);
@@ -600,8 +609,10 @@ int vfiosim_set_irqs(struct vfiosim_dev *sdev, const struct vfio_irq_set *hdr,
 	bool intx_gone;
 	int ret = -ENOTTY;
 
-	if (hdr->count > nvec || hdr->start > nvec - hdr->count)
+	if (hdr->count > nvec || hdr->start > nvec - hdr->count) {
+		trace_vfiosim_set_irqs(sdev, hdr, -EINVAL);
 		return -EINVAL;
+	}
 
 	mutex_lock(&sdev->igate);
 	if (hdr->index == VFIO_PCI_INTX_IRQ_INDEX &&
@@ -638,6 +649,7 @@ int vfiosim_set_irqs(struct vfiosim_dev *sdev, const struct vfio_irq_set *hdr,
 		vfiosim_intx_unmask_off(sdev);
 out:
 	mutex_unlock(&sdev->igate);
+	trace_vfiosim_set_irqs(sdev, hdr, ret);
 	return ret;
 }
 
@@ -1068,14 +1080,19 @@ int vfiosim_region_check(struct vfiosim_dev *sdev, u32 index, u64 offset,
 int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 		      void *buf, size_t count, bool write)
 {
+	u64 start = offset;
+	size_t size = count;
 	bool decode;
 	bool flr = false;
 	u8 *p = buf;
 	int ret;
 
 	ret = vfiosim_region_check(sdev, index, offset, count);
-	if (ret)
+	if (ret) {
+		trace_vfiosim_region_access(sdev, index, start, buf, size,
+					    write, ret);
 		return ret;
+	}
 
 	mutex_lock(&sdev->lock);
 	if (write)
@@ -1111,6 +1128,7 @@ int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 		vfiosim_mmap_zap(sdev);
 out:
 	mutex_unlock(&sdev->lock);
+	trace_vfiosim_region_access(sdev, index, start, buf, size, write, ret);
 	if (flr) {
 		vfiosim_reset(sdev);
 		vfiosim_netlink_event(sdev, VFIOSIM_EVENT_RESET);
@@ -1230,6 +1248,7 @@ void vfiosim_reset(struct vfiosim_dev *sdev)
 	mutex_lock(&sdev->lock);
 	vfiosim_reset_locked(sdev);
 	sdev->stat_resets++;
+	trace_vfiosim_reset(sdev, sdev->owner, 0);
 	mutex_unlock(&sdev->lock);
 	vfiosim_dma_resume(sdev, false);
 }
@@ -1272,6 +1291,7 @@ int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner)
 		vfiosim_owner_change_locked(sdev);
 		vfiosim_netlink_event(sdev, VFIOSIM_EVENT_OPENED);
 	}
+	trace_vfiosim_open(sdev, owner, ret);
 	mutex_unlock(&sdev->lock);
 	return ret;
 }
@@ -1282,6 +1302,7 @@ void vfiosim_unclaim(struct vfiosim_dev *sdev)
 	vfiosim_dma_stop(sdev);
 	vfiosim_mig_reset(sdev);	/* no data session outlives its owner */
 	mutex_lock(&sdev->lock);
+	trace_vfiosim_close(sdev, sdev->owner, 0);
 	sdev->owner = VFIOSIM_OWNER_NONE;
 	vfiosim_owner_change_locked(sdev);
 	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_CLOSED);
