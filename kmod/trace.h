@@ -195,25 +195,11 @@ DEFINE_EVENT(vfiosim_owner_class, vfiosim_reset,
 	     TP_PROTO(struct vfiosim_dev *sdev, u8 owner, int ret),
 	     TP_ARGS(sdev, owner, ret));
 
-TRACE_EVENT(vfiosim_dma_start,
-	    TP_PROTO(struct vfiosim_dev *sdev, const struct vfiosim_dma_regs *r),
-	    TP_ARGS(sdev, r),
-	    TP_STRUCT__entry(__array(char, dev, VFIOSIM_TRACE_DEV_LEN)
-			     __field(u64, src)
-			     __field(u64, dst)
-			     __field(u32, len)
-			     __field(u32, op)),
-	    TP_fast_assign(vfiosim_trace_set_dev(__entry, sdev);
-			   __entry->src = r->src;
-			   __entry->dst = r->dst;
-			   __entry->len = r->len;
-			   __entry->op = r->op;),
-	    TP_printk("dev=%s op=%u src=0x%llx dst=0x%llx len=%u", __entry->dev,
-		      __entry->op, __entry->src, __entry->dst, __entry->len)
-);
-
-/* A transfer's end, as the STATUS register then reads (uapi values). */
-DECLARE_EVENT_CLASS(vfiosim_dma_end_class,
+/*
+ * A transfer's registers: at start (status BUSY) and at its end, as
+ * STATUS, DONE_BYTES and RESULT then read (uapi values).
+ */
+DECLARE_EVENT_CLASS(vfiosim_dma_class,
 		    TP_PROTO(struct vfiosim_dev *sdev, const struct vfiosim_dma_regs *r),
 		    TP_ARGS(sdev, r),
 		    TP_STRUCT__entry(__array(char, dev, VFIOSIM_TRACE_DEV_LEN)
@@ -238,11 +224,15 @@ DECLARE_EVENT_CLASS(vfiosim_dma_end_class,
 			      __entry->result)
 );
 
-DEFINE_EVENT(vfiosim_dma_end_class, vfiosim_dma_done,
+DEFINE_EVENT(vfiosim_dma_class, vfiosim_dma_start,
 	     TP_PROTO(struct vfiosim_dev *sdev, const struct vfiosim_dma_regs *r),
 	     TP_ARGS(sdev, r));
 
-DEFINE_EVENT(vfiosim_dma_end_class, vfiosim_dma_error,
+DEFINE_EVENT(vfiosim_dma_class, vfiosim_dma_done,
+	     TP_PROTO(struct vfiosim_dev *sdev, const struct vfiosim_dma_regs *r),
+	     TP_ARGS(sdev, r));
+
+DEFINE_EVENT(vfiosim_dma_class, vfiosim_dma_error,
 	     TP_PROTO(struct vfiosim_dev *sdev, const struct vfiosim_dma_regs *r),
 	     TP_ARGS(sdev, r));
 
