@@ -16,6 +16,7 @@
 
 #include "compat.h"
 #include "vfiosim.h"
+#include "trace.h"
 
 /* Command register bits a driver may change. */
 #define VFIOSIM_CMD_WRITABLE							\
@@ -160,10 +161,14 @@ bool vfiosim_irq_raw_signal(struct vfiosim_dev *sdev, int index, u32 vector)
 	    vector >= VFIOSIM_MAX_VECTORS)
 		return false;
 	ctx = sdev->trigger[index][vector];
-	if (!ctx)
+	if (!ctx) {
+		trace_vfiosim_irq(sdev, index, vector,
+				  VFIOSIM_TRACE_IRQ_NO_TRIGGER);
 		return false;
+	}
 	vfiosim_eventfd_signal(ctx);
 	sdev->stat_irqs++;
+	trace_vfiosim_irq(sdev, index, vector, VFIOSIM_TRACE_IRQ_DELIVERED);
 	return true;
 }
 
@@ -224,6 +229,8 @@ static void vfiosim_msi_deliver(struct vfiosim_dev *sdev, u32 vector)
 {
 	if (vfiosim_vector_held(sdev, vector)) {
 		sdev->pending |= BIT(vector);
+		trace_vfiosim_irq(sdev, sdev->irq_mode, vector,
+				  VFIOSIM_TRACE_IRQ_PENDING);
 		return;
 	}
 	sdev->pending &= ~BIT(vector);
@@ -267,6 +274,8 @@ void vfiosim_doorbell(struct vfiosim_dev *sdev, u32 vector)
 	if (sdev->irq_mode == VFIOSIM_IRQ_MODE_NONE ||
 	    vector >= vfiosim_mode_vectors(sdev, sdev->irq_mode)) {
 		sdev->dropped++;
+		trace_vfiosim_irq(sdev, sdev->irq_mode, vector,
+				  VFIOSIM_TRACE_IRQ_DROPPED);
 		return;
 	}
 	sdev->irq_status |= BIT(vector);
@@ -619,11 +628,15 @@ int vfiosim_set_irqs(struct vfiosim_dev *sdev, const struct vfio_irq_set *hdr,
 	bool intx_gone;
 	int ret = -ENOTTY;
 
-	if (hdr->count > nvec || hdr->start > nvec - hdr->count)
+	if (hdr->count > nvec || hdr->start > nvec - hdr->count) {
+		trace_vfiosim_set_irqs(sdev, hdr, -EINVAL);
 		return -EINVAL;
+	}
 	ret = vfiosim_fault_op(sdev, VFIOSIM_FAULT_SET_IRQS);
-	if (ret)
+	if (ret) {
+		trace_vfiosim_set_irqs(sdev, hdr, ret);
 		return ret;
+	}
 	ret = -ENOTTY;
 
 	mutex_lock(&sdev->igate);
@@ -661,6 +674,7 @@ int vfiosim_set_irqs(struct vfiosim_dev *sdev, const struct vfio_irq_set *hdr,
 		vfiosim_intx_unmask_off(sdev);
 out:
 	mutex_unlock(&sdev->igate);
+	trace_vfiosim_set_irqs(sdev, hdr, ret);
 	return ret;
 }
 
@@ -1092,17 +1106,26 @@ int vfiosim_region_check(struct vfiosim_dev *sdev, u32 index, u64 offset,
 int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 		      void *buf, size_t count, bool write)
 {
+	u64 start = offset;
+	size_t size = count;
 	bool decode;
 	bool flr = false;
 	u8 *p = buf;
 	int ret;
 
 	ret = vfiosim_region_check(sdev, index, offset, count);
-	if (ret)
+	if (ret) {
+		trace_vfiosim_region_access(sdev, index, start, buf, size,
+					    write, ret);
 		return ret;
+	}
 	ret = vfiosim_fault_access(sdev, index, write, buf, count);
-	if (ret)
-		return ret < 0 ? ret : 0;
+	if (ret) {
+		ret = ret < 0 ? ret : 0;
+		trace_vfiosim_region_access(sdev, index, start, buf, size,
+					    write, ret);
+		return ret;
+	}
 
 	mutex_lock(&sdev->lock);
 	if (write)
@@ -1138,6 +1161,7 @@ int vfiosim_region_rw(struct vfiosim_dev *sdev, u32 index, u64 offset,
 		vfiosim_mmap_zap(sdev);
 out:
 	mutex_unlock(&sdev->lock);
+	trace_vfiosim_region_access(sdev, index, start, buf, size, write, ret);
 	if (flr) {
 		vfiosim_reset(sdev);
 		vfiosim_netlink_event(sdev, VFIOSIM_EVENT_RESET);
@@ -1260,6 +1284,7 @@ void vfiosim_reset(struct vfiosim_dev *sdev)
 	mutex_lock(&sdev->lock);
 	vfiosim_reset_locked(sdev);
 	sdev->stat_resets++;
+	trace_vfiosim_reset(sdev, sdev->owner, 0);
 	mutex_unlock(&sdev->lock);
 	vfiosim_dma_resume(sdev, false);
 }
@@ -1314,6 +1339,7 @@ int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner)
 		vfiosim_owner_change_locked(sdev);
 		vfiosim_netlink_event(sdev, VFIOSIM_EVENT_OPENED);
 	}
+	trace_vfiosim_open(sdev, owner, ret);
 	mutex_unlock(&sdev->lock);
 	return ret;
 }
@@ -1324,6 +1350,7 @@ void vfiosim_unclaim(struct vfiosim_dev *sdev)
 	vfiosim_dma_stop(sdev);
 	vfiosim_mig_reset(sdev);	/* no data session outlives its owner */
 	mutex_lock(&sdev->lock);
+	trace_vfiosim_close(sdev, sdev->owner, 0);
 	sdev->owner = VFIOSIM_OWNER_NONE;
 	vfiosim_owner_change_locked(sdev);
 	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_CLOSED);

@@ -34,6 +34,7 @@
 
 #include "compat.h"
 #include "netlink.h"
+#include "trace.h"
 
 /* How long a transfer into a range the container just unmapped waits. */
 #define VFIOSIM_DMA_UNMAP_HOLD	msecs_to_jiffies(VFIOSIM_DMA_UNMAP_HOLD_MS)
@@ -655,6 +656,10 @@ static void vfiosim_dma_complete(struct vfiosim_dev *sdev, u32 status,
 	r->done_bytes = done;
 	r->result = result;
 	r->count++;
+	if (status == VFIOSIM_DMA_STATUS_DONE)
+		trace_vfiosim_dma_done(sdev, r);
+	else
+		trace_vfiosim_dma_error(sdev, r);
 	/* a transfer that reset or close ended raises nothing: no one hears */
 	if (r->vector != VFIOSIM_DMA_NO_VECTOR && !sdev->dma_engine->stopping)
 		vfiosim_doorbell(sdev, r->vector);
@@ -743,6 +748,7 @@ static void vfiosim_dma_start(struct vfiosim_dev *sdev)
 	eng->abort = false;
 	eng->busy = true;
 	r->status = VFIOSIM_DMA_STATUS_BUSY;
+	trace_vfiosim_dma_start(sdev, r);
 	/*
 	 * On this CPU, ahead of normal work: it runs as soon as the writer
 	 * of GO sleeps, with no wakeup of another CPU in between.

@@ -8,7 +8,8 @@
  * fired, read-only) and a few parameter files (<knob>_errno and so on).
  * Knob state is read on hot paths without a lock: the knobs are atomics
  * and the parameters u32s read once (READ_ONCE).  Every firing goes
- * through vfiosim_fault_fired().  See kmod/README.md for the table.
+ * through vfiosim_fault_fired(), which counts it and traces it
+ * (vfiosim:vfiosim_fault).  See kmod/README.md for the table.
  */
 
 #include <linux/debugfs.h>
@@ -45,10 +46,13 @@ static const char *const vfiosim_fault_names[VFIOSIM_FAULT_NR] = {
 	[VFIOSIM_FAULT_REMOVE]		= "remove_after_ms",
 };
 
-/* The one place a fault fires: the count (and, later, a tracepoint). */
+/* The one place a fault fires: its count and its tracepoint. */
 void vfiosim_fault_fired(struct vfiosim_dev *sdev, enum vfiosim_fault_knob k)
 {
 	atomic_inc(&sdev->fault.knob[k].fired);
+	/* the value left: a count knob's remaining count */
+	vfiosim_trace_fault(sdev, vfiosim_fault_names[k],
+			    atomic_read(&sdev->fault.knob[k].value));
 }
 
 /* A count knob: true (and fired) if it had one left to consume. */

@@ -31,6 +31,7 @@
 
 #include "compat.h"
 #include "vfiosim.h"
+#include "trace.h"
 
 #define MIG_PAGE_REC	VFIOSIM_MIG_PAGE_RECORD_SIZE(PAGE_SIZE)
 #define MIG_REC_HDR	VFIOSIM_MIG_RECORD_HEADER_SIZE
@@ -1019,27 +1020,34 @@ static int mig_set_state(struct vfiosim_dev *sdev, u32 new, bool want_file,
 	mutex_lock(&m->lock);
 	if (m->state == VFIO_DEVICE_STATE_ERROR) {
 		ret = -EINVAL;
+		trace_vfiosim_mig_arc(sdev, m->state, new, m->state, ret);
 		goto out;
 	}
 	while (m->state != new) {
+		u32 from = m->state;
 		u32 next;
 
 		ret = vfio_mig_get_next_state(&sdev->vdev, m->state, new,
 					      &next);
-		if (ret)
+		if (ret) {
+			trace_vfiosim_mig_arc(sdev, from, new, from, ret);
 			break;
+		}
 		/* a refused arc breaks the device, as vfio-pci drivers do */
 		if (vfiosim_fault_mig(sdev, VFIOSIM_FAULT_MIG_REFUSE)) {
 			m->state = VFIO_DEVICE_STATE_ERROR;
 			ret = -EIO;
+			trace_vfiosim_mig_arc(sdev, from, next, m->state, ret);
 			break;
 		}
 		ret = mig_step(sdev, m, next, &d);
 		if (m->broken)
 			m->state = VFIO_DEVICE_STATE_ERROR;
+		if (!ret)
+			m->state = next;
+		trace_vfiosim_mig_arc(sdev, from, next, m->state, ret);
 		if (ret)
 			break;
-		m->state = next;
 		/* a data session starts only in the state asked for */
 		if (WARN_ON_ONCE(d && next != new)) {
 			ret = -EINVAL;

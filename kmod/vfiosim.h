@@ -428,6 +428,9 @@ static inline void vfiosim_dmabuf_cleanup(struct vfiosim_dev *sdev)
 }
 #endif
 
+/* trace.c: a fault knob fired (the vfiosim_fault tracepoint) */
+void vfiosim_trace_fault(struct vfiosim_dev *sdev, const char *knob, u64 value);
+
 /* genl.c */
 int vfiosim_netlink_init(void);
 void vfiosim_netlink_exit(void);

@@ -25,7 +25,7 @@ prog_timeout=${VFIOSIM_TEST_TIMEOUT:-900}
 
 # Keep in step with TEST_PROGS and TEST_GEN_PROGS in the Makefile.
 shell_tests="vfiosim_module.sh vfiosim_mdevctl.sh vfiosim_qemu.sh vfiosim_userd.sh vfiosim_ctl.sh vfiosim_ynl.sh
-	     vfiosim_nested.sh vfiosim_migrate.sh vfiosim_qemu_fault.sh"
+	     vfiosim_nested.sh vfiosim_migrate.sh vfiosim_qemu_fault.sh vfiosim_trace.sh"
 c_tests="vfiosim_info_test vfiosim_access_test vfiosim_irq_test
 	 vfiosim_stress_test vfiosim_lifecycle_test vfiosim_netlink_test vfiosim_dmabuf_test
 	 vfiosim_mmap_test vfiosim_migration_test vfiosim_dma_test

@@ -138,6 +138,11 @@ void jw_u64(struct jw *w, const char *key, uint64_t val)
 	jw_add(w, key, json_integer((json_int_t)val));
 }
 
+void jw_s64(struct jw *w, const char *key, int64_t val)
+{
+	jw_add(w, key, json_integer((json_int_t)val));
+}
+
 void jw_null(struct jw *w, const char *key)
 {
 	jw_add(w, key, json_null());

@@ -34,6 +34,7 @@ void jw_arr_close(struct jw *w);
 void jw_str(struct jw *w, const char *key, const char *val);
 /* Counters and sizes; none reaches 2^63. */
 void jw_u64(struct jw *w, const char *key, uint64_t val);
+void jw_s64(struct jw *w, const char *key, int64_t val);
 void jw_real(struct jw *w, const char *key, double val);
 void jw_bool(struct jw *w, const char *key, bool val);
 void jw_null(struct jw *w, const char *key);

@@ -21,6 +21,8 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,7 +53,7 @@ static const char help_main[] =
 "    vfiosimctl [OPTIONS] OBJECT COMMAND [ARGS]\n"
 "    vfiosimctl [OPTIONS] OBJECT help\n"
 "\n"
-"    OBJECT := { types | dev | region | irq | dma | mig | monitor | fault | help }\n"
+"    OBJECT := { types | dev | region | irq | dma | mig | monitor | fault | trace | help }\n"
 "    OPTIONS := { -j | --json } | { -p | --pretty } |\n"
 "               { -b | --backend } { vfio | netlink } | { -h | --help }\n"
 "\n"
@@ -75,6 +77,8 @@ static const char help_main[] =
 "    dma       run one DMA engine transfer into this process's memory\n"
 "    mig       save a device's state and resume it on another (migration)\n"
 "    monitor   print device events (created, removed, opened, ...)\n"
+"    fault     read and set a device's fault injection knobs (debugfs)\n"
+"    trace     stream a device's tracepoints (accesses, irqs, ...)\n"
 "    Run 'vfiosimctl OBJECT help' for the commands of each.\n"
 "\n"
 "OPTIONS\n"
@@ -1718,6 +1722,230 @@ static int cmd_fault(struct ctl *ctl, int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------ */
+/* trace                                                               */
+
+static const char help_trace[] =
+"NAME\n"
+"    vfiosimctl trace - stream the vfiosim tracepoints of a device\n"
+"\n"
+"SYNOPSIS\n"
+"    vfiosimctl [-j] trace [UUID] [--count N]\n"
+"\n"
+"DESCRIPTION\n"
+"    Creates a private tracefs instance (instances/vfiosimctl-PID, so the\n"
+"    system's own tracing state is left alone), enables the vfiosim\n"
+"    events there, filtered to UUID's if given (dev == \"UUID\"), and\n"
+"    prints one line per event until SIGINT or SIGTERM (or N events):\n"
+"\n"
+"        12.345678 vfiosim_region_access dev=UUID transport=vfio dir=write ...\n"
+"\n"
+"    With -j each line is one JSON object: {\"time\":..., \"event\":...,\n"
+"    and every key=value field}.  The instance is removed on exit.\n"
+"    Needs root and tracefs (/sys/kernel/tracing or\n"
+"    /sys/kernel/debug/tracing).\n"
+"\n"
+"EXAMPLES\n"
+"    vfiosimctl trace $uuid\n"
+"    vfiosimctl -j trace $uuid --count 10\n";
+
+static const char *tracefs_dir(void)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing",
+					    "/sys/kernel/debug/tracing" };
+	char path[128];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(path, sizeof(path), "%s/instances", dirs[i]);
+		if (!access(path, F_OK))
+			return dirs[i];
+	}
+	return NULL;
+}
+
+static int write_file(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(val, f) < 0)
+		ret = -EIO;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+/* One trace_pipe line: "comm-pid [cpu] flags time: event: k=v k=v". */
+static void trace_print(struct ctl *ctl, char *line)
+{
+	char *ev, *fields, *ts, *tok, *save = NULL, *eq;
+
+	ev = strstr(line, ": vfiosim_");
+	if (!ev)
+		return;
+	*ev = '\0';
+	ev += 2;
+	fields = strchr(ev, ':');
+	if (!fields)
+		return;
+	*fields++ = '\0';
+	while (*fields == ' ')
+		fields++;
+	ts = strrchr(line, ' ');
+	ts = ts ? ts + 1 : line;
+	if (!ctl->json) {
+		printf("%s %s %s\n", ts, ev, fields);
+		fflush(stdout);
+		return;
+	}
+	jw_obj_open(&ctl->jw, NULL);
+	jw_str(&ctl->jw, "time", ts);
+	jw_str(&ctl->jw, "event", ev);
+	for (tok = strtok_r(fields, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save)) {
+		uint64_t v;
+
+		eq = strchr(tok, '=');
+		if (!eq)
+			continue;
+		*eq++ = '\0';
+		if (*eq != '-' && parse_u64(eq, &v) && v < (1ULL << 63))
+			jw_u64(&ctl->jw, tok, v);
+		else if (*eq == '-' && parse_u64(eq + 1, &v) && v < (1ULL << 63))
+			jw_s64(&ctl->jw, tok, -(int64_t)v);
+		else
+			jw_str(&ctl->jw, tok, eq);
+	}
+	jw_obj_close(&ctl->jw);
+	fflush(stdout);
+}
+
+static int cmd_trace(struct ctl *ctl, int argc, char **argv)
+{
+	const char *uuid = NULL, *val, *top;
+	char inst[256], path[320], filter[96], buf[8192];
+	uint64_t limit = 0, seen = 0;
+	struct pollfd pfd[2];
+	size_t have = 0;
+	sigset_t mask, old;
+	int i, fd = -1, sfd = -1, r, ret = EXIT_OK;
+
+	if (argc > 0 && is_help(argv[0]))
+		return print_help(help_trace);
+	for (i = 0; i < argc; i++) {
+		if ((val = opt_value("--count", &i, argc, argv))) {
+			if (!parse_u64(val, &limit) || !limit ||
+			    limit > MAX_RINGS)
+				return usage("trace", "trace",
+					     "bad count '%s' (1..%d)", val,
+					     MAX_RINGS);
+		} else if (!uuid && argv[i][0] != '-' &&
+			   strlen(argv[i]) == 36) {
+			uuid = argv[i];
+		} else {
+			return usage("trace", "trace",
+				     "unknown argument '%s'", argv[i]);
+		}
+	}
+	if (geteuid())
+		return fail("trace", "tracefs needs root");
+	top = tracefs_dir();
+	if (!top)
+		return fail("trace", "no tracefs at /sys/kernel/tracing or /sys/kernel/debug/tracing (mount -t tracefs nodev /sys/kernel/tracing)");
+	snprintf(path, sizeof(path), "%s/events/vfiosim", top);
+	if (access(path, F_OK))
+		return fail("trace", "%s missing: is the vfiosim module loaded?",
+			    path);
+	snprintf(inst, sizeof(inst), "%s/instances/vfiosimctl-%d", top,
+		 (int)getpid());
+	if (mkdir(inst, 0700))
+		return fail("trace", "mkdir %s: %s", inst, strerror(errno));
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, &old)) {
+		ret = fail("trace", "sigprocmask: %s", strerror(errno));
+		goto out_rmdir;
+	}
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		ret = fail("trace", "signalfd: %s", strerror(errno));
+		goto out;
+	}
+	if (uuid) {
+		snprintf(filter, sizeof(filter), "dev == \"%s\"", uuid);
+		snprintf(path, sizeof(path), "%s/events/vfiosim/filter", inst);
+		r = write_file(path, filter);
+		if (r) {
+			ret = fail("trace", "%s: %s", path, strerror(-r));
+			goto out;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/events/vfiosim/enable", inst);
+	r = write_file(path, "1");
+	if (r) {
+		ret = fail("trace", "%s: %s", path, strerror(-r));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/trace_pipe", inst);
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		ret = fail("trace", "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	while (!limit || seen < limit) {
+		char *nl, *line;
+		ssize_t len;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = fail("trace", "poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents)
+			break;
+		len = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (len < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (len <= 0) {
+			ret = fail("trace", "%s: %s", path,
+				   len ? strerror(errno) : "end of file");
+			break;
+		}
+		have += (size_t)len;
+		buf[have] = '\0';
+		line = buf;
+		while ((nl = strchr(line, '\n')) && (!limit || seen < limit)) {
+			*nl = '\0';
+			trace_print(ctl, line);
+			seen++;
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1)
+			have = 0;	/* a line longer than the buffer: drop it */
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	snprintf(path, sizeof(path), "%s/events/vfiosim/enable", inst);
+	write_file(path, "0");
+	if (sfd >= 0)
+		close(sfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+out_rmdir:
+	if (rmdir(inst) && ret == EXIT_OK)
+		ret = fail("trace", "rmdir %s: %s", inst, strerror(errno));
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
 
 static int cmd_help(int argc, char **argv)
 {
@@ -1739,6 +1967,8 @@ static int cmd_help(int argc, char **argv)
 		return print_help(help_mig);
 	if (!strcmp(argv[0], "fault"))
 		return print_help(help_fault);
+	if (!strcmp(argv[0], "trace"))
+		return print_help(help_trace);
 	return usage(NULL, "help", "unknown object '%s'", argv[0]);
 }
 
@@ -1837,6 +2067,8 @@ int main(int argc, char **argv)
 		ret = cmd_mig(&ctl, argc, argv);
 	else if (!strcmp(obj, "fault"))
 		ret = cmd_fault(&ctl, argc, argv);
+	else if (!strcmp(obj, "trace"))
+		ret = cmd_trace(&ctl, argc, argv);
 	else
 		return usage(NULL, NULL, "unknown object '%s'", obj);
 
