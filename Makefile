@@ -15,7 +15,7 @@
 #   make deps         install the Debian packages all of this needs, and
 #                     build the Debian 13 root
 #   make install      tools, library, headers, pkg-config file, systemd
-#                     units, boot-time module loading and the DKMS source
+#                     units, boot-time module loading, man pages and the DKMS source
 #                     (PREFIX=/usr/local, DESTDIR=); then
 #                     dkms install vfiosim/$(VERSION) builds the module
 
@@ -33,6 +33,8 @@ UNITDIR	?= $(PREFIX)/lib/systemd/system
 # Where DKMS and modules-load.d look, whatever the prefix.
 DKMSDIR	?= /usr/src/vfiosim-$(VERSION)
 MODLOADDIR ?= /usr/lib/modules-load.d
+MANDIR	?= $(PREFIX)/share/man
+MANPAGES := man/vfiosimctl.8 man/vfiosim-userd.8 man/libvfiosim.3 man/vfiosim.4
 
 .PHONY: all deps modules userspace userspace-asan selftests mtty check demo \
 	bench checkpatch clean install install-dkms-src
@@ -104,6 +106,11 @@ install: userspace install-dkms-src
 		> $(DESTDIR)$(UNITDIR)/vfiosim-userd@.service
 	install -m 0644 userspace/vfiosim-modules.conf \
 		$(DESTDIR)$(MODLOADDIR)/vfiosim.conf
+	# Man pages compressed as Debian ships them (gzip -n: reproducible).
+	set -e; for m in $(MANPAGES); do \
+		sec=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$sec; \
+		gzip -9n < $$m > $(DESTDIR)$(MANDIR)/man$$sec/$$(basename $$m).gz; \
+	done
 
 # The module's source as DKMS wants it: dkms.conf at the top.
 install-dkms-src:

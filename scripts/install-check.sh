@@ -34,6 +34,16 @@ for f in usr/bin/vfiosimctl usr/sbin/vfiosim-userd usr/lib/libvfiosim.so \
 	 usr/lib/modules-load.d/vfiosim.conf "usr/src/vfiosim-$version/dkms.conf"; do
 	[ -e "$stage/root/$f" ] && ok "installed /$f" || not_ok "missing /$f"
 done
+# The man pages: installed compressed, and lint-clean (mandoc and groff).
+for m in man/*.[1-8]; do
+	page=$(basename "$m")
+	gz=$stage/root/usr/share/man/man${page##*.}/$page.gz
+	[ -e "$gz" ] && ok "installed /usr/share/man/man${page##*.}/$page.gz" ||
+		not_ok "missing man page $page.gz"
+	lint=$( { mandoc -Tlint -W warning "$m"; LC_ALL=C.UTF-8 man --warnings -l "$gz" >/dev/null; } 2>&1)
+	[ -z "$lint" ] && ok "man page $page: mandoc -Tlint and man --warnings clean" ||
+		{ not_ok "man page $page has lint warnings"; echo "$lint" | sed 's/^/# /'; }
+done
 grep -q "^ExecStart=/usr/sbin/vfiosim-userd " \
 	"$stage/root/usr/lib/systemd/system/vfiosim-userd@.service" &&
 	ok "the service names the installed daemon" ||

@@ -16,6 +16,7 @@ packages=(
 	linux-source-6.12
 	qemu-system-x86 busybox-static mdevctl debootstrap dkms abigail-tools
 	python3 python3-yaml python3-jsonschema xz-utils zstd
+	mandoc man-db
 )
 
 missing=()
