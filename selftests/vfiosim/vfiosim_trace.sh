@@ -4,8 +4,8 @@
 # instance: one region access is exactly one event with the right fields
 # over every transport (vfio, netlink, unix through vfiosim-userd, which
 # reaches the kernel over netlink), and SET_IRQS, an interrupt delivered,
-# reset (FLR), open/close, a DMA transfer and the migration arcs each show
-# up with their fields.  Runs as root in the test guest, module loaded.
+# reset (FLR), open/close, a DMA transfer, the migration arcs and a fault
+# knob firing each show up with their fields.  Runs as root in the test guest, module loaded.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 build=$here/../../userspace/build/asan
@@ -102,6 +102,21 @@ VFIOSIM_ID=$(grep -o 'VFIOSIM_ID_MAGIC[[:space:]]*0x[0-9a-fA-F]*' \
 access_tests "vfio:$uuid" "$uuid" vfio
 count "vfio: open with the owner" 1 "vfiosim_open: dev=$uuid owner=vfio ret=0"
 count "vfio: close with the owner" 1 "vfiosim_close: dev=$uuid owner=vfio ret=0"
+# A fault knob firing: one vfiosim_fault event, and the refused access
+# traced with its errno (kmod/fault.c, through vfiosim_fault_fired()).
+if "$ctl" fault "$uuid" access_fail_errno 6 >/dev/null &&
+   "$ctl" fault "$uuid" access_fail 1 >/dev/null; then
+	: > "$inst/trace"
+	"$ctl" region read "vfio:$uuid" bar0 0x0 >/dev/null 2>&1
+	tr=$(grep -v '^#' "$inst/trace")
+	count "fault: access_fail firing is one vfiosim_fault event" 1 \
+		"vfiosim_fault: dev=$uuid knob=access_fail value=0"
+	count "fault: ... and the refused read is traced with ENXIO" 1 \
+		"vfiosim_region_access: dev=$uuid transport=vfio dir=read region=bar0 offset=0x0 size=4 value=0x0 ret=-6"
+	"$ctl" fault "$uuid" access_fail_errno 0 >/dev/null
+else
+	not_ok "fault: vfiosimctl fault sets access_fail on $uuid"
+fi
 access_tests "netlink:$uuid" "$uuid" netlink
 count "netlink: open with the owner" 1 "vfiosim_open: dev=$uuid owner=netlink ret=0"
 count "netlink: close with the owner" 1 "vfiosim_close: dev=$uuid owner=netlink ret=0"
