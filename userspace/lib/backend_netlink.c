@@ -178,43 +178,6 @@ static ssize_t nl_call(struct vu_client *c, uint16_t command,
 	return n;
 }
 
-/*
- * A control command.  DEV_OPEN and DEV_CLOSE (uuid) ask for NLM_F_ACK and
- * wait for it, skipping a data reply should one come first; PING is
- * answered by a reply, which is all it waits for.  0 or -errno, why.
- */
-static int nl_control(struct nl_priv *p, uint8_t cmd, bool uuid, char *why)
-{
-	char buf[256];
-	struct vfiosim_nl_reply r;
-	struct nlmsghdr *nlh;
-	uint32_t seq;
-	int ret;
-
-	nlh = vfiosim_nl_request(&p->nl, buf, cmd, uuid ? NLM_F_ACK : 0);
-	if (uuid)
-		mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, p->uuid);
-	ret = vfiosim_nl_send(&p->nl, nlh, why, NL_WHY_LEN);
-	if (ret)
-		return ret;
-	seq = p->nl.seq;
-	for (;;) {
-		ret = vfiosim_nl_recv(&p->nl, seq, &r, why, NL_WHY_LEN);
-		if (ret)
-			return ret;
-		if (!r.is_error) {
-			vfiosim_nl_close_fds(&r);
-			if (!uuid)
-				return 0;
-			continue;
-		}
-		if (!r.error)
-			return 0;
-		vfiosim_nl_error_text(&r, why, NL_WHY_LEN);
-		return -r.error;
-	}
-}
-
 static void nl_close(struct vfiosim_dev *dev)
 {
 	struct nl_priv *p = priv(dev);
@@ -224,7 +187,8 @@ static void nl_close(struct vfiosim_dev *dev)
 		return;
 	/* Closing the socket unbinds too; the command says it politely. */
 	if (p->nl.sock && p->uuid[0])
-		nl_control(p, VFIOSIM_CMD_DEV_CLOSE, true, why);
+		vfiosim_nl_control(&p->nl, VFIOSIM_CMD_DEV_CLOSE, p->uuid, why,
+				   sizeof(why));
 	vu_client_forget_regions(&p->vc);
 	vfiosim_nl_close(&p->nl);
 	free(p->tx);
@@ -250,14 +214,14 @@ static int nl_open(struct vfiosim_dev *dev, const char *target)
 	struct nl_priv *p;
 	int ret;
 
-	if (!vfiosim_uuid_valid(target))
-		return vfiosim_fail(dev, EINVAL,
-				    "invalid uuid '%s' (expected 8-4-4-4-12 hex digits)",
-				    target);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return vfiosim_fail(dev, ENOMEM, "out of memory");
-	vfiosim_uuid_normalize(target, p->uuid);
+	ret = vfiosim_uuid_check(target, p->uuid, why, sizeof(why));
+	if (ret) {
+		free(p);
+		return vfiosim_fail(dev, -ret, "%s", why);
+	}
 	/* The kernel names devices in lower case; so must our messages. */
 	snprintf(dev->name, sizeof(dev->name), "netlink:%s", p->uuid);
 	p->nl.fd = -1;
@@ -278,14 +242,10 @@ static int nl_open(struct vfiosim_dev *dev, const char *target)
 		ret = vfiosim_fail(dev, ENOMEM, "out of memory");
 		goto fail_free;
 	}
-	ret = vfiosim_nl_open(&p->nl, NL_RX_SIZE, why, sizeof(why));
+	ret = vfiosim_nl_dev_open(&p->nl, NL_RX_SIZE, p->uuid, why,
+				  sizeof(why));
 	if (ret) {
 		vfiosim_fail(dev, -ret, "%s", why);
-		goto fail_free;
-	}
-	ret = nl_control(p, VFIOSIM_CMD_DEV_OPEN, true, why);
-	if (ret) {
-		vfiosim_fail(dev, -ret, "DEV_OPEN: %s", why);
 		goto fail_free;
 	}
 	nl_build_prefix(p);
@@ -307,7 +267,8 @@ static int nl_ping_locked(struct vfiosim_dev *dev)
 	char why[NL_WHY_LEN];
 	int ret;
 
-	ret = nl_control(priv(dev), VFIOSIM_CMD_PING, false, why);
+	ret = vfiosim_nl_control(&priv(dev)->nl, VFIOSIM_CMD_PING, NULL, why,
+				 sizeof(why));
 	if (ret)
 		return vfiosim_fail(dev, -ret, "PING: %s", why);
 	return 0;

@@ -46,6 +46,7 @@
 #include <jansson.h>
 #include <linux/vfiosim.h>
 
+#include "scm_fds.h"
 #include "vfiosim_int.h"
 
 #define UX_HDR			sizeof(struct vfiosim_user_header)
@@ -124,15 +125,6 @@ static int ux_wait(int fd, short events, long long deadline)
 	}
 }
 
-static void ux_close_fds(int *fds, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-}
-
 static int ux_break(struct ux_priv *p, int err, const char *what)
 {
 	p->broken = true;
@@ -144,50 +136,32 @@ static int ux_break(struct ux_priv *p, int err, const char *what)
 static int ux_send(struct ux_priv *p, const void *buf, size_t len,
 		   const void *fds, size_t nfds, long long deadline, char *why)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * UX_MAX_FDS)];
-	} ctl;
 	size_t done = 0;
 	ssize_t n;
 	int ret;
 
 	while (done < len) {
-		struct iovec iov = {
-			.iov_base = (unsigned char *)buf + done,
-			.iov_len = len - done,
-		};
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-		if (nfds && !done) {
-			struct cmsghdr *c;
-
-			memset(&ctl, 0, sizeof(ctl));
-			mh.msg_control = ctl.buf;
-			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-			c = CMSG_FIRSTHDR(&mh);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-			memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-		}
-		n = sendmsg(p->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = vfiosim_scm_send(p->fd, (const unsigned char *)buf + done,
+				     len - done, done ? NULL : fds,
+				     done ? 0 : nfds, UX_MAX_FDS, MSG_DONTWAIT);
 		if (n > 0) {
 			done += (size_t)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		ret = n < 0 ? (int)n : -EIO;
+		if (ret == -EAGAIN || ret == -EWOULDBLOCK) {
 			ret = ux_wait(p->fd, POLLOUT, deadline);
 			if (!ret)
 				continue;
-		} else {
-			ret = n < 0 ? -errno : -EIO;
 		}
-		snprintf(why, UX_WHY_LEN, "send to %s: %s%s", p->path,
-			 ret == -ETIMEDOUT ? "server not reading: " : "",
-			 strerror(-ret));
+		if (ret == -EMSGSIZE && !done)
+			snprintf(why, UX_WHY_LEN,
+				 "send to %s: %zu fds, more than one message carries (%u)",
+				 p->path, nfds, UX_MAX_FDS);
+		else
+			snprintf(why, UX_WHY_LEN, "send to %s: %s%s", p->path,
+				 ret == -ETIMEDOUT ? "server not reading: " : "",
+				 strerror(-ret));
 		/* Part of a message went out: the stream is out of step. */
 		if (done || ret == -ETIMEDOUT)
 			ux_break(p, 0, "an earlier send failed half way");
@@ -197,69 +171,29 @@ static int ux_send(struct ux_priv *p, const void *buf, size_t len,
 }
 
 /*
- * Collect the SCM_RIGHTS fds of a received message into fds[*nfds],
- * closing what does not fit (all of them when fds is NULL).
- */
-static void ux_take_fds(struct msghdr *mh, int *fds, size_t *nfds)
-{
-	struct cmsghdr *c;
-
-	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		size_t i, k;
-		int fd;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < k; i++) {
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if (fds && *nfds < UX_MAX_FDS)
-				fds[(*nfds)++] = fd;
-			else
-				close(fd);
-		}
-	}
-}
-
-/*
  * Receive exactly len bytes into buf (NULL: discard them), collecting
- * SCM_RIGHTS fds into fds[*nfds] (closing what does not fit).  0 or
- * -errno with why; -ECONNRESET when the server closed the connection.
+ * SCM_RIGHTS fds into rx (closing what does not fit).  0 or -errno with
+ * why; -ECONNRESET when the server closed the connection.
  */
-static int ux_recv(struct ux_priv *p, void *buf, size_t len, int *fds,
-		   size_t *nfds, bool *ctrunc, long long deadline,
+static int ux_recv(struct ux_priv *p, void *buf, size_t len,
+		   struct vfiosim_scm_fds *rx, long long deadline,
 		   const char *what, char *why)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * UX_MAX_FDS)];
-	} ctl;
 	unsigned char sink[4096];
 	size_t done = 0;
 	ssize_t n;
 	int ret;
 
 	while (done < len) {
-		struct iovec iov;
-		struct msghdr mh = {
-			.msg_iov = &iov,
-			.msg_iovlen = 1,
-			.msg_control = ctl.buf,
-			.msg_controllen = sizeof(ctl.buf),
-		};
-
-		if (buf) {
-			iov.iov_base = (unsigned char *)buf + done;
-			iov.iov_len = len - done;
-		} else {
-			iov.iov_base = sink;
-			iov.iov_len = len - done < sizeof(sink) ?
-				      len - done : sizeof(sink);
-		}
-		n = recvmsg(p->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (buf)
+			n = vfiosim_scm_recv(p->fd, (unsigned char *)buf + done,
+					     len - done, rx, MSG_DONTWAIT);
+		else
+			n = vfiosim_scm_recv(p->fd, sink,
+					     len - done < sizeof(sink) ?
+					     len - done : sizeof(sink), rx,
+					     MSG_DONTWAIT);
+		if (n == -EAGAIN || n == -EWOULDBLOCK) {
 			ret = ux_wait(p->fd, POLLIN, deadline);
 			if (!ret)
 				continue;
@@ -274,14 +208,11 @@ static int ux_recv(struct ux_priv *p, void *buf, size_t len, int *fds,
 			return ux_break(p, ret, "an earlier reply timed out");
 		}
 		if (n < 0) {
-			ret = -errno;
+			ret = (int)n;
 			snprintf(why, UX_WHY_LEN, "receive from %s: %s",
 				 p->path, strerror(-ret));
 			return ux_break(p, ret, "an earlier receive failed");
 		}
-		ux_take_fds(&mh, fds, nfds);
-		if (mh.msg_flags & MSG_CTRUNC)
-			*ctrunc = true;
 		if (n == 0) {
 			if (done)
 				snprintf(why, UX_WHY_LEN,
@@ -300,17 +231,17 @@ static int ux_recv(struct ux_priv *p, void *buf, size_t len, int *fds,
 
 /*
  * One whole message from the server into p->rx (its header also in
- * *hdr), with its fds; an oversized one is drained (to stay in step) and
- * refused.  0 or -errno with why.
+ * *hdr), with its fds in rx; an oversized one is drained (to stay in
+ * step) and refused, and so is one with more fds than we take.  0 or
+ * -errno with why.
  */
 static int ux_recv_msg(struct ux_priv *p, struct vfiosim_user_header *hdr,
-		       int *rfds, size_t *rnfds, bool *ctrunc,
-		       long long deadline, char *why)
+		       struct vfiosim_scm_fds *rx, long long deadline,
+		       char *why)
 {
 	int ret;
 
-	ret = ux_recv(p, hdr, sizeof(*hdr), rfds, rnfds, ctrunc, deadline,
-		      "a header", why);
+	ret = ux_recv(p, hdr, sizeof(*hdr), rx, deadline, "a header", why);
 	if (ret)
 		return ret;
 	if (hdr->msg_size < sizeof(*hdr)) {
@@ -320,9 +251,8 @@ static int ux_recv_msg(struct ux_priv *p, struct vfiosim_user_header *hdr,
 		return ux_break(p, -EPROTO, "an earlier reply broke framing");
 	}
 	if (hdr->msg_size > p->buf_size) {
-		ret = ux_recv(p, NULL, hdr->msg_size - sizeof(*hdr), rfds,
-			      rnfds, ctrunc, deadline, "an oversized reply",
-			      why);
+		ret = ux_recv(p, NULL, hdr->msg_size - sizeof(*hdr), rx,
+			      deadline, "an oversized reply", why);
 		if (ret)
 			return ret;
 		snprintf(why, UX_WHY_LEN,
@@ -332,10 +262,10 @@ static int ux_recv_msg(struct ux_priv *p, struct vfiosim_user_header *hdr,
 	}
 	memcpy(p->rx, hdr, sizeof(*hdr));
 	ret = ux_recv(p, p->rx + sizeof(*hdr), hdr->msg_size - sizeof(*hdr),
-		      rfds, rnfds, ctrunc, deadline, "the reply", why);
+		      rx, deadline, "the reply", why);
 	if (ret)
 		return ret;
-	if (*ctrunc) {
+	if (vfiosim_scm_fds_lost(rx)) {
 		snprintf(why, UX_WHY_LEN,
 			 "malformed reply: more file descriptors than we take (%u)",
 			 UX_MAX_FDS);
@@ -376,8 +306,7 @@ static ssize_t ux_call(struct vu_client *c, uint16_t command,
 	struct ux_priv *p = (struct ux_priv *)c;
 	struct vfiosim_user_header hdr;
 	int rfds[UX_MAX_FDS];
-	size_t rnfds = 0;
-	bool ctrunc = false;
+	struct vfiosim_scm_fds rx;
 	long long deadline;
 	ssize_t n;
 	int ret;
@@ -389,6 +318,7 @@ static ssize_t ux_call(struct vu_client *c, uint16_t command,
 			 p->path, p->broken_why);
 		return -ENOTCONN;
 	}
+	vfiosim_scm_fds_init(&rx, rfds, UX_MAX_FDS);
 	deadline = now_ms() + p->timeout_ms;
 	ret = ux_send(p, p->tx, len, fds, nfds, deadline, why);
 	if (ret)
@@ -400,13 +330,12 @@ static ssize_t ux_call(struct vu_client *c, uint16_t command,
 	 * refused with ENOTSUP, since this client serves no memory by message.
 	 */
 	for (;;) {
-		ret = ux_recv_msg(p, &hdr, rfds, &rnfds, &ctrunc, deadline, why);
+		ret = ux_recv_msg(p, &hdr, &rx, deadline, why);
 		if (ret)
 			goto fail;
 		if ((hdr.flags & VFIOSIM_USER_F_TYPE_MASK) ==
 		    VFIOSIM_USER_F_TYPE_COMMAND) {
-			ux_close_fds(rfds, rnfds);
-			rnfds = 0;
+			vfiosim_scm_fds_close(&rx);
 			ret = ux_refuse(p, &hdr, deadline, why);
 			if (ret)
 				return ret;
@@ -414,9 +343,7 @@ static ssize_t ux_call(struct vu_client *c, uint16_t command,
 		}
 		if (hdr.msg_id == msg_id)
 			break;
-		ux_close_fds(rfds, rnfds);
-		rnfds = 0;
-		ctrunc = false;
+		vfiosim_scm_fds_close(&rx);
 	}
 	if (hdr.command != command) {
 		/* Ours, but not an answer to it: the real one may never come. */
@@ -431,16 +358,16 @@ static ssize_t ux_call(struct vu_client *c, uint16_t command,
 		ret = (int)n;
 		goto fail;
 	}
-	if (fd_out && rnfds) {
+	if (fd_out && rx.n) {
 		*fd_out = rfds[0];
 		rfds[0] = -1;
 	}
-	ux_close_fds(rfds, rnfds);
+	vfiosim_scm_fds_close(&rx);
 	*payload = p->rx + sizeof(hdr);
 	return n;
 
 fail:
-	ux_close_fds(rfds, rnfds);
+	vfiosim_scm_fds_close(&rx);
 	return ret;
 }
 
@@ -640,38 +567,24 @@ static int ux_version(struct vfiosim_dev *dev)
 
 /* ---- open and close ------------------------------------------------ */
 
-/* Read and drop what the server still sends until it hangs up. */
+/* Read and drop what the server still sends (fds too) until it hangs up. */
 static void ux_drain_until_eof(int fd, long long deadline)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * UX_MAX_FDS)];
-	} ctl;
+	struct vfiosim_scm_fds none;
 	char sink[256];
 	ssize_t n;
 
+	vfiosim_scm_fds_init(&none, NULL, 0);
 	for (;;) {
-		struct iovec iov = { .iov_base = sink, .iov_len = sizeof(sink) };
-		struct msghdr mh = {
-			.msg_iov = &iov,
-			.msg_iovlen = 1,
-			.msg_control = ctl.buf,
-			.msg_controllen = sizeof(ctl.buf),
-		};
-
-		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n == 0)
-			return;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		n = vfiosim_scm_recv(fd, sink, sizeof(sink), &none,
+				     MSG_DONTWAIT);
+		if (n == -EAGAIN || n == -EWOULDBLOCK) {
 			if (ux_wait(fd, POLLIN, deadline))
 				return;
 			continue;
 		}
-		if (n < 0)
+		if (n <= 0)
 			return;
-		ux_take_fds(&mh, NULL, NULL);
 	}
 }
 

@@ -105,11 +105,9 @@ static int vfio_open(struct vfiosim_dev *dev, const char *target)
 	struct vfio_priv *p;
 	int ret, version;
 
-	if (!vfiosim_uuid_valid(target))
-		return vfiosim_fail(dev, EINVAL,
-				    "invalid uuid '%s' (expected 8-4-4-4-12 hex digits)",
-				    target);
-	vfiosim_uuid_normalize(target, uuid);
+	ret = vfiosim_uuid_check(target, uuid, err, sizeof(err));
+	if (ret)
+		return vfiosim_fail(dev, -ret, "%s", err);
 	/* sysfs names the device in lower case; so must our messages. */
 	snprintf(dev->name, sizeof(dev->name), "vfio:%s", uuid);
 

@@ -119,6 +119,19 @@ void vfiosim_uuid_normalize(const char *in, char out[37])
 	out[VFIOSIM_UUID_LEN] = '\0';
 }
 
+int vfiosim_uuid_check(const char *uuid, char out[37], char *err,
+		       size_t errlen)
+{
+	if (!uuid)
+		return vfiosim_fail_buf(err, errlen, EINVAL, "uuid is NULL");
+	if (!vfiosim_uuid_valid(uuid))
+		return vfiosim_fail_buf(err, errlen, EINVAL,
+					"invalid uuid '%s' (expected 8-4-4-4-12 hex digits)",
+					uuid);
+	vfiosim_uuid_normalize(uuid, out);
+	return 0;
+}
+
 int vfiosim_spec_parse(const char *spec, const struct vfiosim_io_ops **ops,
 		       const char **target, char *err, size_t errlen)
 {

@@ -401,6 +401,62 @@ fail:
 	return ret;
 }
 
+/* ---- binding a device: DEV_OPEN, DEV_CLOSE; PING ------------------- */
+
+int vfiosim_nl_control(struct vfiosim_nl *nl, uint8_t cmd, const char *uuid,
+		       char *err, size_t errlen)
+{
+	char buf[256];
+	struct vfiosim_nl_reply r;
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	int ret;
+
+	nlh = vfiosim_nl_request(nl, buf, cmd, uuid ? NLM_F_ACK : 0);
+	if (uuid)
+		mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, uuid);
+	ret = vfiosim_nl_send(nl, nlh, err, errlen);
+	if (ret)
+		return ret;
+	seq = nl->seq;
+	for (;;) {
+		ret = vfiosim_nl_recv(nl, seq, &r, err, errlen);
+		if (ret)
+			return ret;
+		if (!r.is_error) {
+			vfiosim_nl_close_fds(&r);
+			if (!uuid)
+				return 0;
+			continue;
+		}
+		if (!r.error)
+			return 0;
+		vfiosim_nl_error_text(&r, err, errlen);
+		return -r.error;
+	}
+}
+
+int vfiosim_nl_dev_open(struct vfiosim_nl *nl, size_t rx_size,
+			const char *uuid, char *err, size_t errlen)
+{
+	char id[VFIOSIM_UUID_LEN + 1], text[VFIOSIM_ERR_LEN];
+	int ret;
+
+	ret = vfiosim_uuid_check(uuid, id, err, errlen);
+	if (ret)
+		return ret;
+	ret = vfiosim_nl_open(nl, rx_size, err, errlen);
+	if (ret)
+		return ret;
+	ret = vfiosim_nl_control(nl, VFIOSIM_CMD_DEV_OPEN, id, text,
+				 sizeof(text));
+	if (ret) {
+		vfiosim_fail_buf(err, errlen, -ret, "DEV_OPEN: %s", text);
+		vfiosim_nl_close(nl);
+	}
+	return ret;
+}
+
 /* ---- management: DEV_GET ------------------------------------------- */
 
 const char *vfiosim_nl_owner_name(uint32_t owner)
@@ -474,13 +530,11 @@ int vfiosim_nl_dev_get(const char *uuid, struct vfiosim_nl_dev_info *info,
 	struct nlmsghdr *nlh;
 	int ret;
 
-	if (!vfiosim_uuid_valid(uuid))
-		return vfiosim_fail_buf(err, errlen, EINVAL,
-					"invalid uuid '%s' (expected 8-4-4-4-12 hex digits)",
-					uuid ? uuid : "(null)");
+	ret = vfiosim_uuid_check(uuid, id, err, errlen);
+	if (ret)
+		return ret;
 	if (!info)
 		return vfiosim_fail_buf(err, errlen, EFAULT, "info is NULL");
-	vfiosim_uuid_normalize(uuid, id);
 	ret = vfiosim_nl_open(&nl, NL_CTRL_RX_SIZE, err, errlen);
 	if (ret)
 		return ret;

@@ -61,19 +61,6 @@ static int check_module(char *err, size_t errlen)
 	return 0;
 }
 
-static int check_uuid(const char *uuid, char out[37], char *err,
-		      size_t errlen)
-{
-	if (!uuid)
-		return vfiosim_fail_buf(err, errlen, EINVAL, "uuid is NULL");
-	if (!vfiosim_uuid_valid(uuid))
-		return vfiosim_fail_buf(err, errlen, EINVAL,
-					"invalid uuid '%s' (expected 8-4-4-4-12 hex digits)",
-					uuid);
-	vfiosim_uuid_normalize(uuid, out);
-	return 0;
-}
-
 /* Read a small attribute, without its trailing newline. */
 static int read_attr(const char *dir, const char *attr, char *buf,
 		     size_t len, char *err, size_t errlen)
@@ -273,7 +260,7 @@ int vfiosim_mdev_create(const char *type, const char *uuid, char *err,
 	    !strcmp(type, ".."))
 		return vfiosim_fail_buf(err, errlen, EINVAL,
 					"invalid type '%s'", type ? type : "(null)");
-	ret = check_uuid(uuid, id, err, errlen);
+	ret = vfiosim_uuid_check(uuid, id, err, errlen);
 	if (ret)
 		return ret;
 	ret = check_module(err, errlen);
@@ -372,7 +359,7 @@ int vfiosim_mdev_get(const char *uuid, struct vfiosim_mdev_info *info,
 
 	if (!info)
 		return vfiosim_fail_buf(err, errlen, EINVAL, "info is NULL");
-	ret = check_uuid(uuid, id, err, errlen);
+	ret = vfiosim_uuid_check(uuid, id, err, errlen);
 	if (ret)
 		return ret;
 	ret = check_module(err, errlen);

@@ -105,6 +105,13 @@ int vfiosim_spec_parse(const char *spec, const struct vfiosim_io_ops **ops,
 bool vfiosim_uuid_valid(const char *s);
 /* Copy a valid uuid into out[37] in lower case, as sysfs names devices. */
 void vfiosim_uuid_normalize(const char *in, char out[37]);
+/*
+ * The one uuid check of the library and vfiosim-userd: a valid uuid is
+ * copied into out[37] in lower case and 0 returned; else -EINVAL with
+ * "invalid uuid '...' (expected 8-4-4-4-12 hex digits)" in err.
+ */
+int vfiosim_uuid_check(const char *uuid, char out[37], char *err,
+		       size_t errlen);
 
 /* "BAR0".."BAR5", "ROM", "config", "VGA" or "region" for others. */
 const char *vfiosim_region_name(uint32_t index);
@@ -388,6 +395,23 @@ int vfiosim_nl_send(struct vfiosim_nl *nl, struct nlmsghdr *nlh, char *err,
  */
 int vfiosim_nl_recv(struct vfiosim_nl *nl, uint32_t seq,
 		    struct vfiosim_nl_reply *r, char *err, size_t errlen);
+/*
+ * A control command on nl: with a uuid (DEV_OPEN, DEV_CLOSE) it asks for
+ * NLM_F_ACK and waits for the ack, skipping a data reply should one come
+ * first; without (PING) the reply is the answer.  0, or -errno with the
+ * kernel's text (extack) in err.
+ */
+int vfiosim_nl_control(struct vfiosim_nl *nl, uint8_t cmd, const char *uuid,
+		       char *err, size_t errlen);
+/*
+ * What every netlink session (the netlink backend, vfiosim-userd's
+ * clients) starts with: check uuid (vfiosim_uuid_check), open nl
+ * (vfiosim_nl_open, rx_size) and bind the device to it with DEV_OPEN.
+ * 0, or -errno with err set ("DEV_OPEN: ..." when the kernel refused);
+ * on failure nl is closed.
+ */
+int vfiosim_nl_dev_open(struct vfiosim_nl *nl, size_t rx_size,
+			const char *uuid, char *err, size_t errlen);
 /* "<extack>: <strerror>" or "<strerror>" for a netlink error. */
 void vfiosim_nl_error_text(const struct vfiosim_nl_reply *r, char *buf,
 			   size_t len);

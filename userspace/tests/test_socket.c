@@ -19,6 +19,7 @@
 
 #include <linux/vfiosim.h>
 
+#include "scm_fds.h"
 #include "tap.h"
 #include "vfiosim_int.h"
 
@@ -71,31 +72,20 @@ struct server {
 	int32_t mig_data_fd;
 };
 
-/* Read one whole message; false at EOF. */
+/* Read one whole message; false at EOF, or with more fds than m holds. */
 static bool srv_recv(int fd, struct msg *m)
 {
-	char ctl[CMSG_SPACE(sizeof(int) * 64)];
+	struct vfiosim_scm_fds rx;
 	size_t got = 0, want = HDR;
 	unsigned char *buf = (unsigned char *)&m->h;
 
-	m->nfds = 0;
+	vfiosim_scm_fds_init(&rx, m->fds, sizeof(m->fds) / sizeof(m->fds[0]));
 	while (got < want) {
-		struct iovec iov = { buf + got, want - got };
-		struct msghdr mh = {
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = ctl, .msg_controllen = sizeof(ctl),
-		};
-		struct cmsghdr *c;
-		ssize_t n = recvmsg(fd, &mh, 0);
+		ssize_t n = vfiosim_scm_recv(fd, buf + got, want - got, &rx, 0);
 
-		if (n <= 0)
+		m->nfds = rx.n;
+		if (n <= 0 || vfiosim_scm_fds_lost(&rx))
 			return false;
-		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-			memcpy(m->fds + m->nfds, CMSG_DATA(c), k * sizeof(int));
-			m->nfds += k;
-		}
 		got += (size_t)n;
 		if (got == HDR && want == HDR) {
 			want = m->h.msg_size;
@@ -117,24 +107,11 @@ static void srv_close_fds(struct msg *m)
 
 static void srv_send(int fd, const void *buf, size_t len, int sendfd)
 {
-	char ctl[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n = vfiosim_scm_send(fd, buf, len, &sendfd, sendfd >= 0,
+				     1, 0);
 
-	if (sendfd >= 0) {
-		struct cmsghdr *c;
-
-		memset(ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl;
-		mh.msg_controllen = sizeof(ctl);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &sendfd, sizeof(int));
-	}
-	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
-		perror("fake server: sendmsg");
+	if (n < 0)
+		fprintf(stderr, "fake server: send: %s\n", strerror((int)-n));
 }
 
 static void srv_reply(int fd, const struct msg *req, uint32_t flags,

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * vfiosim-userd-conformance SOCKET: a raw vfio-user client (written from
- * QEMU's docs/interop/vfio-user.rst, no libvfiosim) that checks a
- * vfio-user server backed by a vfiosim device.  TAP on stdout, last line
- * "N passed, N failed".  Exit 0 when everything passed.
+ * QEMU's docs/interop/vfio-user.rst, no libvfiosim but for its SCM_RIGHTS
+ * helper, lib/scm_fds.c) that checks a vfio-user server backed by a
+ * vfiosim device.  TAP on stdout, last line "N passed, N failed".  Exit 0
+ * when everything passed.
  */
 #include <errno.h>
 #include <poll.h>
@@ -23,6 +24,7 @@
 #include <linux/vfio.h>
 #include <linux/vfiosim.h>
 
+#include "scm_fds.h"
 #include "tap.h"
 
 #define HDR	sizeof(struct vfiosim_user_header)
@@ -67,39 +69,18 @@ static int connect_sock(void)
 static int send_raw(int fd, const void *buf, size_t len, const int *fds,
 		    size_t nfds)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 64)];
-		struct cmsghdr a;
-	} u;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
+	const unsigned char *p = buf;
+	size_t done = 0;
 	ssize_t n;
 
-	if (nfds) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n != len) {
-		/* the rest without fds */
-		const unsigned char *p = buf;
-
-		while ((size_t)n < len) {
-			ssize_t m = send(fd, p + n, len - (size_t)n,
-					 MSG_NOSIGNAL);
-			if (m < 0)
-				return -errno;
-			n += m;
-		}
+	/* The fds go with the first piece, the rest without. */
+	while (done < len) {
+		n = vfiosim_scm_send(fd, p + done, len - done,
+				     done ? NULL : fds, done ? 0 : nfds,
+				     VFIOSIM_SCM_MAX_FDS, 0);
+		if (n < 0)
+			return (int)n;
+		done += (size_t)n;
 	}
 	return 0;
 }
@@ -125,42 +106,34 @@ static void close_rfds(void)
 	nrfds = 0;
 }
 
-/* Read exactly len bytes; 1 ok, 0 EOF, -1 timeout/error. */
+/*
+ * Read exactly len bytes, keeping up to 8 fds in rfds; 1 ok, 0 EOF, -1
+ * timeout/error, or more fds than a client taking 8 accepts.
+ */
 static int read_exact(int fd, unsigned char *p, size_t len, int timeout_ms)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 8)];
-		struct cmsghdr a;
-	} u;
+	struct vfiosim_scm_fds rx;
 	size_t got = 0;
+	int lost;
 
+	vfiosim_scm_fds_init(&rx, rfds, 8);
+	rx.n = (size_t)nrfds;
 	while (got < len) {
 		struct pollfd pfd = { fd, POLLIN, 0 };
-		struct iovec iov = { p + got, len - got };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = u.b,
-				     .msg_controllen = sizeof(u.b) };
-		struct cmsghdr *cm;
 		ssize_t n;
 
 		if (poll(&pfd, 1, timeout_ms) <= 0)
 			return -1;
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-		if (n < 0)
-			return errno == ECONNRESET ? 0 : -1;
-		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-			for (size_t i = 0; i < k; i++) {
-				int f;
-
-				memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), 4);
-				if (nrfds < 8)
-					rfds[nrfds++] = f;
-				else
-					close(f);
-			}
+		n = vfiosim_scm_recv(fd, p + got, len - got, &rx, 0);
+		nrfds = (int)rx.n;
+		lost = vfiosim_scm_fds_lost(&rx);
+		if (lost) {
+			diag("a message came with more fds than the 8 we take (%zu dropped%s)",
+			     rx.dropped, rx.ctrunc ? ", more cut" : "");
+			return -1;
 		}
+		if (n < 0)
+			return n == -ECONNRESET ? 0 : -1;
 		if (n == 0)
 			return 0;
 		got += (size_t)n;

@@ -49,13 +49,14 @@
 #include <linux/vfiosim.h>
 
 #include "fault.h"
+#include "scm_fds.h"
 #include "vfiosim_int.h"
 #include "vu_server.h"
 
 #define MAX_DEVS	64
 #define NL_TX_SIZE	(1024 + VUS_MAX_MSG + VUS_MAX_FDS * 4)
 #define NL_RX_SIZE	(VUS_MAX_MSG + 8192)
-/* Room for more fds than we take, so that "too many" is seen, not lost. */
+/* A message's fds (the scm helper keeps VUS_MAX_FDS, counts the rest). */
 #define CMSG_FDS	(2 * VUS_MAX_FDS)
 /* Connections being turned away at once, per socket; more are closed. */
 #define REFUSE_MAX	8
@@ -256,39 +257,15 @@ static void conn_close(struct listener *l, const char *why)
 	c->rx = c->tx = NULL;
 }
 
-/* DEV_OPEN on the connection's own netlink socket. */
+/* DEV_OPEN on the connection's own netlink socket, as the library does. */
 static int dev_open(struct listener *l, char *why, size_t whylen)
 {
 	struct conn *c = &l->c;
-	struct vfiosim_nl_reply r;
-	char buf[256];
-	struct nlmsghdr *nlh;
-	uint32_t seq;
 	int ret;
 
-	ret = vfiosim_nl_open(&c->nl, NL_RX_SIZE, why, whylen);
-	if (ret)
-		return ret;
-	c->nl_open = true;
-	nlh = vfiosim_nl_request(&c->nl, buf, VFIOSIM_CMD_DEV_OPEN, NLM_F_ACK);
-	mnl_attr_put_strz(nlh, VFIOSIM_ATTR_DEV_UUID, l->uuid);
-	ret = vfiosim_nl_send(&c->nl, nlh, why, whylen);
-	if (ret)
-		return ret;
-	seq = c->nl.seq;
-	for (;;) {
-		ret = vfiosim_nl_recv(&c->nl, seq, &r, why, whylen);
-		if (ret)
-			return ret;
-		if (!r.is_error) {
-			vfiosim_nl_close_fds(&r);
-			continue;
-		}
-		if (!r.error)
-			return 0;
-		vfiosim_nl_error_text(&r, why, whylen);
-		return -r.error;
-	}
+	ret = vfiosim_nl_dev_open(&c->nl, NL_RX_SIZE, l->uuid, why, whylen);
+	c->nl_open = !ret;
+	return ret;
 }
 
 /*
@@ -450,41 +427,19 @@ static void queue_reply(struct listener *l, const void *msg, size_t len,
 static bool flush_tx(struct listener *l)
 {
 	struct conn *c = &l->c;
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * VUS_MAX_FDS)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov;
-	struct msghdr mh;
 	ssize_t n;
 
 	while (c->tx_off < c->tx_len) {
-		memset(&mh, 0, sizeof(mh));
-		iov.iov_base = c->tx + c->tx_off;
-		iov.iov_len = c->tx_len - c->tx_off;
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		if (c->tx_nfds) {
-			struct cmsghdr *cm;
-
-			memset(&u, 0, sizeof(u));
-			mh.msg_control = u.buf;
-			mh.msg_controllen = CMSG_SPACE(sizeof(int) * c->tx_nfds);
-			cm = CMSG_FIRSTHDR(&mh);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int) * c->tx_nfds);
-			memcpy(CMSG_DATA(cm), c->tx_fds,
-			       sizeof(int) * c->tx_nfds);
-		}
-		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		/* queue_reply made sure the client takes them all. */
+		n = vfiosim_scm_send(c->fd, c->tx + c->tx_off,
+				     c->tx_len - c->tx_off, c->tx_fds,
+				     c->tx_nfds, c->caps.max_msg_fds,
+				     MSG_DONTWAIT);
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
 			return true;
 		if (n < 0) {
 			ulog(l, "client %lu: send: %s", c->id,
-			     strerror(errno));
+			     strerror((int)-n));
 			return false;
 		}
 		/* The fds went with the first byte. */
@@ -597,7 +552,7 @@ static void claim_device(struct listener *l,
 		forward(l, hdr);
 		return;
 	}
-	ulog(l, "client %lu: DEV_OPEN failed: %s", c->id, why);
+	ulog(l, "client %lu: cannot open the device: %s", c->id, why);
 	if (c->nl_open)
 		vfiosim_nl_close(&c->nl);
 	c->nl_open = false;
@@ -650,55 +605,26 @@ static void handle_message(struct listener *l)
 static bool read_client(struct listener *l, unsigned int *budget)
 {
 	struct conn *c = &l->c;
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * CMSG_FDS)];
-		struct cmsghdr align;
-	} u;
 	struct vfiosim_user_header hdr;
-	struct cmsghdr *cm;
-	struct iovec iov;
-	struct msghdr mh;
-	size_t i, n_in;
+	struct vfiosim_scm_fds rx;
 	ssize_t n;
 
 	/* Only until the reply to the last message is out. */
 	while (!c->tx_len) {
-		memset(&mh, 0, sizeof(mh));
-		iov.iov_base = c->rx + c->rx_len;
-		iov.iov_len = c->rx_want - c->rx_len;
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		/* This message's fds so far: more than VUS_MAX_FDS is refused. */
+		vfiosim_scm_fds_init(&rx, c->fds, VUS_MAX_FDS);
+		rx.n = c->nfds;
+		n = vfiosim_scm_recv(c->fd, c->rx + c->rx_len,
+				     c->rx_want - c->rx_len, &rx, MSG_DONTWAIT);
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
 			return true;
 		if (n < 0) {
 			ulog(l, "client %lu: receive: %s", c->id,
-			     strerror(errno));
+			     strerror((int)-n));
 			return false;
 		}
-		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level != SOL_SOCKET ||
-			    cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			n_in = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (i = 0; i < n_in; i++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int),
-				       sizeof(fd));
-				if (c->nfds < CMSG_FDS)
-					c->fds[c->nfds++] = fd;
-				else
-					close(fd);
-				if (c->nfds > VUS_MAX_FDS)
-					c->fds_overflow = true;
-			}
-		}
-		if (mh.msg_flags & MSG_CTRUNC)
+		c->nfds = rx.n;
+		if (vfiosim_scm_fds_lost(&rx))
 			c->fds_overflow = true;
 		if (n == 0) {
 			if (c->rx_len)
@@ -1114,6 +1040,7 @@ static int parse_args(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char uuid[VFIOSIM_UUID_LEN + 1], why[VFIOSIM_ERR_LEN];
 	size_t nsock = 0, ndev = 0, i, j;
 	unsigned long v;
 	int opt;
@@ -1133,9 +1060,10 @@ static int parse_args(int argc, char **argv)
 				usage(stderr);
 				return 2;
 			}
-			if (!vfiosim_uuid_valid(optarg)) {
-				fprintf(stderr, "vfiosim-userd: bad UUID '%s'\n",
-					optarg);
+			if (vfiosim_uuid_check(optarg, uuid, why,
+					       sizeof(why))) {
+				fprintf(stderr, "vfiosim-userd: --device: %s\n",
+					why);
 				return 2;
 			}
 			devs[ndev++].uuid = optarg;
