@@ -583,6 +583,41 @@ static void script_silent(int fd, struct server *s)
 	free(m);
 }
 
+/*
+ * The VERSION reply with 17 fds, more than the client takes (16): 9 with
+ * the header, 8 with the rest, so that no one read sees too many.
+ */
+static void script_many_fds(int fd, struct server *s)
+{
+	struct msg *m = calloc(1, sizeof(*m));
+	struct vfiosim_user_version v = { 0, 1 };
+	struct vfiosim_user_header h;
+	unsigned char out[HDR + sizeof(v)];
+	int efd[17];
+	size_t i;
+
+	(void)s;
+	if (srv_recv(fd, m)) {
+		srv_close_fds(m);
+		h = m->h;
+		h.flags = VFIOSIM_USER_F_TYPE_REPLY;
+		h.msg_size = sizeof(out);
+		memcpy(out, &h, HDR);
+		memcpy(out + HDR, &v, sizeof(v));
+		for (i = 0; i < 17; i++)
+			efd[i] = eventfd(0, EFD_CLOEXEC);
+		vfiosim_scm_send(fd, out, HDR, efd, 9, 17, 0);
+		vfiosim_scm_send(fd, out + HDR, sizeof(v), efd + 9, 8, 17, 0);
+		for (i = 0; i < 17; i++)
+			close(efd[i]);
+		while (srv_recv(fd, m))
+			srv_close_fds(m);
+	}
+	free(m);
+}
+
+static int count_fds(void);
+
 /* ---- tests --------------------------------------------------------- */
 
 static void test_parse_version(struct tap *t)
@@ -822,7 +857,7 @@ static void test_open_failures(struct tap *t)
 	struct vfiosim_dev *dev = vfiosim_dev_alloc();
 	struct server s;
 	char bad[160];
-	int ret;
+	int ret, nfds;
 
 	srv_start(&s, script_version_only, CAPS_GOOD);
 	s.major = 1;
@@ -857,6 +892,16 @@ static void test_open_failures(struct tap *t)
 	tap_has(t, vfiosim_dev_error(dev), "(oversized)",
 		"oversized reply: message");
 	srv_stop(&s);
+
+	nfds = count_fds();
+	srv_start(&s, script_many_fds, NULL);
+	ret = vfiosim_dev_open(dev, spec);
+	tap_int(t, ret, -EPROTO, "a reply with 17 fds (9 + 8): refused");
+	tap_has(t, vfiosim_dev_error(dev),
+		"VERSION: malformed reply: more file descriptors than we take (16)",
+		"a reply with 17 fds: message");
+	srv_stop(&s);
+	tap_int(t, count_fds(), nfds, "a reply with 17 fds: none of them left open");
 
 	srv_start(&s, script_silent, NULL);
 	tap_int(t, vfiosim_dev_set_timeout(dev, 0), -EINVAL, "timeout 0: EINVAL");

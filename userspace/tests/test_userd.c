@@ -222,5 +222,38 @@ int main(void)
 	tap_ok(&t, olen == 16 && rhdr().error_no == EIO &&
 	       rhdr().flags == (VFIOSIM_USER_F_TYPE_REPLY | VFIOSIM_USER_F_ERROR),
 	       "reply: an error reply has no payload");
+
+	/* A reply never goes with fewer fds than it names. */
+	caps = (struct vus_client_caps){ .max_msg_fds = 1 };
+	h = (struct vfiosim_user_header){
+		.msg_id = 41, .command = VFIOSIM_USER_DEVICE_GET_REGION_INFO,
+		.msg_size = 48, .flags = VFIOSIM_USER_F_TYPE_REPLY,
+	};
+	memcpy(msg, &h, sizeof(h));
+	tap_int(&t, vus_reply_fds_refuse(msg, 1, &caps, out, sizeof(out)), 0,
+		"reply fds: 1 to a client taking 1 goes as it is");
+	tap_int(&t, vus_reply_fds_refuse(msg, 0, &caps, out, sizeof(out)), 0,
+		"reply fds: none goes as it is");
+	olen = vus_reply_fds_refuse(msg, 2, &caps, out, sizeof(out));
+	tap_ok(&t, olen == 16 && rhdr().msg_id == 41 &&
+	       rhdr().command == VFIOSIM_USER_DEVICE_GET_REGION_INFO &&
+	       rhdr().error_no == EMSGSIZE && rhdr().msg_size == 16 &&
+	       rhdr().flags == (VFIOSIM_USER_F_TYPE_REPLY | VFIOSIM_USER_F_ERROR),
+	       "reply fds: 2 to a client taking 1 become an EMSGSIZE reply to the same request");
+	caps.max_msg_fds = 0;
+	tap_int(&t, vus_reply_fds_refuse(msg, 1, &caps, out, sizeof(out)), 16,
+		"reply fds: 1 to a client taking none: EMSGSIZE");
+	caps.max_msg_fds = 1000;
+	tap_int(&t, vus_reply_fds_refuse(msg, VUS_MAX_FDS, &caps, out,
+					 sizeof(out)), 0,
+		"reply fds: VUS_MAX_FDS to a client taking 1000 goes");
+	tap_int(&t, vus_reply_fds_refuse(msg, VUS_MAX_FDS + 1, &caps, out,
+					 sizeof(out)), 16,
+		"reply fds: more than VUS_MAX_FDS never goes, whatever the client takes");
+	memcpy(out, &h, sizeof(h));
+	tap_int(&t, vus_reply_fds_refuse(out, VUS_MAX_FDS + 1, &caps, out,
+					 sizeof(out)) &&
+		rhdr().msg_id == 41 && rhdr().error_no == EMSGSIZE, 1,
+		"reply fds: refusing in place (out is the reply) keeps the request's id");
 	return tap_done(&t);
 }

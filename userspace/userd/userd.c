@@ -398,19 +398,18 @@ static void queue_reply(struct listener *l, const void *msg, size_t len,
 {
 	struct conn *c = &l->c;
 	struct vfiosim_user_header rh;
-	size_t i;
+	size_t i, refused;
 
-	if (nfds > VUS_MAX_FDS || nfds > c->caps.max_msg_fds) {
-		memcpy(&rh, msg, sizeof(rh));
+	memcpy(&rh, msg, sizeof(rh));
+	refused = vus_reply_fds_refuse(msg, nfds, &c->caps, c->tx,
+				       VUS_MAX_MSG);
+	if (refused) {
 		clog(l, "%s reply has %zu fds, the client takes %llu: EMSGSIZE",
 		     vfiosim_vu_command_name(rh.command), nfds,
 		     (unsigned long long)c->caps.max_msg_fds);
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
-		/* The request's header, as the reply's, names it. */
-		rh.flags = VFIOSIM_USER_F_TYPE_COMMAND;
-		len = vus_build_reply(c->tx, VUS_MAX_MSG, &rh, EMSGSIZE, NULL,
-				      0);
+		len = refused;
 		msg = c->tx;
 		nfds = 0;
 	}

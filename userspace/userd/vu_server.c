@@ -183,6 +183,20 @@ size_t vus_build_reply(void *buf, size_t cap,
 	return sizeof(hdr) + len;
 }
 
+size_t vus_reply_fds_refuse(const void *reply, size_t nfds,
+			    const struct vus_client_caps *caps, void *out,
+			    size_t cap)
+{
+	struct vfiosim_user_header req;
+
+	if (nfds <= VUS_MAX_FDS && nfds <= caps->max_msg_fds)
+		return 0;
+	/* The reply's header names the request it answers. */
+	memcpy(&req, reply, sizeof(req));
+	req.flags = VFIOSIM_USER_F_TYPE_COMMAND;
+	return vus_build_reply(out, cap, &req, EMSGSIZE, NULL, 0);
+}
+
 enum vus_action vus_handle(const void *msg, size_t len, size_t nfds,
 			   bool *negotiated, struct vus_client_caps *caps,
 			   void *out, size_t cap, size_t *out_len)

@@ -69,6 +69,18 @@ size_t vus_build_reply(void *buf, size_t cap,
 		       const void *payload, size_t len);
 
 /*
+ * May a reply (reply: its header first) that names nfds fds go to a
+ * client that takes caps->max_msg_fds?  A reply never goes with fewer fds
+ * than it names, so with more than the client takes (or than
+ * VUS_MAX_FDS) it becomes an EMSGSIZE error reply to the same request,
+ * built in out (cap bytes; out may be reply), and its size is returned.
+ * 0: it may go as it is.  The fds stay the caller's to pass or close.
+ */
+size_t vus_reply_fds_refuse(const void *reply, size_t nfds,
+			    const struct vus_client_caps *caps, void *out,
+			    size_t cap);
+
+/*
  * What to do with one complete message before any forwarding.
  *  VUS_FORWARD:    pass it to the kernel (a good first VERSION too: the
  *                  kernel's reply carries the limits it honours)
