@@ -160,7 +160,8 @@ static int ux_send(struct ux_priv *p, const void *buf, size_t len,
 				 p->path, nfds, UX_MAX_FDS);
 		else
 			snprintf(why, UX_WHY_LEN, "send to %s: %s%s", p->path,
-				 ret == -ETIMEDOUT ? "server not reading: " : "",
+				 ret == -ETIMEDOUT ?
+				 "server not reading: " : "",
 				 strerror(-ret));
 		/* Part of a message went out: the stream is out of step. */
 		if (done || ret == -ETIMEDOUT)

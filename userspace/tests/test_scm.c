@@ -108,7 +108,8 @@ int main(void)
 	tap_ok(&t, flags >= 0 && (flags & FD_CLOEXEC),
 	       "recv: the fds are close-on-exec (MSG_CMSG_CLOEXEC)");
 	tap_ok(&t, rx.n == 2 && same_file(sent[0], got[0]) &&
-	       same_file(sent[1], got[1]), "recv: they are the files sent, in order");
+	       same_file(sent[1], got[1]),
+	       "recv: they are the files sent, in order");
 	close_all(sent, 2);
 	vfiosim_scm_fds_close(&rx);
 	tap_int(&t, open_fds(), base, "fds_close closes what was held");
@@ -181,7 +182,8 @@ int main(void)
 	tap_int(&t, (long long)rx.n, 1, "... the fd held before is still held");
 	vfiosim_scm_fds_close(&rx);
 	close(sp[1]);
-	tap_int(&t, open_fds(), base - 2, "at the end only the socketpair is gone");
+	tap_int(&t, open_fds(), base - 2,
+		"at the end only the socketpair is gone");
 
 	return tap_done(&t);
 }

@@ -901,7 +901,8 @@ static void test_open_failures(struct tap *t)
 		"VERSION: malformed reply: more file descriptors than we take (16)",
 		"a reply with 17 fds: message");
 	srv_stop(&s);
-	tap_int(t, count_fds(), nfds, "a reply with 17 fds: none of them left open");
+	tap_int(t, count_fds(), nfds,
+		"a reply with 17 fds: none of them left open");
 
 	srv_start(&s, script_silent, NULL);
 	tap_int(t, vfiosim_dev_set_timeout(dev, 0), -EINVAL, "timeout 0: EINVAL");

@@ -610,7 +610,7 @@ static bool read_client(struct listener *l, unsigned int *budget)
 
 	/* Only until the reply to the last message is out. */
 	while (!c->tx_len) {
-		/* This message's fds so far: more than VUS_MAX_FDS is refused. */
+		/* This message's fds so far; beyond VUS_MAX_FDS: refused. */
 		vfiosim_scm_fds_init(&rx, c->fds, VUS_MAX_FDS);
 		rx.n = c->nfds;
 		n = vfiosim_scm_recv(c->fd, c->rx + c->rx_len,
