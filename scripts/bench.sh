@@ -9,6 +9,9 @@
 #   scripts/bench.sh            on the host: build the bench, boot the guest
 #   scripts/bench.sh --threads  the same, thread scaling section only
 #   scripts/bench.sh --mig      the same, migration section only
+#   scripts/bench.sh --socket   the same, the socket target only: the
+#                               UNIX ping-pong floor and the unix rows
+#                               through vfiosim-userd, interleaved
 #   scripts/bench.sh --guest [--threads|--mig]   in the guest (run by the above)
 #
 # Results land in build/bench/: bench.json and bench.txt (vfiosim-bench),
@@ -21,6 +24,14 @@
 #   VFIOSIM_BENCH_THREADS thread counts (default 1,2,4)
 #   VFIOSIM_BENCH_THREAD_MS    ms per thread-scaling run (default 500)
 #   VFIOSIM_BENCH_THREAD_REPS  runs per cell, median reported (default 5)
+#   VFIOSIM_BENCH_SOCK_ITERS   ops per socket row with --socket (default 8000)
+#   VFIOSIM_BENCH_KERNEL  guest kernel (default 6.12; 6.1 or a full version,
+#                         e.g. 7.3.4+deb13-amd64 from the Debian 13 root)
+#   VFIOSIM_BENCH_RESULTS results directory (default build/bench)
+#   VFIOSIM_USERD_ARGS    extra vfiosim-userd options (e.g. --spin-us 0)
+#   VFIOSIM_BENCH_SPIN    with --socket: userd --spin-us values, one pass
+#                         each in the same boot (e.g. "0 50"; default: one
+#                         pass with userd's default)
 # Needs the module, mtty and libvfiosim built: make modules mtty userspace
 # (--threads needs no mtty).
 set -euo pipefail
@@ -125,7 +136,9 @@ userd_start() {
 	# Unpinned, as a VMM would run it: the socket path's target (unix
 	# read <= 2x the bare socket ping-pong) is set unpinned, and the
 	# bench lifts its own pinning for those rows (vfiosim-bench.c, unpin).
-	"$userd" --socket "$ux_sock" --device "$1" 2> /tmp/userd.log &
+	# shellcheck disable=SC2086 # VFIOSIM_USERD_ARGS: words, on purpose
+	"$userd" ${VFIOSIM_USERD_ARGS:-} --socket "$ux_sock" --device "$1" \
+		2> /tmp/userd.log &
 	userd_pid=$!
 	for ((i = 0; i < 300; i++)); do
 		grep -q "vfiosim-userd: listening on $ux_sock" /tmp/userd.log &&
@@ -240,6 +253,62 @@ guest_mig() {
 	return $rc
 }
 
+# The socket target alone (issue 11, point 8): the bare UNIX-socket
+# ping-pong and the unix read through vfiosim-userd, interleaved, then the
+# unix write, all unpinned; vfiosim only (no mtty).  A first bench run,
+# shorter, is counted (perf stat on vfiosim-userd: syscalls, context
+# switches, migrations per round trip) when perf works in the guest.
+guest_socket() {
+	local full=/sys/class/mdev_bus/vfiosim/mdev_supported_types/vfiosim-full/create
+	local iters=${VFIOSIM_BENCH_SOCK_ITERS:-8000} dev ux rc=0 n spin sfx
+	local base=${VFIOSIM_USERD_ARGS:-}
+
+	uuid_n dev 0 1
+	uuid_n ux 0 5
+	echo "$dev" > "$full"
+	echo "$ux" > "$full"
+	# One pass per VFIOSIM_BENCH_SPIN value (userd --spin-us), same boot.
+	for spin in ${VFIOSIM_BENCH_SPIN:-default}; do
+		sfx=""
+		VFIOSIM_USERD_ARGS=$base
+		if [ "$spin" != default ]; then
+			sfx=-spin$spin
+			VFIOSIM_USERD_ARGS="$base --spin-us $spin"
+		fi
+		say "starting vfiosim-userd for $ux on $ux_sock${VFIOSIM_USERD_ARGS:+ ($VFIOSIM_USERD_ARGS)}"
+		userd_start "$ux" || die "vfiosim-userd did not come up"
+		if command -v perf > /dev/null &&
+			perf stat -e raw_syscalls:sys_enter true > /dev/null 2>&1; then
+			n=2000
+			say "counting: $n unix reads with perf stat on vfiosim-userd"
+			perf stat -x, -e raw_syscalls:sys_enter,context-switches,cpu-migrations,task-clock \
+				-p "$userd_pid" -o /tmp/userd-perf.txt -- \
+				"$bench" --dev "vfio:$dev" --unix "unix:$ux_sock" \
+				--only "unix BAR0 read" --iters "$n" \
+				> /tmp/count.txt 2>&1 || rc=1
+			awk -F, -v n="$n" -v w=$((n + n / 10)) '
+				$3 ~ /sys_enter|context-switches|cpu-migrations|task-clock/ {
+					printf "vfiosim-userd %s per round trip: %.3f%s (%s over %d reads incl. %d warm-up)\n",
+						$3, $1 / w, $3 == "task-clock" ? " ms" : "", $1, w, w - n }' \
+				/tmp/userd-perf.txt | tee "$VFIOSIM_RESULTS/userd-count$sfx.txt"
+		else
+			say "perf stat unavailable in this guest: no syscall count"
+		fi
+		say "running vfiosim-bench, socket rows ($iters ops each, output at the end)"
+		sleep 1
+		"$bench" --dev "vfio:$dev" --unix "unix:$ux_sock" \
+			--only "ping-pong,unix BAR0" --iters "$iters" \
+			--json "$VFIOSIM_RESULTS/bench-socket$sfx.json" \
+			> /tmp/bench.txt 2>&1 || rc=1
+		cp /tmp/bench.txt "$VFIOSIM_RESULTS/bench-socket$sfx.txt"
+		cat /tmp/bench.txt
+		userd_stop || rc=1
+	done
+	echo 1 > "/sys/bus/mdev/devices/$dev/remove"
+	echo 1 > "/sys/bus/mdev/devices/$ux/remove"
+	return $rc
+}
+
 guest() {
 	local kver=${VFIOSIM_KVER:-$(uname -r)}
 	local ko=$top/build/kmod/$kver/vfiosim.ko
@@ -248,7 +317,8 @@ guest() {
 	local full=/sys/class/mdev_bus/vfiosim/mdev_supported_types/vfiosim-full/create
 
 	[ -f "$ko" ] || die "$ko missing: make modules"
-	if [ "${1:-}" = --threads ] || [ "${1:-}" = --mig ]; then
+	if [ "${1:-}" = --threads ] || [ "${1:-}" = --mig ] ||
+		[ "${1:-}" = --socket ]; then
 		say "loading vfio, mdev, vfio_iommu_type1, vfiosim ($kver)"
 		modprobe vfio
 		modprobe mdev
@@ -256,6 +326,8 @@ guest() {
 		insmod "$ko"
 		if [ "$1" = --mig ]; then
 			guest_mig || rc=1
+		elif [ "$1" = --socket ]; then
+			guest_socket || rc=1
 		else
 			guest_threads || rc=1
 		fi
@@ -325,38 +397,46 @@ guest() {
 }
 
 host() {
-	local results=$top/build/bench rc=0 t0=$SECONDS
+	local results=${VFIOSIM_BENCH_RESULTS:-$top/build/bench} rc=0 t0=$SECONDS
+	local kernel=${VFIOSIM_BENCH_KERNEL:-6.12} root=/
 
 	[ -f "$top/userspace/build/libvfiosim.a" ] ||
 		die "libvfiosim missing: make -C $top userspace"
+	# A full version may live in the Debian 13 root (7.x).
+	case $kernel in
+	6.1 | 6.12) ;;
+	*) root=$(scripts/kernels.sh --root "$kernel") || exit 1 ;;
+	esac
 	say "building vfiosim-bench"
 	make -s -C "$top/userspace/bench"
 	mkdir -p "$results"
 	rm -f "$results"/bench.json "$results"/threads.json "$results"/scale.json
-	say "booting a 6.12 guest with 2 vCPUs (results in ${results#"$top"/})"
+	say "booting a $kernel guest with 2 vCPUs (results in ${results#"$top"/})"
 	# 2 vCPUs whatever run's default: the thread scaling needs them.
-	scripts/vm/run --kernel 6.12 --smp 2 --timeout 600 --results "$results" -- \
-		bash scripts/bench.sh --guest "$@" || rc=$?
+	scripts/vm/run --kernel "$kernel" --root "$root" --smp 2 --timeout 900 \
+		--results "$results" -- bash scripts/bench.sh --guest "$@" || rc=$?
 	[ "$rc" -eq 0 ] || die "guest run failed (status $rc), see $results/console.log"
 	if [ "${1:-}" = --threads ]; then
 		say "done in $((SECONDS - t0)) s: $results/threads.json"
 	elif [ "${1:-}" = --mig ]; then
 		say "done in $((SECONDS - t0)) s: $results/mig.txt"
+	elif [ "${1:-}" = --socket ]; then
+		say "done in $((SECONDS - t0)) s: $results/bench-socket.txt"
 	else
 		say "done in $((SECONDS - t0)) s: $results/bench.json, $results/threads.json, $results/scale.json"
 	fi
 }
 
 case ${1:-}${2:+ $2} in
-"--guest" | "--guest --threads" | "--guest --mig")
+"--guest" | "--guest --threads" | "--guest --mig" | "--guest --socket")
 	shift
 	guest "$@"
 	;;
-"" | --threads | --mig)
+"" | --threads | --mig | --socket)
 	host "$@"
 	;;
 *)
-	echo "usage: $0 [--threads|--mig] | --guest [--threads|--mig]" >&2
+	echo "usage: $0 [--threads|--mig|--socket] | --guest [--threads|--mig|--socket]" >&2
 	exit 2
 	;;
 esac
