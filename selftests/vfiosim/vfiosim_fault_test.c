@@ -327,72 +327,28 @@ TEST_F(vfiosim, req_now)
 
 /* ---- DMA --------------------------------------------------------------- */
 
-struct dma_mem {
-	int fd;
-	uint8_t *va;
-	size_t size;
-};
+#define RW	(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+#define FILL_PATTERN	0xa5a5a5a5a5a5a5a5ULL
 
+/* Four pages of memory, mapped RW at IOVA. */
 static int dma_setup(struct vfiosim_dev *dev, struct dma_mem *m)
 {
-	struct vfiosim_dma_map dm = {
-		.iova = IOVA,
-		.size = 4 * PAGE,
-		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-	};
+	int ret = dma_mem_new(m, 4 * PAGE);
 
-	m->size = 4 * PAGE;
-	m->fd = memfd_create("vfiosim-fault-test", MFD_CLOEXEC);
-	if (m->fd < 0)
-		return -errno;
-	if (ftruncate(m->fd, m->size))
-		return -errno;
-	m->va = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		     m->fd, 0);
-	if (m->va == MAP_FAILED)
-		return -errno;
-	dm.vaddr = m->va;
-	dm.fd = m->fd;
-	return vfiosim_dma_map(dev, &dm);
+	return ret ? ret : dma_mem_map(dev, m, IOVA, 0, m->size, RW);
 }
 
-static void dma_teardown(struct dma_mem *m)
-{
-	if (m->va && m->va != MAP_FAILED)
-		munmap(m->va, m->size);
-	if (m->fd >= 0)
-		close(m->fd);
-}
-
-/* A FILL of len bytes at IOVA; its status once not BUSY. */
+/* A FILL of len bytes at IOVA (no vector); its status once not BUSY. */
 static int dma_fill(struct vfiosim_dev *dev, uint32_t len, int timeout_ms,
 		    uint32_t *status)
 {
-	static const uint32_t regs[] = {
-		VFIOSIM_REG_DMA_DST_LO, VFIOSIM_REG_DMA_DST_HI,
-		VFIOSIM_REG_DMA_LEN, VFIOSIM_REG_DMA_OP,
-		VFIOSIM_REG_DMA_PATTERN_LO, VFIOSIM_REG_DMA_PATTERN_HI,
-	};
-	uint32_t vals[] = { (uint32_t)IOVA, (uint32_t)(IOVA >> 32), len,
-			    VFIOSIM_DMA_OP_FILL, 0xa5a5a5a5, 0xa5a5a5a5 };
-	size_t i;
-	int ret;
+	int ret = dma_go(dev, 0, IOVA, len, VFIOSIM_DMA_OP_FILL, FILL_PATTERN,
+			 VFIOSIM_DMA_NO_VECTOR);
 
-	for (i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
-		ret = bar0_write(dev, regs[i], vals[i]);
-		if (ret)
-			return ret;
-	}
-	ret = bar0_write(dev, VFIOSIM_REG_DMA_GO, VFIOSIM_DMA_GO);
 	if (ret)
 		return ret;
-	for (i = 0; (int)i < timeout_ms; i++) {
-		*status = reg32(dev, VFIOSIM_REG_DMA_STATUS);
-		if (*status != VFIOSIM_DMA_STATUS_BUSY)
-			return 0;
-		poll(NULL, 0, 1);
-	}
-	return -ETIMEDOUT;
+	*status = dma_status_wait(dev, timeout_ms);
+	return *status == VFIOSIM_DMA_STATUS_BUSY ? -ETIMEDOUT : 0;
 }
 
 TEST_F(vfiosim, dma_fail)
@@ -413,7 +369,7 @@ TEST_F(vfiosim, dma_fail)
 	ASSERT_EQ(0, dma_fill(self->dev, PAGE, DMA_TIMEOUT_MS, &status));
 	EXPECT_EQ(VFIOSIM_DMA_STATUS_DONE, status);
 	EXPECT_EQ(0xa5, m.va[PAGE - 1]);
-	dma_teardown(&m);
+	dma_mem_free(&m);
 }
 
 TEST_F(vfiosim, dma_short)
@@ -433,7 +389,7 @@ TEST_F(vfiosim, dma_short)
 	ASSERT_EQ(0, dma_fill(self->dev, 2 * PAGE, DMA_TIMEOUT_MS, &status));
 	EXPECT_EQ(2 * PAGE, reg32(self->dev, VFIOSIM_REG_DMA_DONE_BYTES));
 	EXPECT_EQ(0xa5, m.va[2 * PAGE - 1]);
-	dma_teardown(&m);
+	dma_mem_free(&m);
 }
 
 TEST_F(vfiosim, dma_stall_until_released)
@@ -450,14 +406,10 @@ TEST_F(vfiosim, dma_stall_until_released)
 	EXPECT_EQ(0, m.va[0]);
 	EXPECT_EQ(1, fired(self->uuid, "dma_stall"));
 	ASSERT_EQ(0, knob_set(self->uuid, "dma_stall", 0));
-	for (int i = 0; i < DMA_TIMEOUT_MS &&
-	     reg32(self->dev, VFIOSIM_REG_DMA_STATUS) ==
-	     VFIOSIM_DMA_STATUS_BUSY; i++)
-		poll(NULL, 0, 1);
 	EXPECT_EQ(VFIOSIM_DMA_STATUS_DONE,
-		  reg32(self->dev, VFIOSIM_REG_DMA_STATUS));
+		  dma_status_wait(self->dev, DMA_TIMEOUT_MS));
 	EXPECT_EQ(0xa5, m.va[0]);
-	dma_teardown(&m);
+	dma_mem_free(&m);
 }
 
 /* A reset ends a stalled transfer: the stall does not outlast its owner. */
@@ -473,7 +425,7 @@ TEST_F(vfiosim, dma_stall_reset_aborts)
 	EXPECT_EQ(0, vfiosim_reset(self->dev)) TH_LOG("%s", DEV_ERR(self));
 	EXPECT_EQ(0, m.va[0]);
 	EXPECT_EQ(0, knob_set(self->uuid, "dma_stall", 0));
-	dma_teardown(&m);
+	dma_mem_free(&m);
 }
 
 /* ---- migration --------------------------------------------------------- */
