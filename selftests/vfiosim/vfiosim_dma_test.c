@@ -429,6 +429,58 @@ TEST_F(vfiosim, unmap_during_transfer)
 }
 
 /*
+ * VFIO: a GO into a range the container has just unmapped starts only
+ * after the hold (a delayed start, STATUS BUSY).  STOP coming meanwhile
+ * waits for the transfer as for any in flight: done when STOP returns,
+ * and nothing written while stopped.
+ */
+TEST_F(vfiosim, stop_waits_for_held_transfer)
+{
+	const uint64_t dst = 2UL << 20;
+	struct dma_mem m;
+	uint32_t status = 0;
+	int fds[2], round;
+
+	if (strcmp(vfiosim_dev_backend(self->dev), "vfio"))
+		SKIP(return, "%s: the unmap hold is for VFIO's type1 dma_unmap",
+		     vfiosim_dev_backend(self->dev));
+	DMA_SETUP(self, m, fds);
+	ASSERT_EQ(0, vfiosim_dma_unmap(self->dev, IOVA, MEM_SIZE, 0));
+	ASSERT_EQ(0, map(self->dev, &m, dst, PAGE, RW));
+	/* the GO must land inside the 20 ms hold: a few tries on a slow guest */
+	for (round = 0; round < 10; round++) {
+		ASSERT_EQ(0, vfiosim_dma_unmap(self->dev, IOVA + dst, PAGE, 0));
+		ASSERT_EQ(0, map(self->dev, &m, dst, PAGE, RW));
+		memset(m.va + dst, 0, PAGE);
+		ASSERT_EQ(0, dma_go(self->dev, 0, IOVA + dst, PAGE,
+				    VFIOSIM_DMA_OP_FILL, 0x5a5a5a5a5a5a5a5aULL,
+				    VFIOSIM_DMA_NO_VECTOR));
+		status = reg32(self->dev, VFIOSIM_REG_DMA_STATUS);
+		if (status == VFIOSIM_DMA_STATUS_BUSY && !m.va[dst])
+			break;
+		EXPECT_EQ(VFIOSIM_DMA_STATUS_DONE, dma_wait(self->dev, -1));
+	}
+	if (round == 10)
+		SKIP(goto out, "GO never seen inside the unmap hold in 10 tries (status %u)",
+		     status);
+	ASSERT_EQ(0, vfiosim_mig_set_state(self->dev, VFIO_DEVICE_STATE_STOP))
+		TH_LOG("%s", DEV_ERR(self));
+	EXPECT_EQ(VFIOSIM_DMA_STATUS_DONE,
+		  reg32(self->dev, VFIOSIM_REG_DMA_STATUS));
+	EXPECT_EQ(-1, first_not(m.va + dst, 0x5a, PAGE));
+	/* stopped: nothing writes the memory any more */
+	memset(m.va + dst, 0xcc, PAGE);
+	usleep((2 * VFIOSIM_DMA_UNMAP_HOLD_MS + 20) * 1000);
+	EXPECT_EQ(-1, first_not(m.va + dst, 0xcc, PAGE))
+		TH_LOG("written while stopped");
+	EXPECT_EQ(0, vfiosim_mig_set_state(self->dev,
+					   VFIO_DEVICE_STATE_RUNNING));
+out:
+	efd_close_all(fds, 2);
+	dma_mem_free(&m);
+}
+
+/*
  * Reset while a transfer runs: once the reset returns the registers are
  * back to their reset values (STATUS IDLE, COUNT 0) and nothing writes
  * the memory any more.
