@@ -23,6 +23,7 @@
  * maps_lock); log_lock guards the dirty log.
  */
 
+#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/interval_tree.h>
 #include <linux/iommu.h>
@@ -892,11 +893,25 @@ void vfiosim_dma_maps_unlock(struct vfiosim_dev *sdev)
 void vfiosim_dma_quiesce(struct vfiosim_dev *sdev)
 {
 	struct vfiosim_dma_engine *eng = sdev->dma_engine;
+	bool busy;
 
 	mutex_lock(&sdev->lock);
 	eng->quiesced = true;
 	mutex_unlock(&sdev->lock);
-	flush_delayed_work(&eng->work);
+	/*
+	 * A transfer inside an unmap's hold queues itself again when the
+	 * flush runs it early, and flush_delayed_work() waits for that run
+	 * only: wait out the hold until the transfer has really run.
+	 */
+	for (;;) {
+		flush_delayed_work(&eng->work);
+		mutex_lock(&sdev->lock);
+		busy = eng->busy;
+		mutex_unlock(&sdev->lock);
+		if (!busy)
+			break;
+		msleep(VFIOSIM_DMA_UNMAP_HOLD_MS);
+	}
 }
 
 /*

@@ -141,9 +141,14 @@ unsigned int vfiosim_fault_irq(struct vfiosim_dev *sdev, int index,
 		f->irq_delayed_index = index;
 		set_bit(vector, f->irq_delayed);
 		vfiosim_fault_fired(sdev, VFIOSIM_FAULT_IRQ_DELAY);
-		/* held ones join the first: they go at its deadline */
+		/*
+		 * Held ones join the first: they go at its deadline.  A
+		 * timer of N jiffies can fire up to a jiffy less than N
+		 * jiffies after it was armed (the current one has begun):
+		 * one more keeps the delay at least delay_us.
+		 */
 		queue_delayed_work(system_wq, &f->irq_delay_work,
-				   usecs_to_jiffies(delay_us));
+				   usecs_to_jiffies(delay_us) + 1);
 		return 0;
 	}
 	if (atomic_read(&f->knob[VFIOSIM_FAULT_IRQ_TWICE].value)) {

@@ -80,6 +80,88 @@ has "region read: reset at open, reads 0 after the writer closed" "0x00000000"
 run "irq over msix" 0 "$ctl" irq "$uuid" --mode msix --count 3
 has "irq: a median" "median"
 
+# Fault knobs (debugfs): list, set, provoke, count, reset, bad input.
+if [ -d "/sys/kernel/debug/vfiosim/$uuid" ]; then
+	run "fault: list" 0 "$ctl" fault "$uuid"
+	has "fault: knob header" "^knob  *value  *fired$"
+	has "fault: access_fail off, never fired" "^access_fail  *0  *0$"
+	has "fault: parameter header" "^parameter  *value$"
+	has "fault: access_fail_errno defaults to EIO" "^access_fail_errno  *5$"
+	run "fault: list JSON" 0 "$ctl" -j fault "$uuid"
+	json_is "fault: JSON names the device, knobs have fired, parameters not" \
+		'j["device"] == "'"$uuid"'" and
+		 {"access_fail", "dma_stall", "remove_after_ms"} <= {k["name"] for k in j["knobs"]} and
+		 all(k["value"] == 0 and k["fired"] == 0 for k in j["knobs"]) and
+		 {"access_fail_errno", "dma_fail_status"} <= {p["name"] for p in j["params"]} and
+		 all("fired" not in p for p in j["params"])'
+	run "fault: set access_fail_errno 6 (ENXIO)" 0 \
+		"$ctl" fault "$uuid" access_fail_errno 6
+	run "fault: set access_fail_regions BAR0" 0 \
+		"$ctl" fault "$uuid" access_fail_regions 1
+	run "fault: set access_fail 1" 0 "$ctl" fault "$uuid" access_fail 1
+	run "fault: list shows it armed" 0 "$ctl" fault "$uuid"
+	has "fault: access_fail 1, not fired yet" "^access_fail  *1  *0$"
+	has "fault: access_fail_errno 6" "^access_fail_errno  *6$"
+	run "fault: the armed access fails" 1 "$ctl" region read "$uuid" bar0 0x10
+	has "fault: region read says ENXIO" "No such device or address"
+	has "fault: region read names the command" "region read"
+	run "fault: list after it fired (JSON)" 0 "$ctl" -j fault "$uuid"
+	json_is "fault: access_fail used up, fired once" \
+		'[(k["value"], k["fired"]) for k in j["knobs"] if k["name"] == "access_fail"] == [(0, 1)]'
+	run "fault: the next access works" 0 "$ctl" region read "$uuid" bar0 0x10
+	has "fault: region read value" "0x00000000"
+	run "fault: arm again" 0 "$ctl" fault "$uuid" access_fail 5
+	run "fault: 0 turns it off" 0 "$ctl" fault "$uuid" access_fail 0
+	run "fault: off, an access works" 0 "$ctl" region read "$uuid" bar0 0x10
+	run "fault: list after the reset (JSON)" 0 "$ctl" -j fault "$uuid"
+	json_is "fault: 0 reset the parameters, the count stays" \
+		'[(k["value"], k["fired"]) for k in j["knobs"] if k["name"] == "access_fail"] == [(0, 1)] and
+		 {p["name"]: p["value"] for p in j["params"]}["access_fail_errno"] == 5 and
+		 {p["name"]: p["value"] for p in j["params"]}["access_fail_regions"] == 0'
+
+	run "fault: unknown knob" 1 "$ctl" fault "$uuid" no_such_knob 1
+	has "fault: unknown knob named, with the device" \
+		"device $uuid has no knob 'no_such_knob'"
+	run "fault: a _fired count is read-only" 1 \
+		"$ctl" fault "$uuid" access_fail_fired 1
+	has "fault: read-only named" "access_fail_fired is a count, read-only"
+	run "fault: bad value is a usage error" 2 \
+		"$ctl" fault "$uuid" access_fail lots
+	has "fault: bad value named" "device $uuid knob access_fail: bad value 'lots'"
+	run "fault: negative value is a usage error" 2 \
+		"$ctl" fault "$uuid" access_fail -1
+	run "fault: a value the kernel refuses" 1 \
+		"$ctl" fault "$uuid" access_fail 4294967296
+	has "fault: the kernel's refusal named" \
+		"device $uuid knob access_fail = 4294967296: Invalid argument"
+	run "fault: missing VALUE" 2 "$ctl" fault "$uuid" access_fail
+	has "fault: missing VALUE named" "missing VALUE for knob 'access_fail'"
+	gone=$(python3 -c 'import uuid; print(uuid.uuid4())')
+	run "fault: unknown device" 1 "$ctl" fault "$gone"
+	has "fault: unknown device named" "no mdev device $gone"
+	run "fault: unknown device, setting a knob" 1 \
+		"$ctl" fault "$gone" access_fail 1
+	has "fault: unknown device named (set)" "no mdev device $gone"
+	run "fault: malformed uuid" 1 "$ctl" fault not-a-uuid
+	has "fault: malformed uuid named" "invalid uuid 'not-a-uuid'"
+	run "fault: a path is not a uuid" 1 "$ctl" fault ../../vfiosim access_fail 1
+	has "fault: a path is refused as a uuid" "invalid uuid '../../vfiosim'"
+	# The device exists, its knobs do not: debugfs hidden in a mount
+	# namespace of its own.
+	if command -v unshare >/dev/null; then
+		# shellcheck disable=SC2016 # expanded by the inner sh
+		run "fault: no debugfs" 1 unshare -m sh -c \
+			'mount -t tmpfs none /sys/kernel/debug && exec "$0" fault "$1"' \
+			"$ctl" "$uuid"
+		has "fault: no debugfs: the device and the cause named" \
+			"device $uuid has no fault knobs (/sys/kernel/debug/vfiosim/$uuid: No such file or directory): is debugfs mounted"
+	else
+		ok "fault: no debugfs # SKIP no unshare(1) for a mount namespace"
+	fi
+else
+	ok "fault knobs # SKIP no /sys/kernel/debug/vfiosim/$uuid (debugfs not mounted)"
+fi
+
 # The userd serving the small device, for the unix backend.
 rm -f "$sock"
 "$userd" --socket "$sock" --device "$ux" 2>/tmp/vfiosim-ctl-userd.log &

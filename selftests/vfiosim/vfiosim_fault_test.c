@@ -11,6 +11,7 @@
 #include "vfiosim_test.h"
 
 #define MSI		VFIO_PCI_MSI_IRQ_INDEX
+#define MSIX		VFIO_PCI_MSIX_IRQ_INDEX
 #define REQ		VFIO_PCI_REQ_IRQ_INDEX
 #define CONFIG		VFIO_PCI_CONFIG_REGION_INDEX
 #define BAR0		VFIO_PCI_BAR0_REGION_INDEX
@@ -257,12 +258,13 @@ TEST_F(vfiosim, irq_twice)
 	close(fd);
 }
 
-static long long now_ms(void)
+/* CLOCK_MONOTONIC in µs: ms would round a 300 ms delay down to 299. */
+static long long now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
 TEST_F(vfiosim, irq_delay)
@@ -273,10 +275,10 @@ TEST_F(vfiosim, irq_delay)
 	NEED_KNOBS(self);
 	ASSERT_EQ(0, irq_enable_new(self->dev, MSI, &fd, 1)) TH_LOG("%s", DEV_ERR(self));
 	ASSERT_EQ(0, knob_set(self->uuid, "irq_delay_us", 300000));
-	t0 = now_ms();
+	t0 = now_us();
 	ASSERT_EQ(0, ring_doorbell(self->dev, 0));
 	EXPECT_EQ(1, efd_wait(fd, IRQ_FIRE_TIMEOUT_MS));
-	EXPECT_LE(300, now_ms() - t0);
+	EXPECT_LE(300000, now_us() - t0);
 	EXPECT_EQ(1, fired(self->uuid, "irq_delay_us"));
 	ASSERT_EQ(0, knob_set(self->uuid, "irq_delay_us", 0));
 	ASSERT_EQ(0, ring_doorbell(self->dev, 0));
@@ -327,72 +329,28 @@ TEST_F(vfiosim, req_now)
 
 /* ---- DMA --------------------------------------------------------------- */
 
-struct dma_mem {
-	int fd;
-	uint8_t *va;
-	size_t size;
-};
+#define RW	(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+#define FILL_PATTERN	0xa5a5a5a5a5a5a5a5ULL
 
+/* Four pages of memory, mapped RW at IOVA. */
 static int dma_setup(struct vfiosim_dev *dev, struct dma_mem *m)
 {
-	struct vfiosim_dma_map dm = {
-		.iova = IOVA,
-		.size = 4 * PAGE,
-		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-	};
+	int ret = dma_mem_new(m, 4 * PAGE);
 
-	m->size = 4 * PAGE;
-	m->fd = memfd_create("vfiosim-fault-test", MFD_CLOEXEC);
-	if (m->fd < 0)
-		return -errno;
-	if (ftruncate(m->fd, m->size))
-		return -errno;
-	m->va = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		     m->fd, 0);
-	if (m->va == MAP_FAILED)
-		return -errno;
-	dm.vaddr = m->va;
-	dm.fd = m->fd;
-	return vfiosim_dma_map(dev, &dm);
+	return ret ? ret : dma_mem_map(dev, m, IOVA, 0, m->size, RW);
 }
 
-static void dma_teardown(struct dma_mem *m)
-{
-	if (m->va && m->va != MAP_FAILED)
-		munmap(m->va, m->size);
-	if (m->fd >= 0)
-		close(m->fd);
-}
-
-/* A FILL of len bytes at IOVA; its status once not BUSY. */
+/* A FILL of len bytes at IOVA (no vector); its status once not BUSY. */
 static int dma_fill(struct vfiosim_dev *dev, uint32_t len, int timeout_ms,
 		    uint32_t *status)
 {
-	static const uint32_t regs[] = {
-		VFIOSIM_REG_DMA_DST_LO, VFIOSIM_REG_DMA_DST_HI,
-		VFIOSIM_REG_DMA_LEN, VFIOSIM_REG_DMA_OP,
-		VFIOSIM_REG_DMA_PATTERN_LO, VFIOSIM_REG_DMA_PATTERN_HI,
-	};
-	uint32_t vals[] = { (uint32_t)IOVA, (uint32_t)(IOVA >> 32), len,
-			    VFIOSIM_DMA_OP_FILL, 0xa5a5a5a5, 0xa5a5a5a5 };
-	size_t i;
-	int ret;
+	int ret = dma_go(dev, 0, IOVA, len, VFIOSIM_DMA_OP_FILL, FILL_PATTERN,
+			 VFIOSIM_DMA_NO_VECTOR);
 
-	for (i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
-		ret = bar0_write(dev, regs[i], vals[i]);
-		if (ret)
-			return ret;
-	}
-	ret = bar0_write(dev, VFIOSIM_REG_DMA_GO, VFIOSIM_DMA_GO);
 	if (ret)
 		return ret;
-	for (i = 0; (int)i < timeout_ms; i++) {
-		*status = reg32(dev, VFIOSIM_REG_DMA_STATUS);
-		if (*status != VFIOSIM_DMA_STATUS_BUSY)
-			return 0;
-		poll(NULL, 0, 1);
-	}
-	return -ETIMEDOUT;
+	*status = dma_status_wait(dev, timeout_ms);
+	return *status == VFIOSIM_DMA_STATUS_BUSY ? -ETIMEDOUT : 0;
 }
 
 TEST_F(vfiosim, dma_fail)
@@ -413,7 +371,7 @@ TEST_F(vfiosim, dma_fail)
 	ASSERT_EQ(0, dma_fill(self->dev, PAGE, DMA_TIMEOUT_MS, &status));
 	EXPECT_EQ(VFIOSIM_DMA_STATUS_DONE, status);
 	EXPECT_EQ(0xa5, m.va[PAGE - 1]);
-	dma_teardown(&m);
+	dma_mem_free(&m);
 }
 
 TEST_F(vfiosim, dma_short)
@@ -433,7 +391,7 @@ TEST_F(vfiosim, dma_short)
 	ASSERT_EQ(0, dma_fill(self->dev, 2 * PAGE, DMA_TIMEOUT_MS, &status));
 	EXPECT_EQ(2 * PAGE, reg32(self->dev, VFIOSIM_REG_DMA_DONE_BYTES));
 	EXPECT_EQ(0xa5, m.va[2 * PAGE - 1]);
-	dma_teardown(&m);
+	dma_mem_free(&m);
 }
 
 TEST_F(vfiosim, dma_stall_until_released)
@@ -450,14 +408,10 @@ TEST_F(vfiosim, dma_stall_until_released)
 	EXPECT_EQ(0, m.va[0]);
 	EXPECT_EQ(1, fired(self->uuid, "dma_stall"));
 	ASSERT_EQ(0, knob_set(self->uuid, "dma_stall", 0));
-	for (int i = 0; i < DMA_TIMEOUT_MS &&
-	     reg32(self->dev, VFIOSIM_REG_DMA_STATUS) ==
-	     VFIOSIM_DMA_STATUS_BUSY; i++)
-		poll(NULL, 0, 1);
 	EXPECT_EQ(VFIOSIM_DMA_STATUS_DONE,
-		  reg32(self->dev, VFIOSIM_REG_DMA_STATUS));
+		  dma_status_wait(self->dev, DMA_TIMEOUT_MS));
 	EXPECT_EQ(0xa5, m.va[0]);
-	dma_teardown(&m);
+	dma_mem_free(&m);
 }
 
 /* A reset ends a stalled transfer: the stall does not outlast its owner. */
@@ -473,7 +427,7 @@ TEST_F(vfiosim, dma_stall_reset_aborts)
 	EXPECT_EQ(0, vfiosim_reset(self->dev)) TH_LOG("%s", DEV_ERR(self));
 	EXPECT_EQ(0, m.va[0]);
 	EXPECT_EQ(0, knob_set(self->uuid, "dma_stall", 0));
-	dma_teardown(&m);
+	dma_mem_free(&m);
 }
 
 /* ---- migration --------------------------------------------------------- */
@@ -602,15 +556,201 @@ TEST_F(vfiosim, mig_garbage_precopy)
 /* ---- surprise removal -------------------------------------------------- */
 
 /*
- * REQ at once; after the grace the device answers all-ones, drops
- * writes and raises nothing, and its driver is unbound once the user
- * closes it (the teardown does, then removes the mdev).
+ * Wait (2 s at most) until the device has gone: BAR0's ID reads
+ * all-ones.  The removal sets that and zaps BAR2's mappings in one
+ * section under the device lock; a DEV_GET, which takes that lock, then
+ * orders us after the zap (its answer does not matter: the unbind may
+ * have taken the device out of the list already).
  */
+static bool wait_gone(FIXTURE_DATA(vfiosim) *self)
+{
+	struct vfiosim_nl_dev_info info;
+	uint64_t val = 0;
+	char err[256];
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		if (!region_read_le(self->dev, BAR0, VFIOSIM_REG_ID, 4, &val) &&
+		    val == 0xffffffff)
+			break;
+		poll(NULL, 0, 10);
+	}
+	vfiosim_nl_dev_get(self->uuid, &info, err, sizeof(err));
+	return val == 0xffffffff;
+}
+
+/*
+ * After a forced removal: close the device (unix: vfiosim-userd, which
+ * holds it, exits), wait for the unbind to complete, remove the mdev,
+ * create it again with the same UUID and open it through the same
+ * backend.  0 or -errno with err set; the teardown cleans up either way.
+ */
+static int recreate(FIXTURE_DATA(vfiosim) *self,
+		    const FIXTURE_VARIANT(vfiosim) *variant, char *err,
+		    size_t errlen)
+{
+	char rel[128], driver[256], spec[128], userd[PATH_MAX];
+	int i, ret;
+
+	vfiosim_dev_free(self->dev);
+	self->dev = NULL;
+	if (vfiosim_userd_stop(&self->userd, self->alias)) {
+		snprintf(err, errlen, "vfiosim-userd did not exit 0 after the removal");
+		return -ECHILD;
+	}
+	snprintf(rel, sizeof(rel), MDEV_DEVICES_SYSFS "/%s/driver", self->uuid);
+	sysfs_path(driver, sizeof(driver), rel);
+	for (i = 0; i < 500 && !access(driver, F_OK); i++)
+		poll(NULL, 0, 10);
+	if (!access(driver, F_OK)) {
+		snprintf(err, errlen, "%.200s: still bound 5 s after the close",
+			 driver);
+		return -EBUSY;
+	}
+	ret = vfiosim_mdev_remove(self->uuid, err, errlen);
+	if (ret)
+		return ret;
+	self->created = false;
+	/*
+	 * The mdev core frees a UUID at the device's last reference, which
+	 * may still be on its way (EEXIST meanwhile).
+	 */
+	for (i = 0; i < 500; i++) {
+		ret = vfiosim_mdev_create(variant->model->type, self->uuid,
+					  err, errlen);
+		if (ret != -EEXIST)
+			break;
+		poll(NULL, 0, 10);
+	}
+	if (ret)
+		return ret;
+	self->created = true;
+	self->dev = vfiosim_dev_alloc();
+	if (!self->dev)
+		return -ENOMEM;
+	if (!strcmp(variant->backend, "unix")) {
+		if (!vfiosim_userd_path(userd, sizeof(userd))) {
+			snprintf(err, errlen, "no vfiosim-userd");
+			return -ENOENT;
+		}
+		ret = vfiosim_userd_start(self->uuid, userd, self->sock,
+					  sizeof(self->sock), self->alias,
+					  sizeof(self->alias), &self->userd,
+					  err, errlen);
+		if (ret)
+			return ret;
+		snprintf(spec, sizeof(spec), "unix:%s", self->sock);
+	} else {
+		snprintf(spec, sizeof(spec), "%s:%s", variant->backend,
+			 self->uuid);
+	}
+	ret = vfiosim_dev_open(self->dev, spec);
+	if (ret)
+		snprintf(err, errlen, "open %s: %s", spec,
+			 vfiosim_dev_error(self->dev));
+	return ret;
+}
+
+/*
+ * Once registers read all-ones, how a transfer ended is seen only in its
+ * tracepoint: a tracefs instance of its own with the DMA events of this
+ * device.  0, -ENOENT without tracefs, or -errno.
+ */
+static const char *const dma_events[] = {
+	"vfiosim_dma_start", "vfiosim_dma_done", "vfiosim_dma_error",
+};
+
+static int write_text(const char *path, const char *text)
+{
+	ssize_t len = strlen(text);
+	int fd, ret = 0;
+
+	fd = open(path, O_WRONLY | O_TRUNC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int trace_dma_on(char *inst, size_t len, const char *uuid)
+{
+	static const char *const roots[] = { "/sys/kernel/tracing",
+					     "/sys/kernel/debug/tracing" };
+	char path[PATH_MAX + 64], filter[64];
+	size_t i;
+	int ret;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/events/vfiosim", roots[i]);
+		if (!access(path, F_OK))
+			break;
+	}
+	if (i == 2)
+		return -ENOENT;
+	snprintf(inst, len, "%s/instances/vfiosim-fault-%d", roots[i],
+		 (int)getpid());
+	if (mkdir(inst, 0700) && errno != EEXIST)
+		return -errno;
+	snprintf(filter, sizeof(filter), "dev == \"%s\"", uuid);
+	for (i = 0; i < sizeof(dma_events) / sizeof(dma_events[0]); i++) {
+		snprintf(path, sizeof(path), "%s/events/vfiosim/%s/filter",
+			 inst, dma_events[i]);
+		ret = write_text(path, filter);
+		if (!ret) {
+			snprintf(path, sizeof(path),
+				 "%s/events/vfiosim/%s/enable", inst,
+				 dma_events[i]);
+			ret = write_text(path, "1");
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void trace_off(const char *inst)
+{
+	char path[PATH_MAX + 64];
+	size_t i;
+
+	for (i = 0; i < sizeof(dma_events) / sizeof(dma_events[0]); i++) {
+		snprintf(path, sizeof(path), "%s/events/vfiosim/%s/enable",
+			 inst, dma_events[i]);
+		write_text(path, "0");
+	}
+	rmdir(inst);
+}
+
+/* How many of @event the instance holds; the last one's line in last. */
+static int trace_count(const char *inst, const char *event, char *last,
+		       size_t len)
+{
+	char path[PATH_MAX + 16], line[1024], tag[64];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/trace", inst);
+	snprintf(tag, sizeof(tag), " %s:", event);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#' || !strstr(line, tag))
+			continue;
+		n++;
+		if (last)
+			snprintf(last, len, "%s", line);
+	}
+	fclose(f);
+	return n;
+}
+
 TEST_F(vfiosim, remove_after_grace)
 {
 	int req = efd_new(), msi;
 	uint64_t val;
-	int i;
 
 	NEED_KNOBS(self);
 	ASSERT_LE(0, req);
@@ -619,8 +759,7 @@ TEST_F(vfiosim, remove_after_grace)
 	ASSERT_EQ(0, bar0_write(self->dev, SCRATCH, 1));
 	ASSERT_EQ(0, knob_set(self->uuid, "remove_after_ms", 100));
 	EXPECT_LE(1, efd_wait(req, IRQ_FIRE_TIMEOUT_MS));
-	for (i = 0; i < 100 && fired(self->uuid, "remove_after_ms") < 1; i++)
-		poll(NULL, 0, 20);
+	ASSERT_TRUE(wait_gone(self));
 	EXPECT_EQ(1, fired(self->uuid, "remove_after_ms"));
 	EXPECT_EQ(0, region_read_le(self->dev, BAR0, SCRATCH, 4, &val));
 	EXPECT_EQ(0xffffffff, val);
@@ -636,19 +775,152 @@ TEST_F(vfiosim, remove_after_grace)
 
 TEST_F(vfiosim, remove_called_off)
 {
+	/* a grace a loaded (emulated) guest's REQ round trip fits in */
+	const long long grace_ms = 2000;
 	int req = efd_new();
+	long long t0, left_ms;
 
 	NEED_KNOBS(self);
 	ASSERT_LE(0, req);
 	ASSERT_EQ(0, vfiosim_irq_set_eventfd(self->dev, REQ, 0, req));
-	ASSERT_EQ(0, knob_set(self->uuid, "remove_after_ms", 300));
+	t0 = now_us();
+	ASSERT_EQ(0, knob_set(self->uuid, "remove_after_ms", grace_ms));
 	EXPECT_LE(1, efd_wait(req, IRQ_FIRE_TIMEOUT_MS));
 	ASSERT_EQ(0, knob_set(self->uuid, "remove_after_ms", 0));
-	poll(NULL, 0, 500);
+	left_ms = grace_ms - (now_us() - t0) / 1000;
+	ASSERT_LT(0, left_ms) TH_LOG("called off only after the grace");
+	/* past the grace it was called off in */
+	poll(NULL, 0, left_ms + 300);
 	EXPECT_EQ(0, fired(self->uuid, "remove_after_ms"));
 	EXPECT_EQ(0, bar0_write(self->dev, SCRATCH, 4));
 	EXPECT_EQ(4, reg32(self->dev, SCRATCH));
 	close(req);
+}
+
+/*
+ * A BAR2 mapping taken before the removal, its pages faulted in, SIGBUSes
+ * once the grace is over (as a pulled device's BAR); a new mapping is
+ * refused.  Once the user closed it, the same UUID makes a new device
+ * that maps and works.
+ */
+TEST_F(vfiosim, remove_zaps_existing_mapping)
+{
+	volatile uint64_t *map;
+	uint64_t off, size, val;
+	char err[256] = "";
+	void *addr;
+	int ret;
+
+	NEED_KNOBS(self);
+	ASSERT_EQ(0, bar2_sparse_area(self->dev, &off, &size))
+		TH_LOG("%s", DEV_ERR(self));
+	ret = vfiosim_region_mmap(self->dev, BAR2, off, size,
+				  PROT_READ | PROT_WRITE, &addr);
+	if (ret == -EOPNOTSUPP || ret == -ENOTTY)
+		SKIP(return, "%s: no BAR2 mmap (%s)",
+		     vfiosim_dev_backend(self->dev), DEV_ERR(self));
+	ASSERT_EQ(0, ret) TH_LOG("%s", DEV_ERR(self));
+	map = addr;
+	map[0] = 0x1122334455667788ULL;		/* faulted in: a PTE to zap */
+	ASSERT_EQ(0, touch_in_child(&map[0], false));
+
+	ASSERT_EQ(0, knob_set(self->uuid, "remove_after_ms", 50));
+	ASSERT_TRUE(wait_gone(self));
+	EXPECT_EQ(SIGBUS, touch_in_child(&map[0], false));
+	EXPECT_EQ(SIGBUS, touch_in_child(&map[0], true));
+	/* a page never touched before faults, and is refused */
+	EXPECT_EQ(SIGBUS, touch_in_child(&map[size / 8 - 1], false));
+	EXPECT_EQ(-ENODEV, vfiosim_region_mmap(self->dev, BAR2, off, size,
+					       PROT_READ, &addr));
+	munmap((void *)map, size);	/* a VFIO mapping holds the device */
+
+	ASSERT_EQ(0, recreate(self, variant, err, sizeof(err)))
+		TH_LOG("%s", err);
+	EXPECT_EQ(0, fired(self->uuid, "remove_after_ms"));
+	ASSERT_EQ(0, vfiosim_region_mmap(self->dev, BAR2, off, size,
+					 PROT_READ | PROT_WRITE, &addr))
+		TH_LOG("%s", DEV_ERR(self));
+	map = addr;
+	EXPECT_EQ(0, map[0]);		/* a new device: BAR2 is zeroes */
+	map[0] = 0x99;
+	ASSERT_EQ(0, region_read_le(self->dev, BAR2, 0, 8, &val));
+	EXPECT_EQ(0x99, val);
+	munmap((void *)map, size);
+}
+
+/*
+ * A transfer held by dma_stall when the grace ends is aborted: its
+ * tracepoint says ERR_ABORTED with nothing done (STATUS itself reads
+ * all-ones by then), no completion interrupt comes, and letting the
+ * stall go moves nothing; a GO after the removal is a dropped write.
+ * Then a new device of the same UUID runs the same transfer.
+ */
+TEST_F(vfiosim, remove_aborts_stalled_dma)
+{
+	char inst[PATH_MAX], line[1024] = "", err[256] = "";
+	unsigned int status = 0, done = ~0U;
+	struct dma_mem m = { .fd = -1 };
+	uint32_t st;
+	size_t i;
+	int msix, ret;
+
+	NEED_KNOBS(self);
+	ret = trace_dma_on(inst, sizeof(inst), self->uuid);
+	if (ret == -ENOENT)
+		SKIP(return, "no tracefs events/vfiosim: once the device reads all-ones, only vfiosim_dma_error tells how the transfer ended");
+	ASSERT_EQ(0, ret) TH_LOG("tracefs instance %s: %s", inst,
+				 strerror(-ret));
+	ASSERT_EQ(0, dma_setup(self->dev, &m)) TH_LOG("%s", DEV_ERR(self));
+	ASSERT_EQ(0, irq_enable_new(self->dev, MSIX, &msix, 1))
+		TH_LOG("%s", DEV_ERR(self));
+	ASSERT_EQ(0, knob_set(self->uuid, "dma_stall", 1));
+	ASSERT_EQ(0, dma_go(self->dev, 0, IOVA, 2 * PAGE, VFIOSIM_DMA_OP_FILL,
+			    FILL_PATTERN, 0));
+	for (i = 0; i < 200 && fired(self->uuid, "dma_stall") < 1; i++)
+		poll(NULL, 0, 10);
+	ASSERT_EQ(1, fired(self->uuid, "dma_stall"));	/* in the stall */
+	EXPECT_EQ(VFIOSIM_DMA_STATUS_BUSY,
+		  reg32(self->dev, VFIOSIM_REG_DMA_STATUS));
+
+	ASSERT_EQ(0, knob_set(self->uuid, "remove_after_ms", 50));
+	ASSERT_TRUE(wait_gone(self));
+	for (i = 0; i < 200 &&
+	     trace_count(inst, "vfiosim_dma_error", NULL, 0) < 1; i++)
+		poll(NULL, 0, 10);
+	ASSERT_EQ(1, trace_count(inst, "vfiosim_dma_error", line,
+				 sizeof(line)));
+	ASSERT_NE(NULL, strstr(line, "status="));
+	EXPECT_EQ(2, sscanf(strstr(line, "status="), "status=%u done_bytes=%u",
+			    &status, &done)) TH_LOG("%s", line);
+	EXPECT_EQ(VFIOSIM_DMA_STATUS_ERR_ABORTED, status) TH_LOG("%s", line);
+	EXPECT_EQ(0, done) TH_LOG("%s", line);
+	EXPECT_EQ(0xffffffff, reg32(self->dev, VFIOSIM_REG_DMA_STATUS));
+	EXPECT_EQ(0xffffffff, reg32(self->dev, VFIOSIM_REG_DMA_DONE_BYTES));
+
+	/* nothing more: the stall let go, a GO dropped */
+	ASSERT_EQ(0, knob_set(self->uuid, "dma_stall", 0));
+	EXPECT_EQ(0, dma_go(self->dev, 0, IOVA, PAGE, VFIOSIM_DMA_OP_FILL,
+			    FILL_PATTERN, 0));
+	EXPECT_EQ(0, efd_wait(msix, 200));
+	for (i = 0; i < m.size && !m.va[i]; i++)
+		;
+	EXPECT_EQ(m.size, i) TH_LOG("written after the removal at %zu", i);
+	EXPECT_EQ(1, trace_count(inst, "vfiosim_dma_start", NULL, 0));
+	EXPECT_EQ(0, trace_count(inst, "vfiosim_dma_done", NULL, 0));
+	EXPECT_EQ(1, trace_count(inst, "vfiosim_dma_error", NULL, 0));
+	trace_off(inst);
+	close(msix);
+
+	ASSERT_EQ(0, recreate(self, variant, err, sizeof(err)))
+		TH_LOG("%s", err);
+	ASSERT_EQ(0, dma_mem_map(self->dev, &m, IOVA, 0, m.size, RW))
+		TH_LOG("%s", DEV_ERR(self));
+	ASSERT_EQ(0, dma_fill(self->dev, 2 * PAGE, DMA_TIMEOUT_MS, &st));
+	EXPECT_EQ(VFIOSIM_DMA_STATUS_DONE, st);
+	EXPECT_EQ(0xa5, m.va[0]);
+	EXPECT_EQ(0xa5, m.va[2 * PAGE - 1]);
+	EXPECT_EQ(0, m.va[2 * PAGE]);
+	dma_mem_free(&m);
 }
 
 TEST_HARNESS_MAIN

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -481,4 +482,95 @@ int touch_in_child(volatile uint64_t *addr, bool write)
 	if (WIFSIGNALED(status))
 		return WTERMSIG(status);
 	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -1;
+}
+
+int dma_mem_new(struct dma_mem *m, size_t size)
+{
+	m->size = size;
+	m->va = NULL;
+	m->fd = memfd_create("vfiosim-dma", MFD_CLOEXEC);
+	if (m->fd < 0)
+		return -errno;
+	if (ftruncate(m->fd, size))
+		return -errno;
+	m->va = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+	if (m->va == MAP_FAILED) {
+		m->va = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+void dma_mem_free(struct dma_mem *m)
+{
+	if (m->va)
+		munmap(m->va, m->size);
+	if (m->fd >= 0)
+		close(m->fd);
+	m->va = NULL;
+	m->fd = -1;
+}
+
+int dma_mem_map(struct vfiosim_dev *dev, const struct dma_mem *m,
+		uint64_t iova, uint64_t off, uint64_t size, uint32_t flags)
+{
+	struct vfiosim_dma_map dm = {
+		.iova = iova,
+		.size = size,
+		.vaddr = m->va + off,
+		.fd = m->fd,
+		.offset = off,
+		.flags = flags,
+	};
+
+	return vfiosim_dma_map(dev, &dm);
+}
+
+int dma_program(struct vfiosim_dev *dev, uint64_t src, uint64_t dst,
+		uint32_t len, uint32_t op, uint64_t pattern, uint32_t vector)
+{
+	static const uint32_t regs[] = {
+		VFIOSIM_REG_DMA_SRC_LO, VFIOSIM_REG_DMA_SRC_HI,
+		VFIOSIM_REG_DMA_DST_LO, VFIOSIM_REG_DMA_DST_HI,
+		VFIOSIM_REG_DMA_LEN, VFIOSIM_REG_DMA_OP,
+		VFIOSIM_REG_DMA_PATTERN_LO, VFIOSIM_REG_DMA_PATTERN_HI,
+		VFIOSIM_REG_DMA_VECTOR,
+	};
+	const uint32_t vals[] = {
+		(uint32_t)src, (uint32_t)(src >> 32),
+		(uint32_t)dst, (uint32_t)(dst >> 32),
+		len, op, (uint32_t)pattern, (uint32_t)(pattern >> 32),
+		vector,
+	};
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		ret = bar0_write(dev, regs[i], vals[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int dma_go(struct vfiosim_dev *dev, uint64_t src, uint64_t dst, uint32_t len,
+	   uint32_t op, uint64_t pattern, uint32_t vector)
+{
+	int ret = dma_program(dev, src, dst, len, op, pattern, vector);
+
+	return ret ? ret : bar0_write(dev, VFIOSIM_REG_DMA_GO, VFIOSIM_DMA_GO);
+}
+
+uint32_t dma_status_wait(struct vfiosim_dev *dev, int timeout_ms)
+{
+	uint32_t status = VFIOSIM_DMA_STATUS_BUSY;
+	int i;
+
+	for (i = 0; i <= timeout_ms; i++) {
+		status = reg32(dev, VFIOSIM_REG_DMA_STATUS);
+		if (status != VFIOSIM_DMA_STATUS_BUSY)
+			break;
+		poll(NULL, 0, 1);
+	}
+	return status;
 }

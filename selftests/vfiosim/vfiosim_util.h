@@ -153,4 +153,33 @@ int touch_in_child(volatile uint64_t *addr, bool write);
 /* VFIO_DEVICE_FEATURE with no payload. */
 int device_feature(struct vfiosim_dev *dev, uint32_t flags, uint32_t argsz);
 
+/*
+ * DMA test memory: a memfd of size bytes mapped shared, so that VFIO
+ * (which maps its address) and vfio-user (which maps its fd) reach the
+ * same pages the test checks.  dma_mem_free() is safe after any failure
+ * of dma_mem_new().
+ */
+struct dma_mem {
+	int fd;
+	uint8_t *va;
+	size_t size;
+};
+
+int dma_mem_new(struct dma_mem *m, size_t size);
+void dma_mem_free(struct dma_mem *m);
+/* DMA_MAP [off, off + size) of the memfd at iova (VFIO_DMA_MAP_FLAG_*). */
+int dma_mem_map(struct vfiosim_dev *dev, const struct dma_mem *m,
+		uint64_t iova, uint64_t off, uint64_t size, uint32_t flags);
+/* Write the DMA registers (SRC, DST, LEN, OP, PATTERN, VECTOR). */
+int dma_program(struct vfiosim_dev *dev, uint64_t src, uint64_t dst,
+		uint32_t len, uint32_t op, uint64_t pattern, uint32_t vector);
+/* dma_program(), then GO. */
+int dma_go(struct vfiosim_dev *dev, uint64_t src, uint64_t dst, uint32_t len,
+	   uint32_t op, uint64_t pattern, uint32_t vector);
+/*
+ * DMA_STATUS once it is not BUSY, polled every millisecond for up to
+ * timeout_ms: VFIOSIM_DMA_STATUS_BUSY if it still was.
+ */
+uint32_t dma_status_wait(struct vfiosim_dev *dev, int timeout_ms);
+
 #endif /* VFIOSIM_UTIL_H */

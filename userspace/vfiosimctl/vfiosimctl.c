@@ -1594,20 +1594,43 @@ static bool fault_is_knob(const char *uuid, const char *name)
 	return !fault_is_fired(name) && !fault_read(uuid, fired, &v);
 }
 
-static int fault_list(struct ctl *ctl, const char *uuid)
+/*
+ * DEV must be a vfiosim device (its sysfs name, lower case, in uuid) with
+ * a knob directory: EXIT_OK, or the error said.
+ */
+static int fault_dev(const char *dev, char uuid[37])
 {
-	char path[512], **names = NULL, fired[256];
+	struct vfiosim_mdev_info info;
+	char err[256], path[512];
+
+	if (vfiosim_mdev_get(dev, &info, err, sizeof(err)))
+		return fail("fault", "%s", err);
+	memcpy(uuid, info.uuid, sizeof(info.uuid));
+	if (fault_path(path, sizeof(path), uuid, NULL))
+		return fail("fault", "device %s: knob path too long", uuid);
+	if (access(path, F_OK))
+		return fail("fault", "device %s has no fault knobs (%s: %s): is debugfs mounted on /sys/kernel/debug?",
+			    uuid, path, strerror(errno));
+	return EXIT_OK;
+}
+
+static int fault_list(struct ctl *ctl, const char *dev)
+{
+	char path[512], **names = NULL, fired[256], uuid[37];
 	size_t n = 0, cap = 0, i;
 	struct dirent *de;
 	uint64_t v, f;
-	int pass, r, ret = EXIT_OK;
+	int pass, r, ret;
 	DIR *d;
 
+	ret = fault_dev(dev, uuid);
+	if (ret)
+		return ret;
 	fault_path(path, sizeof(path), uuid, NULL);
 	d = opendir(path);
 	if (!d)
-		return fail("fault", "device %s has no fault knobs (%s: %s): is the vfiosim module loaded, the device created and debugfs mounted?",
-			    uuid, path, strerror(errno));
+		return fail("fault", "device %s: %s: %s", uuid, path,
+			    strerror(errno));
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' || fault_is_fired(de->d_name))
 			continue;
@@ -1679,9 +1702,9 @@ static int fault_list(struct ctl *ctl, const char *uuid)
 
 static int cmd_fault(struct ctl *ctl, int argc, char **argv)
 {
-	char path[512], text[32];
+	char path[512], text[32], uuid[37];
 	uint64_t val;
-	int fd, len;
+	int fd, len, ret;
 
 	if (argc < 1 || is_help(argv[0]))
 		return argc < 1 ? usage("fault", "fault", "missing UUID") :
@@ -1698,23 +1721,23 @@ static int cmd_fault(struct ctl *ctl, int argc, char **argv)
 	if (!parse_u64(argv[2], &val))
 		return usage("fault", "fault", "device %s knob %s: bad value '%s' (a number)",
 			     argv[0], argv[1], argv[2]);
-	if (fault_path(path, sizeof(path), argv[0], NULL) || access(path, F_OK))
-		return fail("fault", "device %s has no fault knobs (%s: %s): is the vfiosim module loaded, the device created and debugfs mounted?",
-			    argv[0], path, strerror(errno));
-	if (fault_path(path, sizeof(path), argv[0], argv[1]) ||
+	ret = fault_dev(argv[0], uuid);
+	if (ret)
+		return ret;
+	if (fault_path(path, sizeof(path), uuid, argv[1]) ||
 	    access(path, F_OK))
 		return fail("fault", "device %s has no knob '%s' ('vfiosimctl fault %s' lists them)",
-			    argv[0], argv[1], argv[0]);
+			    uuid, argv[1], uuid);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail("fault", "device %s knob %s: %s", argv[0], argv[1],
+		return fail("fault", "device %s knob %s: %s", uuid, argv[1],
 			    strerror(errno));
 	len = snprintf(text, sizeof(text), "%llu\n", (unsigned long long)val);
 	if (write(fd, text, len) != len) {
 		int err = errno;
 
 		close(fd);
-		return fail("fault", "device %s knob %s = %s: %s", argv[0],
+		return fail("fault", "device %s knob %s = %s: %s", uuid,
 			    argv[1], argv[2], strerror(err));
 	}
 	close(fd);
