@@ -133,11 +133,40 @@ static void srv_reply(int fd, const struct msg *req, uint32_t flags,
 	srv_send(fd, out, HDR + len, sendfd);
 }
 
+/*
+ * Region 1 has a sparse-mmap capability (one area, 0x1000 at 0x800),
+ * sent whatever argsz the client gave: the client must not let
+ * vfiosim_region_info_cap() walk past its buffer.
+ */
+#define SPARSE_LEN	(sizeof(struct vfio_region_info_cap_sparse_mmap) + \
+			 sizeof(struct vfio_region_sparse_mmap_area))
+
 static void srv_region_info(int fd, struct server *s, const struct msg *m)
 {
 	struct vfio_region_info ri;
+	struct vfio_region_info_cap_sparse_mmap sp = {
+		.header = { .id = VFIO_REGION_INFO_CAP_SPARSE_MMAP,
+			    .version = 1 },
+		.nr_areas = 1,
+	};
+	struct vfio_region_sparse_mmap_area area = { 0x800, 0x1000 };
+	unsigned char out[sizeof(ri) + SPARSE_LEN];
 
 	memcpy(&ri, m->p, sizeof(ri));
+	if (ri.index == 1) {
+		ri.argsz = sizeof(out);
+		ri.cap_offset = sizeof(ri);
+		ri.size = 0x2000;
+		ri.offset = 0;
+		ri.flags = VFIO_REGION_INFO_FLAG_READ |
+			   VFIO_REGION_INFO_FLAG_WRITE |
+			   VFIO_REGION_INFO_FLAG_CAPS;
+		memcpy(out, &ri, sizeof(ri));
+		memcpy(out + sizeof(ri), &sp, sizeof(sp));
+		memcpy(out + sizeof(ri) + sizeof(sp), &area, sizeof(area));
+		srv_reply(fd, m, 0, 0, out, sizeof(out), -1);
+		return;
+	}
 	ri.argsz = sizeof(ri);
 	ri.size = ri.index == 2 ? BAR2_SIZE : 0x2000;
 	/* An offset in the memfd, which cannot be 2 << 40 big. */
@@ -146,6 +175,30 @@ static void srv_region_info(int fd, struct server *s, const struct msg *m)
 		   (ri.index == 2 ? VFIO_REGION_INFO_FLAG_MMAP : 0);
 	srv_reply(fd, m, 0, 0, &ri, sizeof(ri),
 		  ri.index == 2 ? s->memfd : -1);
+}
+
+/* Region 1's capability, into a buffer too small and one that fits. */
+static void test_region_caps(struct tap *t, struct vfiosim_dev *dev)
+{
+	struct vfio_region_info small = { .argsz = sizeof(small), .index = 1 };
+	struct {
+		struct vfio_region_info ri;
+		unsigned char caps[SPARSE_LEN];
+	} big = { .ri = { .argsz = sizeof(big), .index = 1 } };
+	const struct vfio_region_info_cap_sparse_mmap *sp;
+	int ret;
+
+	ret = vfiosim_get_region_info(dev, &small);
+	tap_ok(t, !ret && small.argsz == sizeof(big) && !small.cap_offset &&
+	       !vfiosim_region_info_cap(&small,
+					VFIO_REGION_INFO_CAP_SPARSE_MMAP),
+	       "caps: too small a buffer: argsz says what fits, no chain to walk");
+	ret = vfiosim_get_region_info(dev, &big.ri);
+	sp = (const void *)vfiosim_region_info_cap(&big.ri,
+						    VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+	tap_ok(t, !ret && sp && sp->nr_areas == 1 &&
+	       sp->areas[0].offset == 0x800 && sp->areas[0].size == 0x1000,
+	       "caps: in a buffer that fits, the sparse-mmap area is found");
 }
 
 /* A command the script does not serve. */
@@ -814,6 +867,8 @@ static void test_good(struct tap *t)
 		munmap(map, BAR2_SIZE);
 	ret = vfiosim_region_mmap(dev, 0, 0, 4096, PROT_READ, &map);
 	tap_int(t, ret, -EINVAL, "good: mmap of a region without an fd");
+
+	test_region_caps(t, dev);
 
 	ret = vfiosim_netlink_ping(dev);
 	tap_int(t, ret, -EOPNOTSUPP, "good: ping is not a unix thing");
