@@ -44,33 +44,38 @@ int vfiosim_fail_buf(char *buf, size_t len, int err, const char *fmt, ...)
 /* The calling thread's slot, or NULL; under err_lock. */
 static struct vfiosim_err_slot *err_slot(const struct vfiosim_dev *dev)
 {
-	const struct vfiosim_err_slot *s;
+	struct vfiosim_err_slot *s;
 	pthread_t self = pthread_self();
 
-	for (s = dev->err; s < dev->err + VFIOSIM_ERR_THREADS; s++)
-		if (s->stamp && pthread_equal(s->thread, self))
-			return (struct vfiosim_err_slot *)s;
+	for (s = dev->err; s; s = s->next)
+		if (pthread_equal(s->thread, self))
+			return s;
 	return NULL;
 }
 
-/* Keep msg as the calling thread's last error on dev. */
+/*
+ * Keep msg as the calling thread's last error on dev, in its own slot
+ * (added on its first failure).  Only this thread writes that slot, and
+ * only here, so what it read from it stays put until it fails again.
+ */
 static void err_store(struct vfiosim_dev *dev, const char *msg)
 {
-	struct vfiosim_err_slot *s, *slot;
+	struct vfiosim_err_slot *slot;
 
 	pthread_mutex_lock(&dev->err_lock);
+	dev->err_clock++;
 	slot = err_slot(dev);
-	for (s = dev->err; !slot && s < dev->err + VFIOSIM_ERR_THREADS; s++)
-		if (!s->stamp)
-			slot = s;
 	if (!slot) {
-		slot = dev->err;
-		for (s = dev->err; s < dev->err + VFIOSIM_ERR_THREADS; s++)
-			if (s->stamp < slot->stamp)
-				slot = s;
+		slot = malloc(sizeof(*slot));
+		if (!slot) {
+			dev->err_lost = true;
+			pthread_mutex_unlock(&dev->err_lock);
+			return;
+		}
+		slot->thread = pthread_self();
+		slot->next = dev->err;
+		dev->err = slot;
 	}
-	slot->thread = pthread_self();
-	slot->stamp = ++dev->err_clock;
 	snprintf(slot->msg, sizeof(slot->msg), "%s", msg);
 	pthread_mutex_unlock(&dev->err_lock);
 }
@@ -265,20 +270,30 @@ void vfiosim_dev_free(struct vfiosim_dev *dev)
 	if (!dev)
 		return;
 	vfiosim_dev_close(dev);
+	while (dev->err) {
+		struct vfiosim_err_slot *next = dev->err->next;
+
+		free(dev->err);
+		dev->err = next;
+	}
 	pthread_mutex_destroy(&dev->err_lock);
 	free(dev);
 }
 
 const char *vfiosim_dev_error(const struct vfiosim_dev *dev)
 {
-	struct vfiosim_err_slot *s;
+	const struct vfiosim_err_slot *s;
+	bool lost;
 
 	if (!dev)
 		return "no device (NULL)";
 	pthread_mutex_lock((pthread_mutex_t *)&dev->err_lock);
 	s = err_slot(dev);
+	lost = dev->err_lost;
 	pthread_mutex_unlock((pthread_mutex_t *)&dev->err_lock);
-	return s ? s->msg : "";
+	if (s)
+		return s->msg;	/* only this thread writes it */
+	return lost ? "(error message lost: out of memory)" : "";
 }
 
 const char *vfiosim_dev_backend(const struct vfiosim_dev *dev)

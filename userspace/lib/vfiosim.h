@@ -20,10 +20,12 @@
  *    management calls, which have no device, the caller's err/errlen.
  * On failure vfiosim_dev_error(), called from the same thread,
  * returns a message naming the device, region or register involved: each
- * thread sees its own last error on that device ("" if it had none), up
- * to 16 threads failing on one device (beyond, the oldest messages go).
- * The string stays valid until that thread's next failing call on the
- * device.  The library has no global state; a struct vfiosim_dev may be
+ * thread sees its own last error on that device ("" if it had none),
+ * however many threads fail on it.  The string stays valid until that
+ * thread's next failing call on the device or vfiosim_dev_free(); the
+ * memory for it (about 0.5 KiB a failing thread) is kept until then, and
+ * a new thread given an exited one's pthread_t inherits its message.
+ * The library has no global state; a struct vfiosim_dev may be
  * used by one thread at a time, except that region reads and writes may
  * come from several threads at once (as a VMM's vCPUs do).
  *

@@ -13,7 +13,6 @@
 
 #define VFIOSIM_UUID_LEN	36
 #define VFIOSIM_ERR_LEN		512
-#define VFIOSIM_ERR_THREADS	16	/* threads whose last error is kept */
 #define VFIOSIM_NAME_LEN	256
 
 /*
@@ -72,17 +71,22 @@ struct vfiosim_dev {
 	char name[VFIOSIM_NAME_LEN];		/* "vfio:<uuid>", for messages */
 	unsigned int timeout_ms;		/* unix: per reply */
 	/*
-	 * The last error of each thread that used the device: a thread
-	 * never reads another's message.  Under err_lock; when more threads
-	 * fail than there are slots, the least recently failing one's goes.
+	 * The last error of each thread that failed on the device: a
+	 * thread never reads another's message.  One slot per thread,
+	 * allocated on its first failure and kept until vfiosim_dev_free(),
+	 * so a pointer vfiosim_dev_error() returned stays valid however
+	 * many threads fail (only its own thread rewrites a slot).  The
+	 * list and err_lost are under err_lock; err_lost says a slot could
+	 * not be allocated.
 	 */
 	pthread_mutex_t err_lock;
-	uint64_t err_clock;
+	uint64_t err_clock;		/* failures recorded so far */
+	bool err_lost;
 	struct vfiosim_err_slot {
+		struct vfiosim_err_slot *next;
 		pthread_t thread;
-		uint64_t stamp;		/* 0: free */
 		char msg[VFIOSIM_ERR_LEN];
-	} err[VFIOSIM_ERR_THREADS];
+	} *err;
 };
 
 /* Record "<dev name>: <message>" as the last error and return -err. */

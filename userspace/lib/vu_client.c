@@ -95,6 +95,13 @@ static int vu_region_info(struct vu_client *c, struct vfio_region_info *info,
 	if (n < 0)
 		return (int)n;
 	memcpy(info, payload, (size_t)n < req.argsz ? (size_t)n : req.argsz);
+	/*
+	 * An argsz beyond the caller's buffer says the capabilities did not
+	 * fit: like the kernel, leave no chain to walk, or
+	 * vfiosim_region_info_cap() would follow it past the buffer.
+	 */
+	if (info->argsz > req.argsz && req.argsz >= sizeof(*info))
+		info->cap_offset = 0;
 	if (req.index < c->num_regions && (size_t)n >= sizeof(got)) {
 		struct vu_region *reg = &c->regions[req.index];
 

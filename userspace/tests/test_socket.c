@@ -133,11 +133,40 @@ static void srv_reply(int fd, const struct msg *req, uint32_t flags,
 	srv_send(fd, out, HDR + len, sendfd);
 }
 
+/*
+ * Region 1 has a sparse-mmap capability (one area, 0x1000 at 0x800),
+ * sent whatever argsz the client gave: the client must not let
+ * vfiosim_region_info_cap() walk past its buffer.
+ */
+#define SPARSE_LEN	(sizeof(struct vfio_region_info_cap_sparse_mmap) + \
+			 sizeof(struct vfio_region_sparse_mmap_area))
+
 static void srv_region_info(int fd, struct server *s, const struct msg *m)
 {
 	struct vfio_region_info ri;
+	struct vfio_region_info_cap_sparse_mmap sp = {
+		.header = { .id = VFIO_REGION_INFO_CAP_SPARSE_MMAP,
+			    .version = 1 },
+		.nr_areas = 1,
+	};
+	struct vfio_region_sparse_mmap_area area = { 0x800, 0x1000 };
+	unsigned char out[sizeof(ri) + SPARSE_LEN];
 
 	memcpy(&ri, m->p, sizeof(ri));
+	if (ri.index == 1) {
+		ri.argsz = sizeof(out);
+		ri.cap_offset = sizeof(ri);
+		ri.size = 0x2000;
+		ri.offset = 0;
+		ri.flags = VFIO_REGION_INFO_FLAG_READ |
+			   VFIO_REGION_INFO_FLAG_WRITE |
+			   VFIO_REGION_INFO_FLAG_CAPS;
+		memcpy(out, &ri, sizeof(ri));
+		memcpy(out + sizeof(ri), &sp, sizeof(sp));
+		memcpy(out + sizeof(ri) + sizeof(sp), &area, sizeof(area));
+		srv_reply(fd, m, 0, 0, out, sizeof(out), -1);
+		return;
+	}
 	ri.argsz = sizeof(ri);
 	ri.size = ri.index == 2 ? BAR2_SIZE : 0x2000;
 	/* An offset in the memfd, which cannot be 2 << 40 big. */
@@ -146,6 +175,30 @@ static void srv_region_info(int fd, struct server *s, const struct msg *m)
 		   (ri.index == 2 ? VFIO_REGION_INFO_FLAG_MMAP : 0);
 	srv_reply(fd, m, 0, 0, &ri, sizeof(ri),
 		  ri.index == 2 ? s->memfd : -1);
+}
+
+/* Region 1's capability, into a buffer too small and one that fits. */
+static void test_region_caps(struct tap *t, struct vfiosim_dev *dev)
+{
+	struct vfio_region_info small = { .argsz = sizeof(small), .index = 1 };
+	struct {
+		struct vfio_region_info ri;
+		unsigned char caps[SPARSE_LEN];
+	} big = { .ri = { .argsz = sizeof(big), .index = 1 } };
+	const struct vfio_region_info_cap_sparse_mmap *sp;
+	int ret;
+
+	ret = vfiosim_get_region_info(dev, &small);
+	tap_ok(t, !ret && small.argsz == sizeof(big) && !small.cap_offset &&
+	       !vfiosim_region_info_cap(&small,
+					VFIO_REGION_INFO_CAP_SPARSE_MMAP),
+	       "caps: too small a buffer: argsz says what fits, no chain to walk");
+	ret = vfiosim_get_region_info(dev, &big.ri);
+	sp = (const void *)vfiosim_region_info_cap(&big.ri,
+						    VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+	tap_ok(t, !ret && sp && sp->nr_areas == 1 &&
+	       sp->areas[0].offset == 0x800 && sp->areas[0].size == 0x1000,
+	       "caps: in a buffer that fits, the sparse-mmap area is found");
 }
 
 /* A command the script does not serve. */
@@ -815,6 +868,8 @@ static void test_good(struct tap *t)
 	ret = vfiosim_region_mmap(dev, 0, 0, 4096, PROT_READ, &map);
 	tap_int(t, ret, -EINVAL, "good: mmap of a region without an fd");
 
+	test_region_caps(t, dev);
+
 	ret = vfiosim_netlink_ping(dev);
 	tap_int(t, ret, -EOPNOTSUPP, "good: ping is not a unix thing");
 
@@ -1007,32 +1062,61 @@ static int count_fds(void)
 /*
  * Threads failing on one device at once each read back their own
  * message: the fake server refuses writes to region 1, and the message
- * names the offset, which each thread makes its own.
+ * names the offset, which each thread makes its own.  More threads than
+ * a VMM has vCPUs in common configurations (the library once kept only
+ * 16 threads' messages and let a 17th overwrite one still being read).
+ * Each round is free-running (ThreadSanitizer sees any overwrite of a
+ * message another thread reads), then fenced: every thread fails once,
+ * all wait, and each checks that the pointer vfiosim_dev_error() gave it
+ * before the others failed still holds its own message, as the header
+ * promises until that thread's next failing call.
  */
-#define ERR_THREADS	4
-#define ERR_ROUNDS	200
+#define ERR_THREADS	32
+#define ERR_ROUNDS	50
+#define ERR_FENCED	4
 
 struct err_thread {
 	struct vfiosim_dev *dev;
+	pthread_barrier_t *fence;
 	unsigned int id;
 	int wrong;		/* messages naming another offset */
+	int stale;		/* kept pointers overwritten by another thread */
 };
+
+/* Fail one write at a thread-specific offset; 0 if the message says so. */
+static int err_fail_own(struct err_thread *e, int i, const char **msg)
+{
+	uint64_t off = 0x100ULL * e->id + 4 * (uint64_t)i;	/* < 0x2000 */
+	char want[32];
+	uint32_t v = 0;
+
+	snprintf(want, sizeof(want), "offset 0x%llx+4",
+		 (unsigned long long)off);
+	if (vfiosim_region_write(e->dev, 1, off, &v, 4) != -EINVAL)
+		return -1;
+	*msg = vfiosim_dev_error(e->dev);
+	return strstr(*msg, want) ? 0 : -1;
+}
 
 static void *err_thread_fn(void *arg)
 {
 	struct err_thread *e = arg;
-	char want[32];
-	uint32_t v = 0;
+	const char *msg;
+	char copy[512];
 	int i;
 
-	for (i = 0; i < ERR_ROUNDS; i++) {
-		uint64_t off = 0x1000ULL * (e->id + 1) + 4 * (uint64_t)i;
-
-		snprintf(want, sizeof(want), "offset 0x%llx+4",
-			 (unsigned long long)off);
-		if (vfiosim_region_write(e->dev, 1, off, &v, 4) != -EINVAL ||
-		    !strstr(vfiosim_dev_error(e->dev), want))
+	for (i = 0; i < ERR_ROUNDS; i++)
+		if (err_fail_own(e, i, &msg))
 			e->wrong++;
+	for (i = 0; i < ERR_FENCED; i++) {
+		if (err_fail_own(e, ERR_ROUNDS + i, &msg))
+			e->wrong++;
+		snprintf(copy, sizeof(copy), "%s", msg);
+		pthread_barrier_wait(e->fence);	/* all have failed */
+		if (strcmp(msg, copy) ||
+		    strcmp(vfiosim_dev_error(e->dev), copy))
+			e->stale++;
+		pthread_barrier_wait(e->fence);	/* all have checked */
 	}
 	return NULL;
 }
@@ -1042,9 +1126,12 @@ static void test_thread_errors(struct tap *t)
 	struct vfiosim_dev *dev = vfiosim_dev_alloc();
 	struct err_thread e[ERR_THREADS];
 	pthread_t tid[ERR_THREADS];
+	pthread_barrier_t fence;
+	int i, wrong = 0, stale = 0;
+	char name[96];
 	struct server s;
-	int i, wrong = 0;
 
+	pthread_barrier_init(&fence, NULL, ERR_THREADS);
 	srv_start(&s, script_good, CAPS_GOOD);
 	if (vfiosim_dev_open(dev, spec)) {
 		tap_ok(t, false, "threads: open (%s)", vfiosim_dev_error(dev));
@@ -1052,15 +1139,23 @@ static void test_thread_errors(struct tap *t)
 	}
 	tap_str(t, vfiosim_dev_error(dev), "", "threads: no error yet: \"\"");
 	for (i = 0; i < ERR_THREADS; i++) {
-		e[i] = (struct err_thread){ .dev = dev, .id = (unsigned int)i };
+		e[i] = (struct err_thread){ .dev = dev, .fence = &fence,
+					    .id = (unsigned int)i };
 		pthread_create(&tid[i], NULL, err_thread_fn, &e[i]);
 	}
 	for (i = 0; i < ERR_THREADS; i++) {
 		pthread_join(tid[i], NULL);
 		wrong += e[i].wrong;
+		stale += e[i].stale;
 	}
-	tap_int(t, wrong, 0,
-		"threads: 4 x 200 failing writes, each thread reads its own error");
+	snprintf(name, sizeof(name),
+		 "threads: %d x %d failing writes, each thread reads its own error",
+		 ERR_THREADS, ERR_ROUNDS + ERR_FENCED);
+	tap_int(t, wrong, 0, name);
+	snprintf(name, sizeof(name),
+		 "threads: %d x %d fenced rounds, no kept message changes under its thread",
+		 ERR_THREADS, ERR_FENCED);
+	tap_int(t, stale, 0, name);
 	tap_str(t, vfiosim_dev_error(dev), "",
 		"threads: the main thread, which failed nothing, sees none");
 	vfiosim_dev_close(dev);
@@ -1072,6 +1167,7 @@ static void test_thread_errors(struct tap *t)
 out:
 	vfiosim_dev_free(dev);
 	srv_stop(&s);
+	pthread_barrier_destroy(&fence);
 }
 
 int main(void)

@@ -5,8 +5,11 @@
  * control protocol's answers to good and bad requests.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <linux/vfiosim.h>
@@ -98,6 +101,59 @@ static const struct {
 	  "a delay above an hour: ERANGE", NULL },
 };
 
+/*
+ * Send req (len bytes) on a control connection, through the daemon's
+ * framing (uf_ctl_service on a socketpair); the answer, or NULL.
+ */
+static json_t *ask_socket(struct uf_ctl *ctl, const char *req, size_t len)
+{
+	struct pollfd pfd[UF_CTL_POLLFDS];
+	char reply[1024];
+	json_t *j = NULL;
+	ssize_t n;
+	int sv[2], i;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return NULL;
+	for (i = 0; i < UF_CTL_CONNS; i++)
+		ctl->conns[i].fd = -1;
+	ctl->conns[0] = (struct uf_ctl_conn){ .fd = sv[0], .deadline = 1000 };
+	if (write(sv[1], req, len) == (ssize_t)len) {
+		uf_ctl_pollfds(ctl, pfd);
+		pfd[0].revents = 0;
+		pfd[1].revents = POLLIN;
+		uf_ctl_service(ctl, pfd, 0);
+		n = read(sv[1], reply, sizeof(reply));
+		if (n > 0)
+			j = json_loadb(reply, (size_t)n, JSON_DISABLE_EOF_CHECK,
+				       NULL);
+	}
+	if (ctl->conns[0].fd >= 0)
+		close(ctl->conns[0].fd);
+	close(sv[1]);
+	return j;
+}
+
+static void test_socket_framing(struct tap *t)
+{
+	static const char nul[] = "{\"device\": \"" UUID "\"}\0\n";
+	static const char good[] = "{\"device\": \"" UUID "\"}\n";
+	struct uf_ctl ctl = { .path = "test", .fd = -1, .lookup = lookup };
+	json_t *j;
+
+	j = ask_socket(&ctl, good, sizeof(good) - 1);
+	tap_int(t, json_array_size(json_object_get(j, "knobs")), 3,
+		"socket: a request line is answered with the knobs");
+	json_decref(j);
+	/* Once a NULL store in conn_answer: the daemon died. */
+	j = ask_socket(&ctl, nul, sizeof(nul) - 1);
+	tap_int(t, err_of(j), EINVAL,
+		"socket: a NUL before the newline is refused: EINVAL");
+	tap_has(t, json_string_value(json_object_get(j, "error")), "NUL",
+		"... and the error says why");
+	json_decref(j);
+}
+
 int main(void)
 {
 	struct uf_ctl ctl = { .lookup = lookup };
@@ -170,6 +226,7 @@ int main(void)
 	}
 	tap_int(&t, (long long)faults.value[UF_DELAY_REPLY_MS], 0,
 		"... and a refused request changed nothing");
+	test_socket_framing(&t);
 
 	printf("%d passed, %d failed\n", t.passed, t.failed);
 	return t.failed ? 1 : 0;

@@ -226,11 +226,19 @@ static void conn_drop(struct uf_ctl_conn *cc)
 /* A whole line is in: answer it (best effort, the reply is small). */
 static void conn_answer(struct uf_ctl *ctl, struct uf_ctl_conn *cc)
 {
+	char *nl = memchr(cc->buf, '\n', cc->len);
 	char *reply;
 
-	cc->buf[cc->len] = '\0';
-	*strchr(cc->buf, '\n') = '\0';
-	reply = uf_ctl_handle(ctl, cc->buf);
+	/*
+	 * conn_read found the newline with memchr: a NUL before it would
+	 * hide it from the string functions (and cut the request short).
+	 */
+	*nl = '\0';
+	if (memchr(cc->buf, '\0', (size_t)(nl - cc->buf)))
+		reply = error_reply(EINVAL, "%s",
+				    "request has a NUL byte before its newline");
+	else
+		reply = uf_ctl_handle(ctl, cc->buf);
 	if (reply) {
 		size_t n = strlen(reply);
 
