@@ -110,7 +110,7 @@ static void test_help(struct tap *t, const struct env *e, struct run *r)
 		ARGS("dev", "--help"), ARGS("region", "help"),
 		ARGS("irq", "--help"), ARGS("monitor", "help"),
 		ARGS("help", "monitor"), ARGS("dma", "help"),
-		ARGS("help", "dma"),
+		ARGS("help", "dma"), ARGS("fault", "help"),
 	};
 	size_t i;
 
@@ -129,6 +129,9 @@ static void test_help(struct tap *t, const struct env *e, struct run *r)
 	tap_has(t, r->out, "dev add TYPE [UUID]", "help: dev lists add");
 	check_run(t, e, NULL, ARGS("irq", "help"), 0, r, "help: irq text");
 	tap_has(t, r->out, "--mode intx|msi|msix", "help: irq lists --mode");
+	check_run(t, e, NULL, ARGS("fault", "--help"), 0, r, "help: fault text");
+	tap_has(t, r->out, "fault --control PATH UUID [KNOB VALUE]",
+		"help: fault lists --control");
 	check_run(t, e, NULL, ARGS("help"), 0, r, "help: main text");
 	tap_has(t, r->out, "-b, --backend vfio|netlink", "help: lists -b");
 	tap_has(t, r->out, "monitor   print device events",
