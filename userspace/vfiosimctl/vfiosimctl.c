@@ -1712,9 +1712,6 @@ static int fault_set(const char *uuid, const char *knob, const char *value,
 	char path[512], text[32];
 	int fd, len;
 
-	if (fault_is_fired(knob))
-		return fail("fault", "device %s: %s is a count, read-only",
-			    uuid, knob);
 	if (fault_path(path, sizeof(path), uuid, NULL) || access(path, F_OK))
 		return fail("fault", "device %s has no fault knobs (%s: %s): is the vfiosim module loaded, the device created and debugfs mounted?",
 			    uuid, path, strerror(errno));
@@ -1928,6 +1925,9 @@ static int cmd_fault(struct ctl *ctl, int argc, char **argv)
 		return usage("fault", "fault", n == 2 ?
 			     "missing VALUE for knob '%s'" :
 			     "too many arguments after '%s'", pos[1]);
+	if (n == 3 && !control && fault_is_fired(pos[1]))
+		return fail("fault", "device %s: %s is a count, read-only",
+			    pos[0], pos[1]);
 	if (n == 3 && !parse_u64(pos[2], &value))
 		return usage("fault", "fault", "device %s knob %s: bad value '%s' (a number)",
 			     pos[0], pos[1], pos[2]);
