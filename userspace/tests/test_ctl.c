@@ -8,7 +8,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,7 +110,7 @@ static void test_help(struct tap *t, const struct env *e, struct run *r)
 		ARGS("dev", "--help"), ARGS("region", "help"),
 		ARGS("irq", "--help"), ARGS("monitor", "help"),
 		ARGS("help", "monitor"), ARGS("dma", "help"),
-		ARGS("help", "dma"),
+		ARGS("help", "dma"), ARGS("fault", "help"),
 	};
 	size_t i;
 
@@ -126,6 +129,9 @@ static void test_help(struct tap *t, const struct env *e, struct run *r)
 	tap_has(t, r->out, "dev add TYPE [UUID]", "help: dev lists add");
 	check_run(t, e, NULL, ARGS("irq", "help"), 0, r, "help: irq text");
 	tap_has(t, r->out, "--mode intx|msi|msix", "help: irq lists --mode");
+	check_run(t, e, NULL, ARGS("fault", "--help"), 0, r, "help: fault text");
+	tap_has(t, r->out, "fault --control PATH UUID [KNOB VALUE]",
+		"help: fault lists --control");
 	check_run(t, e, NULL, ARGS("help"), 0, r, "help: main text");
 	tap_has(t, r->out, "-b, --backend vfio|netlink", "help: lists -b");
 	tap_has(t, r->out, "monitor   print device events",
@@ -382,6 +388,260 @@ static void test_text(struct tap *t, const struct env *e, struct run *r)
 	tap_str(t, buf, "1", "text: dev del wrote remove");
 }
 
+/*
+ * A one-shot stand-in for vfiosim-userd's --control socket: a child
+ * accepts one connection, saves the request line to tmp/request and
+ * answers with reply (verbatim; "" closes without a word).
+ */
+struct fake_ctl {
+	char path[PATH_MAX];
+	char req_path[PATH_MAX];
+	pid_t pid;
+};
+
+static void fake_ctl_serve(int lfd, const char *req_path, const char *reply)
+{
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	char buf[4096];
+	size_t len = 0;
+	ssize_t n;
+	int fd, out;
+
+	if (poll(&pfd, 1, 5000) != 1)
+		_exit(3);
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		_exit(4);
+	while (len < sizeof(buf) && !memchr(buf, '\n', len)) {
+		n = recv(fd, buf + len, sizeof(buf) - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	out = open(req_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (out < 0 || write(out, buf, len) != (ssize_t)len)
+		_exit(5);
+	close(out);
+	if (send(fd, reply, strlen(reply), MSG_NOSIGNAL) < 0)
+		_exit(6);
+	close(fd);
+	_exit(0);
+}
+
+static int fake_ctl_start(struct fake_ctl *fc, const char *tmp,
+			  const char *reply)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd;
+
+	snprintf(fc->path, sizeof(fc->path), "%s/ctl.sock", tmp);
+	snprintf(fc->req_path, sizeof(fc->req_path), "%s/request", tmp);
+	unlink(fc->path);
+	unlink(fc->req_path);
+	if (strlen(fc->path) >= sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, fc->path, strlen(fc->path) + 1);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(lfd, 1))
+		goto fail;
+	fc->pid = fork();
+	if (fc->pid < 0)
+		goto fail;
+	if (fc->pid == 0)
+		fake_ctl_serve(lfd, fc->req_path, reply);
+	close(lfd);
+	return 0;
+fail:
+	if (lfd >= 0)
+		close(lfd);
+	return -1;
+}
+
+/* The server's exit status (0: it answered); the request it got in req. */
+static int fake_ctl_end(struct fake_ctl *fc, char *req, size_t len)
+{
+	int st;
+
+	req[0] = '\0';
+	if (waitpid(fc->pid, &st, 0) < 0)
+		return -1;
+	fakesys_read(fc->req_path, req, len);
+	unlink(fc->req_path);
+	unlink(fc->path);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#define CTL_UUID	"8d5e4b4e-6c1a-4c8e-9b1a-2f4e6d8c0a1b"
+#define CTL_KNOBS							\
+	"{\"device\":\"" CTL_UUID "\",\"knobs\":["			\
+	"{\"name\":\"delay_reply_ms\",\"value\":6000,\"fired\":2},"	\
+	"{\"name\":\"close_mid_message\",\"value\":0,\"fired\":0},"	\
+	"{\"name\":\"wrong_msg_id\",\"value\":3,\"fired\":1}]}\n"
+
+/*
+ * Run ctl (args, "@" and "--control=@" filled in with the socket) against
+ * a fake control socket that answers reply; the request it saw lands in req.
+ */
+static void ctl_case(struct tap *t, const struct env *e, struct run *r,
+		     const char *const *args, const char *reply, int want,
+		     char *req, size_t req_len, const char *name)
+{
+	struct fake_ctl fc;
+	char eq[PATH_MAX + 16];
+	const char *argv[16];
+	int i, st;
+
+	if (fake_ctl_start(&fc, e->tmp, reply)) {
+		tap_ok(t, false, "%s: fake control socket: %s", name,
+		       strerror(errno));
+		return;
+	}
+	snprintf(eq, sizeof(eq), "--control=%s", fc.path);
+	for (i = 0; args[i] && i < 14; i++)
+		argv[i] = !strcmp(args[i], "@") ? fc.path :
+			  !strcmp(args[i], "--control=@") ? eq : args[i];
+	argv[i] = NULL;
+	check_run(t, e, NULL, argv, want, r, name);
+	st = fake_ctl_end(&fc, req, req_len);
+	tap_int(t, st, 0, "fault --control: the fake server was asked once");
+}
+
+static void test_fault_control(struct tap *t, const struct env *e,
+			       struct run *r)
+{
+	char req[4096], sock[PATH_MAX];
+	json_t *v;
+	json_int_t val, fired;
+	const char *dev, *kname;
+	size_t np = 99;
+
+	ctl_case(t, e, r, ARGS("fault", "--control", "@", CTL_UUID), CTL_KNOBS,
+		 0, req, sizeof(req), "fault --control: list");
+	tap_str(t, req, "{\"device\":\"" CTL_UUID "\"}\n",
+		"fault --control: list request bytes");
+	tap_str(t, r->out,
+		"knob                     value       fired\n"
+		"delay_reply_ms           6000        2\n"
+		"close_mid_message        0           0\n"
+		"wrong_msg_id             3           1\n",
+		"fault --control: list text, the debugfs listing's columns");
+
+	ctl_case(t, e, r, ARGS("-j", "fault", CTL_UUID, "--control=@"),
+		 CTL_KNOBS, 0, req, sizeof(req), "fault --control: list -j");
+	v = json_loads(r->out, JSON_REJECT_DUPLICATES, NULL);
+	tap_ok(t, v && !json_unpack(v, "{s:s, s:[{s:s, s:I, s:I}, *], s:o}",
+				     "device", &dev, "knobs", "name", &kname,
+				     "value", &val, "fired", &fired, "params",
+				     &(json_t *){ NULL }) &&
+	       !strcmp(dev, CTL_UUID) && !strcmp(kname, "delay_reply_ms") &&
+	       val == 6000 && fired == 2 &&
+	       json_array_size(json_object_get(v, "knobs")) == 3 &&
+	       json_is_array(json_object_get(v, "params")) &&
+	       !(np = json_array_size(json_object_get(v, "params"))),
+	       "fault --control: -j is {device, knobs: [{name, value, fired}], params: []}");
+	if (np)
+		printf("#   stdout: %s\n", r->out);
+	json_decref(v);
+
+	ctl_case(t, e, r, ARGS("fault", "--control", "@", CTL_UUID,
+			       "delay_reply_ms", "0x1770"), CTL_KNOBS, 0, req,
+		 sizeof(req), "fault --control: set");
+	tap_str(t, req, "{\"device\":\"" CTL_UUID
+		"\",\"knob\":\"delay_reply_ms\",\"value\":6000}\n",
+		"fault --control: set request bytes (0x1770 sent as 6000)");
+	tap_has(t, r->out, "wrong_msg_id             3           1\n",
+		"fault --control: set prints the knobs the daemon answered");
+
+	ctl_case(t, e, r, ARGS("-p", "fault", "--control", "@", CTL_UUID,
+			       "wrong_msg_id", "3"), CTL_KNOBS, 0, req,
+		 sizeof(req), "fault --control: set -p");
+	tap_str(t, req, "{\"device\":\"" CTL_UUID
+		"\",\"knob\":\"wrong_msg_id\",\"value\":3}\n",
+		"fault --control: set -p request bytes");
+	v = json_loads(r->out, JSON_REJECT_DUPLICATES, NULL);
+	tap_ok(t, v && json_array_size(json_object_get(v, "knobs")) == 3 &&
+	       json_integer_value(json_object_get(json_array_get(
+			json_object_get(v, "knobs"), 2), "value")) == 3 &&
+	       strchr(r->out, '\n') != strrchr(r->out, '\n'),
+	       "fault --control: set -p output is indented JSON");
+	json_decref(v);
+
+	ctl_case(t, e, r, ARGS("fault", "--control", "@", CTL_UUID, "frob",
+			       "1"),
+		 "{\"error\":\"no knob 'frob' (delay_reply_ms, close_mid_message, wrong_msg_id)\",\"errno\":22}\n",
+		 1, req, sizeof(req), "fault --control: unknown knob");
+	snprintf(sock, sizeof(sock), "vfiosimctl: fault: control socket %s/ctl.sock: device "
+		 CTL_UUID " knob frob: no knob 'frob' (delay_reply_ms, close_mid_message, wrong_msg_id) (Invalid argument)\n",
+		 e->tmp);
+	tap_str(t, r->err, sock,
+		"fault --control: unknown knob: socket, device, knob, the daemon's text and errno");
+	tap_str(t, r->out, "", "fault --control: unknown knob: no stdout");
+
+	ctl_case(t, e, r, ARGS("fault", "--control", "@", CTL_UUID,
+			       "delay_reply_ms", "3600001"),
+		 "{\"error\":\"knob delay_reply_ms: value out of range\",\"errno\":34}\n",
+		 1, req, sizeof(req), "fault --control: daemon ERANGE");
+	tap_has(t, r->err, "knob delay_reply_ms: value out of range (Numerical result out of range)",
+		"fault --control: ERANGE reply: text and strerror");
+
+	ctl_case(t, e, r, ARGS("fault", "--control", "@", CTL_UUID),
+		 "{\"error\":\"device " CTL_UUID " is not served here\",\"errno\":19}\n",
+		 1, req, sizeof(req), "fault --control: daemon ENODEV");
+	tap_has(t, r->err, "is not served here (No such device)",
+		"fault --control: ENODEV reply named");
+
+	ctl_case(t, e, r, ARGS("fault", "--control", "@", CTL_UUID),
+		 "{\"device\":\"" CTL_UUID "\",\"knobs\":[{\"name\":\"x\"}]}\n",
+		 1, req, sizeof(req), "fault --control: reply without counts");
+	tap_has(t, r->err, "device " CTL_UUID ": bad reply '",
+		"fault --control: a malformed reply is refused");
+	ctl_case(t, e, r, ARGS("fault", "--control", "@", CTL_UUID),
+		 "{\"device\":\"" FAKE_UUID_FULL "\",\"knobs\":[]}\n", 1, req,
+		 sizeof(req), "fault --control: reply for another device");
+	tap_has(t, r->err, ": bad reply '", "fault --control: wrong device refused");
+	ctl_case(t, e, r, ARGS("fault", "--control", "@", CTL_UUID),
+		 "knobs?\n", 1, req, sizeof(req), "fault --control: not JSON");
+	tap_has(t, r->err, "/ctl.sock: reply is not JSON: ",
+		"fault --control: not-JSON reply named");
+	ctl_case(t, e, r, ARGS("fault", "--control", "@", CTL_UUID), "", 1,
+		 req, sizeof(req), "fault --control: closed, no reply");
+	tap_has(t, r->err, "/ctl.sock: closed without a reply",
+		"fault --control: silent close named");
+	ctl_case(t, e, r, ARGS("fault", "--control", "@", CTL_UUID),
+		 "{\"device\":", 1, req, sizeof(req),
+		 "fault --control: closed mid-reply");
+	tap_has(t, r->err, "/ctl.sock: closed in the middle of its reply",
+		"fault --control: cut reply named");
+
+	snprintf(sock, sizeof(sock), "%s/none.sock", e->tmp);
+	check_run(t, e, NULL, ARGS("fault", "--control", sock, CTL_UUID), 1, r,
+		  "fault --control: nothing listening");
+	tap_has(t, r->err, "none.sock: connect: No such file or directory (is vfiosim-userd running with --control ",
+		"fault --control: connect failure names the socket");
+	check_run(t, e, NULL, ARGS("fault", "--control", sock, CTL_UUID,
+				   "wrong_msg_id", "many"), 2, r,
+		  "fault --control: bad value, before any connect");
+	tap_has(t, r->err, "device " CTL_UUID " knob wrong_msg_id: bad value 'many' (a number)",
+		"fault --control: bad value names device and knob");
+	check_run(t, e, NULL, ARGS("fault", "--control", sock, CTL_UUID,
+				   "wrong_msg_id", "9223372036854775808"), 2,
+		  r, "fault --control: value past int64");
+	tap_has(t, r->err, "(at most 9223372036854775807)",
+		"fault --control: value past int64 named");
+	check_run(t, e, NULL, ARGS("fault", CTL_UUID, "--control"), 2, r,
+		  "fault --control without PATH");
+	tap_has(t, r->err, "--control needs a PATH", "fault: --control PATH message");
+	check_run(t, e, NULL, ARGS("fault", "--control", sock, CTL_UUID,
+				   "wrong_msg_id"), 2, r,
+		  "fault --control: knob without value");
+	tap_has(t, r->err, "missing VALUE for knob 'wrong_msg_id'",
+		"fault --control: missing VALUE message");
+	check_run(t, e, NULL, ARGS("fault", "--control", sock), 2, r,
+		  "fault --control: no UUID");
+	tap_has(t, r->err, "fault: missing UUID", "fault --control: missing UUID message");
+}
+
 int main(int argc, char **argv)
 {
 	struct env e = { 0 };
@@ -409,6 +669,7 @@ int main(int argc, char **argv)
 	test_failures(&t, &e, r);
 	test_json(&t, &e, r);
 	test_text(&t, &e, r);
+	test_fault_control(&t, &e, r);
 out:
 	fakesys_destroy(&e.full);
 	fakesys_destroy(&e.empty);

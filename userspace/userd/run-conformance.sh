@@ -102,6 +102,28 @@ python3 "$here/stall-check.py" "$ctl" "$s1" "$1" "$s2" "$2" $timeout_ms ||
 # The bridge's fault knobs, over --control.
 python3 "$here/fault-check.py" "$tmp/control.sock" "$s1" "$1" "$s2" "$2" ||
 	fail "fault-check.py"
+# vfiosimctl drives the same knobs: set one, read it back (-j), unset it.
+cs=$tmp/control.sock
+if "$ctl" fault --control "$cs" "$1" wrong_msg_id 2 > "$tmp/ctl.out" 2>&1 &&
+	grep -q '^wrong_msg_id  *2 ' "$tmp/ctl.out" &&
+	"$ctl" -j fault --control "$cs" "$1" > "$tmp/ctl.json" 2>&1 &&
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+k = {x["name"]: x["value"] for x in d["knobs"]}
+sys.exit(not (d["device"] == sys.argv[2] and len(k) == 3 and
+              k["wrong_msg_id"] == 2 and d["params"] == []))' \
+		"$tmp/ctl.json" "$1" &&
+	"$ctl" fault --control "$cs" "$1" wrong_msg_id 0 > "$tmp/ctl.out" 2>&1 &&
+	grep -q '^wrong_msg_id  *0 ' "$tmp/ctl.out"; then
+	echo "ok - vfiosimctl fault --control sets and reads userd's wrong_msg_id"
+else
+	fail "vfiosimctl fault --control: $(cat "$tmp/ctl.out" "$tmp/ctl.json" 2>/dev/null)"
+fi
+"$ctl" fault --control "$cs" "$1" bogus 1 > "$tmp/ctl.out" 2>&1
+st=$?
+[ $st = 1 ] && grep -q "device $1 knob bogus: no knob 'bogus'.*(Invalid argument)" "$tmp/ctl.out" &&
+	echo "ok - vfiosimctl fault --control: userd's unknown-knob error, exit 1" ||
+	fail "vfiosimctl fault --control bogus: exit $st: $(cat "$tmp/ctl.out")"
 sleep 0.5
 fds_after=$(ls /proc/$pid/fd | wc -l)
 [ "$fds_before" = "$fds_after" ] &&

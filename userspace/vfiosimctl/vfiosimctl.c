@@ -21,7 +21,9 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,7 +79,8 @@ static const char help_main[] =
 "    dma       run one DMA engine transfer into this process's memory\n"
 "    mig       save a device's state and resume it on another (migration)\n"
 "    monitor   print device events (created, removed, opened, ...)\n"
-"    fault     read and set a device's fault injection knobs (debugfs)\n"
+"    fault     read and set a device's fault injection knobs (debugfs,\n"
+"              or vfiosim-userd's with --control PATH)\n"
 "    trace     stream a device's tracepoints (accesses, irqs, ...)\n"
 "    Run 'vfiosimctl OBJECT help' for the commands of each.\n"
 "\n"
@@ -1525,6 +1528,7 @@ static const char help_fault[] =
 "SYNOPSIS\n"
 "    vfiosimctl [-j] fault UUID\n"
 "    vfiosimctl fault UUID KNOB VALUE\n"
+"    vfiosimctl [-j] fault --control PATH UUID [KNOB VALUE]\n"
 "\n"
 "DESCRIPTION\n"
 "    The knobs are the files of /sys/kernel/debug/vfiosim/UUID/ (debugfs\n"
@@ -1534,10 +1538,23 @@ static const char help_fault[] =
 "    parameter; 0 turns a knob off and resets its parameters.  See\n"
 "    kmod/README.md for what each one does.\n"
 "\n"
-"EXAMPLE\n"
+"    With --control PATH the knobs are vfiosim-userd's (delay_reply_ms,\n"
+"    close_mid_message, wrong_msg_id), over the control socket the\n"
+"    daemon was started with (--control PATH): without KNOB they are\n"
+"    listed, with it KNOB is set and the knobs are listed as the daemon\n"
+"    answered.  The listing has the debugfs one's shape; these knobs have\n"
+"    no parameters.  See userspace/userd/README.md.\n"
+"\n"
+"EXAMPLES\n"
 "    vfiosimctl fault $UUID access_fail_errno 5\n"
 "    vfiosimctl fault $UUID access_fail 3     # the next 3 accesses: EIO\n"
-"    vfiosimctl fault $UUID                   # access_fail_fired: 3 later\n";
+"    vfiosimctl fault $UUID                   # access_fail_fired: 3 later\n"
+"    vfiosimctl fault --control /run/vfiosim-ctl.sock $UUID delay_reply_ms 6000\n"
+"    vfiosimctl -j fault --control /run/vfiosim-ctl.sock $UUID\n"
+"\n"
+"EXIT STATUS\n"
+"    0 success; 1 no such device or knob, a write refused, the control\n"
+"    socket unreachable or the daemon's error reply; 2 bad command line.\n";
 
 #define FAULT_DIR	"/sys/kernel/debug/vfiosim"
 
@@ -1614,6 +1631,35 @@ static int fault_dev(const char *dev, char uuid[37])
 	return EXIT_OK;
 }
 
+/* The listing's section heading: the knobs, or the parameters. */
+static void fault_header(struct ctl *ctl, bool params)
+{
+	if (ctl->json)
+		jw_arr_open(&ctl->jw, params ? "params" : "knobs");
+	else
+		printf("%s\n", params ? "parameter                value" :
+		       "knob                     value       fired");
+}
+
+/* One line of the listing: a knob has a fired count, a parameter none. */
+static void fault_row(struct ctl *ctl, const char *name, uint64_t v,
+		      const uint64_t *fired)
+{
+	if (ctl->json) {
+		jw_obj_open(&ctl->jw, NULL);
+		jw_str(&ctl->jw, "name", name);
+		jw_u64(&ctl->jw, "value", v);
+		if (fired)
+			jw_u64(&ctl->jw, "fired", *fired);
+		jw_obj_close(&ctl->jw);
+	} else if (fired) {
+		printf("%-24s %-11llu %llu\n", name, (unsigned long long)v,
+		       (unsigned long long)*fired);
+	} else {
+		printf("%-24s %llu\n", name, (unsigned long long)v);
+	}
+}
+
 static int fault_list(struct ctl *ctl, const char *dev)
 {
 	char path[512], **names = NULL, fired[256], uuid[37];
@@ -1654,11 +1700,7 @@ static int fault_list(struct ctl *ctl, const char *dev)
 	}
 	/* knobs first, then the parameters */
 	for (pass = 0; pass < 2; pass++) {
-		if (ctl->json)
-			jw_arr_open(&ctl->jw, pass ? "params" : "knobs");
-		else
-			printf("%s\n", pass ? "parameter                value" :
-			       "knob                     value       fired");
+		fault_header(ctl, !!pass);
 		for (i = 0; i < n; i++) {
 			bool knob = fault_is_knob(uuid, names[i]);
 
@@ -1673,21 +1715,7 @@ static int fault_list(struct ctl *ctl, const char *dev)
 			snprintf(fired, sizeof(fired), "%s_fired", names[i]);
 			if (knob && fault_read(uuid, fired, &f))
 				f = 0;
-			if (ctl->json) {
-				jw_obj_open(&ctl->jw, NULL);
-				jw_str(&ctl->jw, "name", names[i]);
-				jw_u64(&ctl->jw, "value", v);
-				if (knob)
-					jw_u64(&ctl->jw, "fired", f);
-				jw_obj_close(&ctl->jw);
-			} else if (knob) {
-				printf("%-24s %-11llu %llu\n", names[i],
-				       (unsigned long long)v,
-				       (unsigned long long)f);
-			} else {
-				printf("%-24s %llu\n", names[i],
-				       (unsigned long long)v);
-			}
+			fault_row(ctl, names[i], v, knob ? &f : NULL);
 		}
 		if (ctl->json)
 			jw_arr_close(&ctl->jw);
@@ -1700,48 +1728,242 @@ static int fault_list(struct ctl *ctl, const char *dev)
 	return ret;
 }
 
-static int cmd_fault(struct ctl *ctl, int argc, char **argv)
+/* Write VALUE to a debugfs knob or parameter of the device DEV. */
+static int fault_set(const char *dev, const char *knob, const char *value,
+		     uint64_t val)
 {
 	char path[512], text[32], uuid[37];
-	uint64_t val;
 	int fd, len, ret;
 
-	if (argc < 1 || is_help(argv[0]))
-		return argc < 1 ? usage("fault", "fault", "missing UUID") :
-		       print_help(help_fault);
-	if (argc == 1)
-		return fault_list(ctl, argv[0]);
-	if (argc != 3)
-		return usage("fault", "fault", argc == 2 ?
-			     "missing VALUE for knob '%s'" :
-			     "too many arguments after '%s'", argv[1]);
-	if (fault_is_fired(argv[1]))
-		return fail("fault", "device %s: %s is a count, read-only",
-			    argv[0], argv[1]);
-	if (!parse_u64(argv[2], &val))
-		return usage("fault", "fault", "device %s knob %s: bad value '%s' (a number)",
-			     argv[0], argv[1], argv[2]);
-	ret = fault_dev(argv[0], uuid);
+	ret = fault_dev(dev, uuid);
 	if (ret)
 		return ret;
-	if (fault_path(path, sizeof(path), uuid, argv[1]) ||
-	    access(path, F_OK))
+	if (fault_path(path, sizeof(path), uuid, knob) || access(path, F_OK))
 		return fail("fault", "device %s has no knob '%s' ('vfiosimctl fault %s' lists them)",
-			    uuid, argv[1], uuid);
+			    uuid, knob, uuid);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail("fault", "device %s knob %s: %s", uuid, argv[1],
+		return fail("fault", "device %s knob %s: %s", uuid, knob,
 			    strerror(errno));
 	len = snprintf(text, sizeof(text), "%llu\n", (unsigned long long)val);
 	if (write(fd, text, len) != len) {
 		int err = errno;
 
 		close(fd);
-		return fail("fault", "device %s knob %s = %s: %s", uuid,
-			    argv[1], argv[2], strerror(err));
+		return fail("fault", "device %s knob %s = %s: %s", uuid, knob,
+			    value, strerror(err));
 	}
 	close(fd);
 	return EXIT_OK;
+}
+
+/*
+ * vfiosim-userd's knobs, over its --control socket: one JSON line out,
+ * one back (userspace/userd/fault.c has the protocol).
+ */
+#define CTL_REPLY_MAX	4096
+#define CTL_TIMEOUT_MS	5000
+
+/* The reply line, NUL terminated in buf, or EXIT_FAIL after saying why. */
+static int ctl_exchange(const char *path, const char *line, char *buf,
+			size_t size)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct pollfd pfd;
+	size_t len = 0, n = strlen(line);
+	ssize_t r;
+	int fd, err, ret = EXIT_FAIL;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return fail("fault", "control socket %s: path too long", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = errno;
+		if (fd >= 0)
+			close(fd);
+		return fail("fault", "control socket %s: connect: %s (is vfiosim-userd running with --control %s?)",
+			    path, strerror(err), path);
+	}
+	while (len < n) {
+		r = send(fd, line + len, n - len, MSG_NOSIGNAL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fail("fault", "control socket %s: send: %s", path,
+			     strerror(errno));
+			goto out;
+		}
+		len += (size_t)r;
+	}
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	for (len = 0; !memchr(buf, '\n', len);) {
+		if (len == size - 1) {
+			fail("fault", "control socket %s: reply longer than %zu bytes",
+			     path, size - 1);
+			goto out;
+		}
+		r = poll(&pfd, 1, CTL_TIMEOUT_MS);
+		if (r == 0) {
+			fail("fault", "control socket %s: no reply in %d ms",
+			     path, CTL_TIMEOUT_MS);
+			goto out;
+		}
+		if (r > 0)
+			r = recv(fd, buf + len, size - 1 - len, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fail("fault", "control socket %s: recv: %s", path,
+			     strerror(errno));
+			goto out;
+		}
+		if (r == 0) {
+			fail("fault", "control socket %s: closed %s", path,
+			     len ? "in the middle of its reply" :
+			     "without a reply");
+			goto out;
+		}
+		len += (size_t)r;
+	}
+	*(char *)memchr(buf, '\n', len) = '\0';
+	ret = EXIT_OK;
+out:
+	close(fd);
+	return ret;
+}
+
+/* Is knobs an array of {name, value, fired}, counts not negative? */
+static bool ctl_knobs_valid(json_t *knobs)
+{
+	json_int_t v, f;
+	const char *name;
+	json_t *k;
+	size_t i;
+
+	if (!json_is_array(knobs))
+		return false;
+	json_array_foreach(knobs, i, k)
+		if (json_unpack(k, "{s:s, s:I, s:I}", "name", &name, "value",
+				&v, "fired", &f) || v < 0 || f < 0)
+			return false;
+	return true;
+}
+
+static int fault_control(struct ctl *ctl, const char *path, const char *uuid,
+			 const char *knob, uint64_t val)
+{
+	char buf[CTL_REPLY_MAX + 1], *line = NULL, *req_line;
+	json_t *req, *rep = NULL, *knobs, *k;
+	const char *text, *dev, *name;
+	json_int_t v, f;
+	json_error_t jerr;
+	int ret, err;
+	size_t i, n;
+
+	req = knob ? json_pack("{s:s, s:s, s:I}", "device", uuid, "knob", knob,
+			       "value", (json_int_t)val) :
+		     json_pack("{s:s}", "device", uuid);
+	line = req ? json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(req);
+	n = line ? strlen(line) : 0;
+	req_line = line ? realloc(line, n + 2) : NULL;
+	if (!req_line) {
+		free(line);
+		return fail("fault", "out of memory");
+	}
+	strcpy(req_line + n, "\n");
+	ret = ctl_exchange(path, req_line, buf, sizeof(buf));
+	free(req_line);
+	if (ret)
+		return ret;
+	rep = json_loads(buf, JSON_REJECT_DUPLICATES, &jerr);
+	if (!rep)
+		return fail("fault", "control socket %s: reply is not JSON: %s",
+			    path, jerr.text);
+	ret = EXIT_FAIL;
+	if (!json_unpack(rep, "{s:s, s:i}", "error", &text, "errno", &err)) {
+		fail("fault", "control socket %s: device %s%s%s: %s (%s)", path,
+		     uuid, knob ? " knob " : "", knob ? knob : "", text,
+		     strerror(err));
+		goto out;
+	}
+	if (json_unpack(rep, "{s:s, s:o}", "device", &dev, "knobs", &knobs) ||
+	    strcmp(dev, uuid) || !ctl_knobs_valid(knobs)) {
+		fail("fault", "control socket %s: device %s: bad reply '%s'",
+		     path, uuid, buf);
+		goto out;
+	}
+	/* The debugfs listing's shape; userd's knobs have no parameters. */
+	if (ctl->json) {
+		jw_obj_open(&ctl->jw, NULL);
+		jw_str(&ctl->jw, "device", uuid);
+	}
+	fault_header(ctl, false);
+	json_array_foreach(knobs, i, k) {
+		uint64_t fired;
+
+		json_unpack(k, "{s:s, s:I, s:I}", "name", &name, "value", &v,
+			    "fired", &f);
+		fired = (uint64_t)f;
+		fault_row(ctl, name, (uint64_t)v, &fired);
+	}
+	if (ctl->json) {
+		jw_arr_close(&ctl->jw);
+		jw_arr_open(&ctl->jw, "params");
+		jw_arr_close(&ctl->jw);
+		jw_obj_close(&ctl->jw);
+	}
+	ret = EXIT_OK;
+out:
+	json_decref(rep);
+	return ret;
+}
+
+static int cmd_fault(struct ctl *ctl, int argc, char **argv)
+{
+	const char *control = NULL, *val, *pos[3] = { NULL };
+	uint64_t value = 0;
+	int i, n = 0;
+
+	if (argc >= 1 && is_help(argv[0]))
+		return print_help(help_fault);
+	for (i = 0; i < argc; i++) {
+		if ((val = opt_value("--control", &i, argc, argv))) {
+			if (!*val)
+				return usage("fault", "fault",
+					     "--control needs a PATH");
+			control = val;
+		} else if (!strcmp(argv[i], "--control")) {
+			return usage("fault", "fault", "--control needs a PATH");
+		} else {
+			if (n < 3)
+				pos[n] = argv[i];
+			n++;
+		}
+	}
+	if (n < 1)
+		return usage("fault", "fault", "missing UUID");
+	if (n == 2 || n > 3)
+		return usage("fault", "fault", n == 2 ?
+			     "missing VALUE for knob '%s'" :
+			     "too many arguments after '%s'", pos[1]);
+	if (n == 3 && !control && fault_is_fired(pos[1]))
+		return fail("fault", "device %s: %s is a count, read-only",
+			    pos[0], pos[1]);
+	if (n == 3 && !parse_u64(pos[2], &value))
+		return usage("fault", "fault", "device %s knob %s: bad value '%s' (a number)",
+			     pos[0], pos[1], pos[2]);
+	if (control) {
+		if (value > INT64_MAX)
+			return usage("fault", "fault", "device %s knob %s: bad value '%s' (at most %lld)",
+				     pos[0], pos[1], pos[2],
+				     (long long)INT64_MAX);
+		return fault_control(ctl, control, pos[0], pos[1], value);
+	}
+	if (n == 1)
+		return fault_list(ctl, pos[0]);
+	return fault_set(pos[0], pos[1], pos[2], value);
 }
 
 /* ------------------------------------------------------------------ */
