@@ -16,6 +16,18 @@
 # Default (or VFIOSIM_NESTED_PATHS): vfio-pci on QEMU < 10.1, both on newer
 # QEMU.  Several paths boot their L2s at the same time.
 #
+# Then a fault phase (VFIOSIM_NESTED_FAULT=0 leaves it out), once L2's
+# init says "fault-ready", each path with its own fault:
+#   vfio-pci   the device is removed while QEMU holds it: the VFIO core
+#              sends REQ, QEMU asks L2 to unplug the function (it sits in
+#              a hot-pluggable root port), L2 must eject it, and the
+#              removal must complete; a new device works afterwards
+#   vfio-user  vfiosim-userd holds every reply past QEMU's message
+#              timeout while L2 reads a register (probe --watch); L2 says
+#              what the read returned and when, and the daemon and device
+#              serve another client afterwards
+# What QEMU prints under the fault is reported, not judged.
+#
 # Environment: VFIOSIM_NESTED_TYPE (vfiosim-full), VFIOSIM_NESTED_TIMEOUT
 # (seconds per L2; VFIOSIM_TEST_TIMEOUT - 120, so 780), VFIOSIM_NESTED_MEM
 # (MB, 256), VFIOSIM_NESTED_CACHE
@@ -34,6 +46,11 @@ type=${VFIOSIM_NESTED_TYPE:-vfiosim-full}
 # L2 out before that, so that what it did is still reported.
 l2_timeout=${VFIOSIM_NESTED_TIMEOUT:-$((${VFIOSIM_TEST_TIMEOUT:-900} - 120))}
 l2_mem=${VFIOSIM_NESTED_MEM:-256}
+with_fault=${VFIOSIM_NESTED_FAULT:-1}
+# vfio-user: QEMU waits this long for a reply (sized for nested TCG), and
+# the fault holds replies longer
+msg_timeout_ms=30000
+hold_ms=35000
 kver=$(uname -r)
 qemu=$(command -v qemu-system-x86_64)
 # shellcheck source=nested/lib.sh
@@ -72,10 +89,12 @@ echo "# L2 kernel $image, accel $accel, ${l2_mem} MB, timeout ${l2_timeout} s ea
 # --- boot one L2 per path ---------------------------------------------------
 
 tmp=$(mktemp -d)
-declare -A dir pid uuid upid
+declare -A dir pid uuid upid fault fstate errsize rpid
 # shellcheck disable=SC2317 # called from the trap
 cleanup() {
 	stop_all "${pid[@]}" "${upid[@]}"
+	# a removal under fault ends once its QEMU is gone
+	for p in "${!rpid[@]}"; do [ -n "${rpid[$p]}" ] && wait "${rpid[$p]}"; done
 	remove_devices "${uuid[@]}"
 	rm -rf "$tmp"
 }
@@ -85,7 +104,7 @@ trap 'exit 130' INT TERM HUP
 # start_l2 PATH: create the device (and its server), start QEMU in the
 # background.  False if it could not get that far (already reported).
 start_l2() {
-	local p=$1 d=$tmp/$1 u machine=q35 dev mem nonce
+	local p=$1 d=$tmp/$1 u machine=q35 dev mem nonce extra=() args
 	mkdir -p "$d"
 	dir[$p]=$d
 	u=$(cat /proc/sys/kernel/random/uuid)
@@ -98,6 +117,12 @@ start_l2() {
 	case $p in
 	vfio-pci)
 		dev="vfio-pci,sysfsdev=/sys/bus/mdev/devices/$u"
+		if [ "$with_fault" = 1 ]; then
+			# a root port, so that the function can be unplugged
+			extra=(-device "pcie-root-port,id=rp0,chassis=1")
+			dev=$dev,bus=rp0
+			fault[$p]=eject
+		fi
 		;;
 	vfio-user)
 		if [ ! -x "$userd" ]; then
@@ -108,7 +133,8 @@ start_l2() {
 			not_ok "$p: QEMU $qmaj.$qmin has vfio-user-pci"
 			return 1
 		fi
-		"$userd" --socket "$d/userd.sock" --device "$u" 2>"$d/userd.log" &
+		"$userd" --socket "$d/userd.sock" --control "$d/control.sock" \
+			--device "$u" 2>"$d/userd.log" &
 		upid[$p]=$!
 		for _ in $(seq 100); do
 			grep -q '^vfiosim-userd: listening on' "$d/userd.log" && break
@@ -123,11 +149,20 @@ start_l2() {
 		ok "$p: vfiosim-userd serves $u on $d/userd.sock"
 		# QEMU waits 5 s of wall time for a reply, sized for hardware; a
 		# TCG guest on a loaded host can stall longer than that.
-		dev="{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$d/userd.sock\"},\"x-msg-timeout\":30000}"
+		dev="{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$d/userd.sock\"},\"x-msg-timeout\":$msg_timeout_ms}"
 		# The server maps guest RAM for DMA: it must be a shareable fd.
 		mem=(-m "$l2_mem" -object "memory-backend-memfd,id=mem,size=${l2_mem}M,share=on")
 		machine=q35,memory-backend=mem
+		[ "$with_fault" = 1 ] && fault[$p]=hold
 		;;
+	esac
+	args="console=ttyS0 quiet loglevel=3 panic=-1 intel_iommu=on no_timer_check"
+	# The held read stops L2's only vCPU for the whole timeout, on
+	# purpose: L2's lockup and RCU stall detectors would take it for a
+	# hung CPU.
+	case ${fault[$p]:-} in
+	eject) args="$args vfiosim_fault=eject" ;;
+	hold) args="$args vfiosim_fault=hold nosoftlockup rcupdate.rcu_cpu_stall_suppress=1" ;;
 	esac
 	[ "$accel" = kvm ] && machine=$machine,kernel-irqchip=split
 	nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
@@ -141,13 +176,50 @@ start_l2() {
 		-machine "$machine" -accel "$accel" -cpu max -smp 1 "${mem[@]}" \
 		-nodefaults -no-user-config -nographic -monitor none \
 		-serial "file:$d/console.log" -no-reboot \
-		-device intel-iommu,caching-mode=on \
+		-device intel-iommu,caching-mode=on "${extra[@]}" \
 		-device "$dev" \
 		-kernel "$image" -initrd "$initrd" \
-		-append "console=ttyS0 quiet loglevel=3 panic=-1 intel_iommu=on no_timer_check vfiosim_nested=$nonce" \
+		-append "$args vfiosim_nested=$nonce" \
 		</dev/null >"$d/qemu.out" 2>"$d/qemu.err" &
 	pid[$p]=$!
 	echo "# $p: L2 booting (qemu pid ${pid[$p]}, device $u)"
+}
+
+control() { python3 "$here/nested/userd_control.py" "${dir[$1]}/control.sock" "$2"; }
+
+# fault_step PATH: arm the path's fault once L2 is ready for it, and
+# release a hold once L2 has seen it
+fault_step() {
+	local p=$1 d=${dir[$1]} u=${uuid[$1]} nonce
+	[ -n "${fault[$p]:-}" ] || return 0
+	nonce=$(cat "$d/nonce")
+	case ${fstate[$p]:-}:${fault[$p]} in
+	:*)
+		grep -qa "=== vfiosim-nested $nonce fault-ready ===" "$d/console.log" || return 0
+		errsize[$p]=$(stat -c %s "$d/qemu.err")
+		date +%s >"$d/fault.start"
+		if [ "${fault[$p]}" = eject ]; then
+			echo "# $p: fault: removing $u while QEMU holds it"
+			(
+				st=0
+				echo 1 >"/sys/bus/mdev/devices/$u/remove" || st=1
+				echo "$st" >"$d/remove.rc"
+				date +%s >"$d/remove.done"
+			) 2>"$d/remove.err" &
+			rpid[$p]=$!
+		else
+			echo "# $p: fault: userd holds replies $hold_ms ms (QEMU waits $msg_timeout_ms ms):" \
+				"$(control "$p" "{\"device\": \"$u\", \"knob\": \"delay_reply_ms\", \"value\": $hold_ms}")"
+		fi
+		fstate[$p]=armed
+		;;
+	armed:hold)
+		grep -qa "=== vfiosim-nested $nonce fault-seen ===" "$d/console.log" || return 0
+		echo "# $p: fault: L2 saw the held read; replies flow again:" \
+			"$(control "$p" "{\"device\": \"$u\", \"knob\": \"delay_reply_ms\", \"value\": 0}")"
+		fstate[$p]=released
+		;;
+	esac
 }
 
 declare -A started
@@ -169,6 +241,7 @@ while :; do
 		fi
 		if kill -0 "${pid[$p]}" 2>/dev/null; then
 			running=$((running + 1))
+			fault_step "$p"
 		else
 			wait "${pid[$p]}"
 			echo $? >"$d/rc"
@@ -192,7 +265,7 @@ while :; do
 			fi
 		done
 	fi
-	sleep 5
+	sleep 2
 done
 
 # --- results ----------------------------------------------------------------
@@ -203,7 +276,7 @@ section() {
 }
 
 report_l2() {
-	local p=$1 d=${dir[$1]} nonce rc body
+	local p=$1 d=${dir[$1]} nonce rc body lines
 	nonce=$(cat "$d/nonce")
 	rc=$(cat "$d/rc")
 	body=$d/body
@@ -229,10 +302,31 @@ report_l2() {
 			test -n "$l2_plan" -a "$l2_count" = "${l2_plan:-x}"
 	fi
 	check_l2_dmesg "$d/dmesg" "$p: "
-	check "$p: L2 powered off, qemu exit status $rc" test "$rc" = 0
+	if [ "${fault[$p]:-}" = hold ] && [ -n "${fstate[$p]:-}" ]; then
+		# after a reply it gave up on, what QEMU does to the rest of the
+		# guest's life is its own business
+		echo "# $p: L2 powered off after the fault, qemu exit status $rc (reported, not judged)"
+	else
+		check "$p: L2 powered off, qemu exit status $rc" test "$rc" = 0
+	fi
 	[ "$rc" = 124 ] && echo "# $p: killed after ${l2_timeout} s"
-	sed 's/^/# qemu stderr: /' "$d/qemu.err"
-	check "$p: QEMU printed no error or warning" test ! -s "$d/qemu.err"
+	lines=$(wc -l <"$d/qemu.err")
+	if [ "$lines" -le 30 ]; then
+		sed 's/^/# qemu stderr: /' "$d/qemu.err"
+	else
+		head -n 20 "$d/qemu.err" | sed 's/^/# qemu stderr: /'
+		echo "# qemu stderr: ... $((lines - 30)) more lines ..."
+		tail -n 10 "$d/qemu.err" | sed 's/^/# qemu stderr: /'
+	fi
+	if [ -n "${fault[$p]:-}" ] && [ -n "${seen_begin[$p]:-}" ]; then
+		check "$p: fault: L2 reached the fault phase (${fault[$p]})" test -n "${fstate[$p]:-}"
+	fi
+	if [ -n "${errsize[$p]:-}" ]; then
+		check "$p: QEMU printed no error or warning before the fault" \
+			test "${errsize[$p]}" = 0
+	else
+		check "$p: QEMU printed no error or warning" test ! -s "$d/qemu.err"
+	fi
 	# Keep L2's console for a look afterwards.
 	if [ -n "${VFIOSIM_RESULTS:-}" ] && [ -d "$VFIOSIM_RESULTS" ]; then
 		tr -d '\r' <"$d/console.log" >"$VFIOSIM_RESULTS/nested-$p-console.log"
@@ -277,12 +371,59 @@ bar2_from_l1() {
 	check "$p: L1, the next user, finds L2's BAR2 contents gone (reset at close)" test $bad = 0
 }
 
+# reads_id SPEC: a client of ours reads the device's ID register
+reads_id() {
+	"$ctl" region read "$1" bar0 0x0 2>/dev/null | grep -qi 0x5646534d
+}
+
+# fault_report PATH, once its QEMU is gone: the device (or a new one) and
+# the daemon serve again
+fault_report() {
+	local p=$1 d=${dir[$1]} u=${uuid[$1]} t0 took new fired
+	[ -n "${fstate[$p]:-}" ] || return 0
+	t0=$(cat "$d/fault.start")
+	case ${fault[$p]} in
+	eject)
+		wait "${rpid[$p]}"
+		rpid[$p]=
+		took=$(($(cat "$d/remove.done" 2>/dev/null || echo "$t0") - t0))
+		check "$p: fault: the removal completed (${took} s after it began; QEMU exited after ${done_at[$p]} s of L2)" \
+			test "$(cat "$d/remove.rc" 2>/dev/null)" = 0
+		if [ -s "$d/remove.done" ] &&
+			[ "$(cat "$d/remove.done")" -lt $(($(cat "$d/start") + done_at[$p])) ]; then
+			echo "# $p: the removal completed while QEMU still ran: QEMU let go after L2's eject"
+		else
+			echo "# $p: the removal completed only once QEMU had exited"
+		fi
+		sed 's/^/# remove: /' "$d/remove.err"
+		check "$p: fault: the device is gone" test ! -e "/sys/bus/mdev/devices/$u"
+		uuid[$p]=
+		dmesg | grep -i "$u" | tail -n 5 | sed "s/^/# $p: dmesg: /"
+		new=$(cat /proc/sys/kernel/random/uuid)
+		if echo "$new" >"$types/$type/create"; then
+			check "$p: fault: a new device works afterwards" reads_id "vfio:$new"
+			echo 1 >"/sys/bus/mdev/devices/$new/remove"
+		else
+			not_ok "$p: fault: a new device works afterwards (create failed)"
+		fi
+		;;
+	hold)
+		fired=$(python3 "$here/nested/userd_control.py" "$d/control.sock" --fired "$u" delay_reply_ms)
+		check "$p: fault: the hold delayed replies QEMU waited for (fired ${fired:-?})" \
+			test "${fired:-0}" -ge 1
+		check "$p: fault: vfiosim-userd serves another client afterwards" \
+			reads_id "unix:$d/userd.sock"
+		;;
+	esac
+}
+
 for p in $paths; do
 	if [ -n "${started[$p]:-}" ]; then
 		report_l2 "$p"
+		fault_report "$p"
 	fi
 	stop_userd "$p"
-	[ -n "${started[$p]:-}" ] && bar2_from_l1 "$p"
+	[ -n "${started[$p]:-}" ] && [ -n "${uuid[$p]:-}" ] && bar2_from_l1 "$p"
 	if [ -n "${uuid[$p]:-}" ]; then
 		check "$p: remove the device" sh -c "echo 1 >/sys/bus/mdev/devices/${uuid[$p]}/remove"
 		uuid[$p]=

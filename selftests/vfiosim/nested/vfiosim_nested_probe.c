@@ -7,6 +7,13 @@
  * and prints TAP, one line per check, the plan last.
  *
  *   vfiosim_nested_probe BDF        e.g. 0000:00:03.0
+ *   vfiosim_nested_probe --watch BDF NONCE SECONDS
+ *
+ * --watch is the fault phase of vfiosim_nested.sh: L1 holds the VMM's
+ * replies past its message timeout, and this reads the ID register once a
+ * second to show what such a read returns to the guest, and after how
+ * long.  Its checks are unnumbered ("ok - ...") and it prints no plan, so
+ * that they add to the probe's TAP rather than replace it.
  *
  * Statically linked (the L2 initramfs has no libc); no libvfiosim.  Every
  * expected value comes from uapi/linux/vfiosim.h.
@@ -720,22 +727,11 @@ static void test_reset(const char *bdf)
 	tap(!(v & PCI_EXP_DEVCTL_BCR_FLR), "DEVCTL %#06x: Initiate FLR reads 0", v);
 }
 
-int main(int argc, char **argv)
+/* Open BDF through a type1 container, sets devfd; bails out on failure. */
+static void open_device(const char *bdf, int *container_out, int *group_out)
 {
 	struct vfio_group_status gs = { .argsz = sizeof(gs) };
-	struct vfio_device_info di = { .argsz = sizeof(di) };
-	const struct model *m = NULL;
-	const char *bdf;
 	int container, group, ret;
-	uint32_t ids, cmd;
-	unsigned int i;
-
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s BDF\n", argv[0]);
-		return 2;
-	}
-	bdf = argv[1];
-	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	container = open("/dev/vfio/vfio", O_RDWR);
 	if (container < 0)
@@ -758,6 +754,88 @@ int main(int argc, char **argv)
 	devfd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, bdf);
 	if (devfd < 0)
 		bail("VFIO_GROUP_GET_DEVICE_FD");
+	*container_out = container;
+	*group_out = group;
+}
+
+/* Milliseconds since T0 (now_s()). */
+static long ms_since(double t0)
+{
+	return (long)((now_s() - t0) * 1000);
+}
+
+#define WATCH_SLOW_MS	1000	/* a register read this slow was held */
+
+/*
+ * The fault phase: once the device is open, say so with a marker L1 waits
+ * for; then read ID once a second until a read is slow or wrong (L1's
+ * fault), and once more afterwards, for at most SECONDS.
+ */
+static int watch(const char *bdf, const char *nonce, int seconds)
+{
+	int container, group, reads = 0;
+	double start, t0;
+	long ms, held_ms = -1;
+	uint32_t v, held_v = 0;
+
+	tap_unnumbered = true;
+	open_device(bdf, &container, &group);
+	if (!region_info(VFIO_PCI_BAR0_REGION_INDEX, &bar0_info))
+		bail("BAR0 region info");
+	printf("=== vfiosim-nested %s fault-ready ===\n", nonce);
+	start = now_s();
+	while (now_s() - start < seconds) {
+		t0 = now_s();
+		v = reg(VFIOSIM_REG_ID);
+		ms = ms_since(t0);
+		reads++;
+		if (held_ms < 0 && (ms >= WATCH_SLOW_MS || v != VFIOSIM_ID_MAGIC)) {
+			held_ms = ms;
+			held_v = v;
+			diag("read %d of ID: %#x after %ld ms", reads, v, ms);
+			printf("=== vfiosim-nested %s fault-seen ===\n", nonce);
+			sleep(2);
+			t0 = now_s();
+			v = reg(VFIOSIM_REG_ID);
+			diag("the next read of ID: %#x after %ld ms", v,
+			     ms_since(t0));
+			break;
+		}
+		sleep(1);
+	}
+	tap(held_ms >= 0, "L2 fault: a read of ID was held by L1 (%d reads in %ld s)",
+	    reads, ms_since(start) / 1000);
+	if (held_ms >= 0)
+		tap(true, "L2 fault: the held read returned to the guest after %ld ms, %#x (%s)",
+		    held_ms, held_v,
+		    held_v == VFIOSIM_ID_MAGIC ? "the real value" :
+		    held_v == 0xffffffff ? "all ones: the VMM gave up" :
+		    "neither the value nor all ones");
+	close(devfd);
+	close(group);
+	close(container);
+	return failures ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct vfio_device_info di = { .argsz = sizeof(di) };
+	const struct model *m = NULL;
+	const char *bdf;
+	int container, group, ret;
+	uint32_t ids, cmd;
+	unsigned int i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 5 && !strcmp(argv[1], "--watch"))
+		return watch(argv[2], argv[3], atoi(argv[4]));
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s BDF\n       %s --watch BDF NONCE SECONDS\n",
+			argv[0], argv[0]);
+		return 2;
+	}
+	bdf = argv[1];
+	open_device(bdf, &container, &group);
 	ret = ioctl(devfd, VFIO_DEVICE_GET_INFO, &di);
 	tap(ret == 0 && (di.flags & VFIO_DEVICE_FLAGS_PCI) &&
 	    di.num_regions > VFIO_PCI_CONFIG_REGION_INDEX &&
