@@ -267,7 +267,8 @@ else
 	if perf trace --no-syscalls -o "$tmp/ptrace.txt" -e 'vfiosim:*' \
 		-- "$ctl" "${acc[@]}" >"$tmp/ptrace.log" 2>&1; then
 		ok "perf trace --no-syscalls -e 'vfiosim:*' around one write ($pv)"
-		if python3 - "$uuid" "$owner_vfio" "$tmp/ptrace.txt" <<'PY'
+		if python3 - "$uuid" "$owner_vfio" "$tmp/ptrace.txt" \
+			2>"$tmp/ptrace.why" <<'PY'
 import re, sys
 uuid, owner, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 evs = [m.group(1) for m in
@@ -287,7 +288,7 @@ PY
 			ok "perf trace: one vfiosim_region_access with its fields"
 		else
 			not_ok "perf trace: one vfiosim_region_access with its fields"
-			sed 's/^/# /' "$tmp/ptrace.txt"
+			sed 's/^/# /' "$tmp/ptrace.why" "$tmp/ptrace.txt"
 		fi
 	else
 		not_ok "perf trace --no-syscalls -e 'vfiosim:*' ($pv)"
