@@ -17,6 +17,7 @@ packages=(
 	qemu-system-x86 busybox-static mdevctl debootstrap dkms abigail-tools
 	python3 python3-yaml python3-jsonschema xz-utils zstd
 	mandoc man-db
+	trace-cmd linux-perf
 )
 
 missing=()

@@ -21,19 +21,23 @@ set -euo pipefail
 root=${VFIOSIM_TRIXIE:-/var/lib/vfiosim/trixie}
 stamp=$root/.vfiosim-root
 
-# Installed from trixie-backports: the newest VMM and kernel, and that
+# Installed from trixie-backports: the newest VMM and kernel, that
 # kernel's source (linux-source: the YNL code generator and the netlink
-# schemas that scripts/ynl-check.sh runs).
-backports=(qemu-system-x86 linux-image-amd64 linux-headers-amd64 linux-source)
+# schemas that scripts/ynl-check.sh runs) and its perf (linux-perf, built
+# from the same source, so that perf knows the kernel it records).
+backports=(qemu-system-x86 linux-image-amd64 linux-headers-amd64 linux-source
+	linux-perf)
 # Installed from trixie: what kbuild needs in the root, and what the test
 # suite runs there (the Debian 12 userspace is dynamically linked against
-# libmnl, jansson and the gcc sanitizer runtimes).  initramfs-tools comes first so
-# that the kernel does not pull in dracut; it is told not to run.
+# libmnl, jansson and the gcc sanitizer runtimes; trace-cmd for the
+# tracepoint test).  initramfs-tools comes first so that the kernel does
+# not pull in dracut; it is told not to run.
 packages=(
 	initramfs-tools make gcc-14 libc6-dev bc flex bison libelf-dev kmod
 	bash coreutils util-linux procps iproute2 findutils grep sed gawk
 	busybox-static mdevctl python3 python3-yaml python3-jsonschema dkms
 	libmnl0 libjansson4 libasan8 libubsan1 xz-utils zstd gzip cpio
+	trace-cmd
 )
 
 say() { echo "trixie-root: $*"; }
