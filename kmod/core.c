@@ -172,15 +172,24 @@ bool vfiosim_irq_raw_signal(struct vfiosim_dev *sdev, int index, u32 vector)
 	return true;
 }
 
-/* A dropped or delayed one (fault.c) was sent, as far as the device knows. */
+/*
+ * A dropped or delayed one (fault.c) was sent, as far as the device knows.
+ * Each call is one vfiosim_irq event (raw_signal's, or its fate here).
+ */
 static bool vfiosim_signal(struct vfiosim_dev *sdev, int index, u32 vector)
 {
+	u8 fate = VFIOSIM_TRACE_IRQ_DELIVERED;
 	unsigned int n;
 
 	lockdep_assert_held(&sdev->lock);
-	if (!sdev->trigger[index][vector])
+	if (!sdev->trigger[index][vector]) {
+		trace_vfiosim_irq(sdev, index, vector,
+				  VFIOSIM_TRACE_IRQ_NO_TRIGGER);
 		return false;
-	n = vfiosim_fault_irq(sdev, index, vector);
+	}
+	n = vfiosim_fault_irq(sdev, index, vector, &fate);
+	if (!n)
+		trace_vfiosim_irq(sdev, index, vector, fate);
 	while (n--)
 		vfiosim_irq_raw_signal(sdev, index, vector);
 	return true;
@@ -193,9 +202,10 @@ static bool vfiosim_signal(struct vfiosim_dev *sdev, int index, u32 vector)
  * level triggered: an assertion that VFIO has unmasked auto-masks, as
  * vfio-pci's handler does, and signals the trigger if there is one.
  * Called after anything that can change IRQ_STATUS, IRQ_MASK, COMMAND
- * or the VFIO mask, in any mode.
+ * or the VFIO mask, in any mode.  True if the line was signalled (as
+ * far as the fault knobs let it).
  */
-static void vfiosim_intx_update(struct vfiosim_dev *sdev)
+static bool vfiosim_intx_update(struct vfiosim_dev *sdev)
 {
 	u16 cmd = cfg_get16(sdev->config, PCI_COMMAND);
 	u16 status = cfg_get16(sdev->config, PCI_STATUS);
@@ -211,9 +221,10 @@ static void vfiosim_intx_update(struct vfiosim_dev *sdev)
 
 	if (sdev->irq_mode != VFIO_PCI_INTX_IRQ_INDEX || !asserted ||
 	    (cmd & PCI_COMMAND_INTX_DISABLE) || sdev->intx_masked)
-		return;
+		return false;
 	sdev->intx_masked = true;
 	vfiosim_signal(sdev, VFIO_PCI_INTX_IRQ_INDEX, 0);
+	return true;
 }
 
 static bool vfiosim_vector_held(const struct vfiosim_dev *sdev, u32 vector)
@@ -279,7 +290,11 @@ void vfiosim_doorbell(struct vfiosim_dev *sdev, u32 vector)
 		return;
 	}
 	sdev->irq_status |= BIT(vector);
-	vfiosim_intx_update(sdev);
+	/* INTx held by IRQ_MASK, INTX_DISABLE or the VFIO mask: pending */
+	if (!vfiosim_intx_update(sdev) &&
+	    sdev->irq_mode == VFIO_PCI_INTX_IRQ_INDEX)
+		trace_vfiosim_irq(sdev, sdev->irq_mode, vector,
+				  VFIOSIM_TRACE_IRQ_PENDING);
 	if (sdev->irq_mode != VFIO_PCI_INTX_IRQ_INDEX)
 		vfiosim_msi_deliver(sdev, vector);
 }
@@ -1294,8 +1309,10 @@ int vfiosim_user_reset(struct vfiosim_dev *sdev)
 {
 	int ret = vfiosim_fault_op(sdev, VFIOSIM_FAULT_RESET);
 
-	if (ret)
+	if (ret) {
+		trace_vfiosim_reset(sdev, READ_ONCE(sdev->owner), ret);
 		return ret;
+	}
 	vfiosim_reset(sdev);
 	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_RESET);
 	return 0;
@@ -1312,11 +1329,13 @@ int vfiosim_device_feature(struct vfiosim_dev *sdev, u32 flags)
  * close: registers, config space and BAR2's contents go back to their
  * defaults, and whatever the last owner mapped stops working (a new
  * generation; its map files see it and their mappings are zapped).
- * Interrupt triggers are the transport's to release before.
+ * Interrupt triggers are the transport's to release before.  @owner is
+ * the one coming (claim) or leaving (close), for the tracepoint.
  */
-static void vfiosim_owner_change_locked(struct vfiosim_dev *sdev)
+static void vfiosim_owner_change_locked(struct vfiosim_dev *sdev, u8 owner)
 {
 	lockdep_assert_held(&sdev->lock);
+	trace_vfiosim_owner_reset(sdev, owner, 0);
 	sdev->open_gen++;
 	vfiosim_reset_locked(sdev);
 	vfiosim_bar2_clear_locked(sdev);
@@ -1336,7 +1355,7 @@ int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner)
 		ret = -EBUSY;
 	} else {
 		sdev->owner = owner;
-		vfiosim_owner_change_locked(sdev);
+		vfiosim_owner_change_locked(sdev, owner);
 		vfiosim_netlink_event(sdev, VFIOSIM_EVENT_OPENED);
 	}
 	trace_vfiosim_open(sdev, owner, ret);
@@ -1347,12 +1366,15 @@ int vfiosim_claim(struct vfiosim_dev *sdev, enum vfiosim_owner owner)
 /* Nothing the DMA engine does reaches memory after this returns. */
 void vfiosim_unclaim(struct vfiosim_dev *sdev)
 {
+	u8 owner;
+
 	vfiosim_dma_stop(sdev);
 	vfiosim_mig_reset(sdev);	/* no data session outlives its owner */
 	mutex_lock(&sdev->lock);
 	trace_vfiosim_close(sdev, sdev->owner, 0);
+	owner = sdev->owner;
 	sdev->owner = VFIOSIM_OWNER_NONE;
-	vfiosim_owner_change_locked(sdev);
+	vfiosim_owner_change_locked(sdev, owner);
 	vfiosim_netlink_event(sdev, VFIOSIM_EVENT_CLOSED);
 	mutex_unlock(&sdev->lock);
 	vfiosim_dma_resume(sdev, true);

@@ -119,10 +119,11 @@ int vfiosim_fault_op(struct vfiosim_dev *sdev, enum vfiosim_fault_knob k)
 /*
  * A device interrupt (INTx, MSI or MSI-X vector @vector of @index) is
  * about to be signalled, under vfiosim_dev.lock: how many times to signal
- * it now (0 drops or delays it, 2 doubles it).
+ * it now (0 drops or delays it, 2 doubles it).  With 0, *@fate says
+ * which (a VFIOSIM_TRACE_IRQ_*).
  */
 unsigned int vfiosim_fault_irq(struct vfiosim_dev *sdev, int index,
-			       u32 vector)
+			       u32 vector, u8 *fate)
 {
 	struct vfiosim_fault *f = &sdev->fault;
 	u32 delay_us;
@@ -130,10 +131,14 @@ unsigned int vfiosim_fault_irq(struct vfiosim_dev *sdev, int index,
 	lockdep_assert_held(&sdev->lock);
 	if (index == VFIO_PCI_ERR_IRQ_INDEX || index == VFIO_PCI_REQ_IRQ_INDEX)
 		return 1;
-	if (unlikely(vfiosim_fault_gone(sdev)))
+	if (unlikely(vfiosim_fault_gone(sdev))) {
+		*fate = VFIOSIM_TRACE_IRQ_GONE;
 		return 0;
-	if (vfiosim_fault_take(sdev, VFIOSIM_FAULT_IRQ_DROP))
+	}
+	if (vfiosim_fault_take(sdev, VFIOSIM_FAULT_IRQ_DROP)) {
+		*fate = VFIOSIM_TRACE_IRQ_FAULT_DROPPED;
 		return 0;
+	}
 	delay_us = atomic_read(&f->knob[VFIOSIM_FAULT_IRQ_DELAY].value);
 	if (delay_us) {
 		if (f->irq_delayed_index != index)
@@ -149,6 +154,7 @@ unsigned int vfiosim_fault_irq(struct vfiosim_dev *sdev, int index,
 		 */
 		queue_delayed_work(system_wq, &f->irq_delay_work,
 				   usecs_to_jiffies(delay_us) + 1);
+		*fate = VFIOSIM_TRACE_IRQ_FAULT_DELAYED;
 		return 0;
 	}
 	if (atomic_read(&f->knob[VFIOSIM_FAULT_IRQ_TWICE].value)) {

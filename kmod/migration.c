@@ -1020,7 +1020,8 @@ static int mig_set_state(struct vfiosim_dev *sdev, u32 new, bool want_file,
 	mutex_lock(&m->lock);
 	if (m->state == VFIO_DEVICE_STATE_ERROR) {
 		ret = -EINVAL;
-		trace_vfiosim_mig_arc(sdev, m->state, new, m->state, ret);
+		trace_vfiosim_mig_arc(sdev, m->state, new, m->state, ret,
+				      VFIOSIM_TRACE_MIG_SET_STATE);
 		goto out;
 	}
 	while (m->state != new) {
@@ -1030,14 +1031,16 @@ static int mig_set_state(struct vfiosim_dev *sdev, u32 new, bool want_file,
 		ret = vfio_mig_get_next_state(&sdev->vdev, m->state, new,
 					      &next);
 		if (ret) {
-			trace_vfiosim_mig_arc(sdev, from, new, from, ret);
+			trace_vfiosim_mig_arc(sdev, from, new, from, ret,
+					      VFIOSIM_TRACE_MIG_SET_STATE);
 			break;
 		}
 		/* a refused arc breaks the device, as vfio-pci drivers do */
 		if (vfiosim_fault_mig(sdev, VFIOSIM_FAULT_MIG_REFUSE)) {
 			m->state = VFIO_DEVICE_STATE_ERROR;
 			ret = -EIO;
-			trace_vfiosim_mig_arc(sdev, from, next, m->state, ret);
+			trace_vfiosim_mig_arc(sdev, from, next, m->state, ret,
+					      VFIOSIM_TRACE_MIG_SET_STATE);
 			break;
 		}
 		ret = mig_step(sdev, m, next, &d);
@@ -1045,7 +1048,8 @@ static int mig_set_state(struct vfiosim_dev *sdev, u32 new, bool want_file,
 			m->state = VFIO_DEVICE_STATE_ERROR;
 		if (!ret)
 			m->state = next;
-		trace_vfiosim_mig_arc(sdev, from, next, m->state, ret);
+		trace_vfiosim_mig_arc(sdev, from, next, m->state, ret,
+				      VFIOSIM_TRACE_MIG_SET_STATE);
 		if (ret)
 			break;
 		/* a data session starts only in the state asked for */
@@ -1159,6 +1163,10 @@ void vfiosim_mig_reset(struct vfiosim_dev *sdev)
 		m->quiesced = false;
 	}
 	m->broken = false;
+	if (m->state != VFIO_DEVICE_STATE_RUNNING)
+		trace_vfiosim_mig_arc(sdev, m->state, VFIO_DEVICE_STATE_RUNNING,
+				      VFIO_DEVICE_STATE_RUNNING, 0,
+				      VFIOSIM_TRACE_MIG_RESET);
 	m->state = VFIO_DEVICE_STATE_RUNNING;
 	mutex_unlock(&m->lock);
 }

@@ -14,3 +14,11 @@ void vfiosim_trace_fault(struct vfiosim_dev *sdev, const char *knob, u64 value)
 {
 	trace_vfiosim_fault(sdev, knob, value);
 }
+
+/* Returns @ret, which refused @hdr. */
+int vfiosim_trace_set_irqs_refused(struct vfiosim_dev *sdev,
+				   const struct vfio_irq_set *hdr, int ret)
+{
+	trace_vfiosim_set_irqs(sdev, hdr, ret);
+	return ret;
+}

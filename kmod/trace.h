@@ -57,17 +57,19 @@ TRACE_DEFINE_ENUM(VFIO_PCI_REQ_IRQ_INDEX);
 			 { 4, "resuming" }, { 5, "running_p2p" },	\
 			 { 6, "pre_copy" }, { 7, "pre_copy_p2p" })
 
-/* what became of an interrupt the device raised */
-#define VFIOSIM_TRACE_IRQ_DELIVERED	0	/* its eventfd was signalled */
-#define VFIOSIM_TRACE_IRQ_NO_TRIGGER	1	/* lost: no eventfd set */
-#define VFIOSIM_TRACE_IRQ_PENDING	2	/* held back by a mask */
-#define VFIOSIM_TRACE_IRQ_DROPPED	3	/* no mode, or vector past it */
-
+/* what became of an interrupt: VFIOSIM_TRACE_IRQ_* in vfiosim.h */
 #define vfiosim_trace_irq_fate(f)					\
 	__print_symbolic(f, { VFIOSIM_TRACE_IRQ_DELIVERED, "delivered" },\
 			 { VFIOSIM_TRACE_IRQ_NO_TRIGGER, "no_trigger" },\
 			 { VFIOSIM_TRACE_IRQ_PENDING, "pending" },	\
-			 { VFIOSIM_TRACE_IRQ_DROPPED, "dropped" })
+			 { VFIOSIM_TRACE_IRQ_DROPPED, "dropped" },	\
+			 { VFIOSIM_TRACE_IRQ_FAULT_DROPPED, "fault_dropped" },\
+			 { VFIOSIM_TRACE_IRQ_FAULT_DELAYED, "fault_delayed" },\
+			 { VFIOSIM_TRACE_IRQ_GONE, "gone" })
+
+/* what moved the migration FSM */
+#define VFIOSIM_TRACE_MIG_SET_STATE	0	/* a state the user set */
+#define VFIOSIM_TRACE_MIG_RESET		1	/* reset, open or close */
 
 #ifndef _VFIOSIM_TRACE_HELPERS
 #define _VFIOSIM_TRACE_HELPERS
@@ -150,7 +152,11 @@ TRACE_EVENT(vfiosim_set_irqs,
 		      __entry->ret)
 );
 
-/* An interrupt the device raised: delivered, held back or lost. */
+/*
+ * An interrupt the device raised: delivered, held back or lost, exactly
+ * one event each (a delayed one is traced again when it is delivered; one
+ * irq_twice doubles is delivered twice).
+ */
 TRACE_EVENT(vfiosim_irq,
 	    TP_PROTO(struct vfiosim_dev *sdev, int mode, u32 vector, u8 fate),
 	    TP_ARGS(sdev, mode, vector, fate),
@@ -190,8 +196,16 @@ DEFINE_EVENT(vfiosim_owner_class, vfiosim_close,
 	     TP_PROTO(struct vfiosim_dev *sdev, u8 owner, int ret),
 	     TP_ARGS(sdev, owner, ret));
 
-/* VFIO_DEVICE_RESET, vfio-user DEVICE_RESET or an FLR. */
+/* VFIO_DEVICE_RESET, vfio-user DEVICE_RESET or an FLR (ret: refused). */
 DEFINE_EVENT(vfiosim_owner_class, vfiosim_reset,
+	     TP_PROTO(struct vfiosim_dev *sdev, u8 owner, int ret),
+	     TP_ARGS(sdev, owner, ret));
+
+/*
+ * The reset between two owners (at a claim: the new owner; at a close:
+ * the one leaving), which no user asked for.
+ */
+DEFINE_EVENT(vfiosim_owner_class, vfiosim_owner_reset,
 	     TP_PROTO(struct vfiosim_dev *sdev, u8 owner, int ret),
 	     TP_ARGS(sdev, owner, ret));
 
@@ -239,25 +253,31 @@ DEFINE_EVENT(vfiosim_dma_class, vfiosim_dma_error,
 /*
  * One arc of the migration FSM toward a requested state; state is where
  * the device is after it (ERROR if the arc broke it, from if it failed).
+ * cause=reset: a reset or an owner change put it back to RUNNING.
  */
 TRACE_EVENT(vfiosim_mig_arc,
 	    TP_PROTO(struct vfiosim_dev *sdev, u32 from, u32 to, u32 state,
-		     int ret),
-	    TP_ARGS(sdev, from, to, state, ret),
+		     int ret, u8 cause),
+	    TP_ARGS(sdev, from, to, state, ret, cause),
 	    TP_STRUCT__entry(__array(char, dev, VFIOSIM_TRACE_DEV_LEN)
 			     __field(u32, from)
 			     __field(u32, to)
 			     __field(u32, state)
-			     __field(int, ret)),
+			     __field(int, ret)
+			     __field(u8, cause)),
 	    TP_fast_assign(vfiosim_trace_set_dev(__entry, sdev);
 			   __entry->from = from;
 			   __entry->to = to;
 			   __entry->state = state;
-			   __entry->ret = ret;),
-	    TP_printk("dev=%s from=%s to=%s state=%s ret=%d", __entry->dev,
-		      vfiosim_trace_mig(__entry->from),
+			   __entry->ret = ret;
+			   __entry->cause = cause;),
+	    TP_printk("dev=%s from=%s to=%s state=%s ret=%d cause=%s",
+		      __entry->dev, vfiosim_trace_mig(__entry->from),
 		      vfiosim_trace_mig(__entry->to),
-		      vfiosim_trace_mig(__entry->state), __entry->ret)
+		      vfiosim_trace_mig(__entry->state), __entry->ret,
+		      __print_symbolic(__entry->cause,
+				       { VFIOSIM_TRACE_MIG_SET_STATE, "set_state" },
+				       { VFIOSIM_TRACE_MIG_RESET, "reset" }))
 );
 
 /* A fault knob fired (fault.c, through vfiosim_trace_fault()). */

@@ -238,11 +238,11 @@ static long vfiosim_ioctl_set_irqs(struct vfiosim_dev *sdev, void __user *arg)
 
 	irq.index = hdr.index;
 	if (vfiosim_get_irq_info(sdev, &irq))
-		return -EINVAL;
+		return vfiosim_trace_set_irqs_refused(sdev, &hdr, -EINVAL);
 	ret = vfio_set_irqs_validate_and_prepare(&hdr, irq.count,
 						 VFIO_PCI_NUM_IRQS, &data_size);
 	if (ret)
-		return ret;
+		return vfiosim_trace_set_irqs_refused(sdev, &hdr, ret);
 
 	if (data_size) {
 		data = memdup_user(arg + minsz, data_size);

@@ -193,14 +193,14 @@ static int vu_set_irqs(struct vfiosim_vu_req *req)
 	memcpy(&hdr, req->payload, minsz);
 	irq.index = hdr.index;
 	if (vfiosim_get_irq_info(req->sdev, &irq))
-		return -EINVAL;
+		goto refused;
 
 	switch (hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
 	case VFIO_IRQ_SET_DATA_EVENTFD:
 		if (req->nfds && req->nfds != hdr.count)
-			return -EINVAL;
+			goto refused;
 		if (hdr.count > VFIOSIM_MAX_VECTORS)
-			return -EINVAL;
+			goto refused;
 		/* the fds are in the message meta-data, not in argsz */
 		hdr.argsz = minsz + hdr.count * sizeof(s32);
 		if (req->nfds) {
@@ -216,17 +216,20 @@ static int vu_set_irqs(struct vfiosim_vu_req *req)
 		fallthrough;
 	default:
 		if (req->nfds)
-			return -EINVAL;
+			goto refused;
 		if (hdr.argsz > req->len)
-			return -EINVAL;
+			goto refused;
 		break;
 	}
 
 	ret = vfio_set_irqs_validate_and_prepare(&hdr, irq.count,
 						 VFIO_PCI_NUM_IRQS, &data_size);
 	if (ret)
-		return ret;
+		return vfiosim_trace_set_irqs_refused(req->sdev, &hdr, ret);
 	return vfiosim_set_irqs(req->sdev, &hdr, data);
+
+refused:
+	return vfiosim_trace_set_irqs_refused(req->sdev, &hdr, -EINVAL);
 }
 
 /*

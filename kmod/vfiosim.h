@@ -399,8 +399,17 @@ bool vfiosim_fault_gone(struct vfiosim_dev *sdev);
 int vfiosim_fault_access(struct vfiosim_dev *sdev, u32 index, bool write,
 			 void *buf, size_t count);
 int vfiosim_fault_op(struct vfiosim_dev *sdev, enum vfiosim_fault_knob k);
+
+/* what became of an interrupt (the vfiosim_irq tracepoint's fate) */
+#define VFIOSIM_TRACE_IRQ_DELIVERED	0	/* its eventfd was signalled */
+#define VFIOSIM_TRACE_IRQ_NO_TRIGGER	1	/* lost: no eventfd set */
+#define VFIOSIM_TRACE_IRQ_PENDING	2	/* held back by a mask */
+#define VFIOSIM_TRACE_IRQ_DROPPED	3	/* no mode, or vector past it */
+#define VFIOSIM_TRACE_IRQ_FAULT_DROPPED	4	/* lost to irq_drop */
+#define VFIOSIM_TRACE_IRQ_FAULT_DELAYED	5	/* held by irq_delay_us */
+#define VFIOSIM_TRACE_IRQ_GONE		6	/* after a forced removal */
 unsigned int vfiosim_fault_irq(struct vfiosim_dev *sdev, int index,
-			       u32 vector);
+			       u32 vector, u8 *fate);
 u32 vfiosim_fault_dma(struct vfiosim_dev *sdev, u32 *len);
 bool vfiosim_fault_dma_stall(struct vfiosim_dev *sdev);
 void vfiosim_fault_dma_stall_wait(struct vfiosim_dev *sdev,
@@ -430,6 +439,9 @@ static inline void vfiosim_dmabuf_cleanup(struct vfiosim_dev *sdev)
 
 /* trace.c: a fault knob fired (the vfiosim_fault tracepoint) */
 void vfiosim_trace_fault(struct vfiosim_dev *sdev, const char *knob, u64 value);
+/* trace.c: a SET_IRQS refused before vfiosim_set_irqs() (vfio, vfio-user) */
+int vfiosim_trace_set_irqs_refused(struct vfiosim_dev *sdev,
+				   const struct vfio_irq_set *hdr, int ret);
 
 /* genl.c */
 int vfiosim_netlink_init(void);
