@@ -17,6 +17,8 @@
 # build/kmod/KVER.  The unix variants get the plain vfiosim-userd, as an
 # installed system has it (VFIOSIM_USERD): the ASan one is linked against
 # a shared libasan, which the runner's stdbuf LD_PRELOAD puts second.
+# VFIOSIM_KSFT_VM_TIMEOUT: seconds for the guest (600; the whole
+# collection wants 1800 under TCG).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -82,7 +84,8 @@ start=$(date +%s)
 # shellcheck disable=SC2016 # expanded in the guest
 VFIOSIM_KO=$build/kmod/$kver/vfiosim.ko \
 VFIOSIM_USERD=$top/userspace/build/vfiosim-userd \
-	scripts/vm/run --kernel "$kver" --root "$root" --results "$res" --timeout 600 -- \
+	scripts/vm/run --kernel "$kver" --root "$root" --results "$res" \
+	--timeout "${VFIOSIM_KSFT_VM_TIMEOUT:-600}" -- \
 	sh -c '"$0" -c vfiosim 2>&1 | sed -u "" >"$VFIOSIM_RESULTS/kselftest.tap"' \
 	"$tree/run_kselftest.sh" >"$res/vm.log" 2>&1
 vm_rc=$?
