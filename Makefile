@@ -12,6 +12,10 @@
 #                     newest of the Debian 13 root (scripts/trixie-root.sh)
 #   make demo         a guided tour in a QEMU guest
 #   make bench        benchmarks in a QEMU guest (6.12), against mtty
+#   make kselftest-install
+#                     the selftests as a kselftest install tree for the
+#                     kernel's run_kselftest.sh -c vfiosim (INSTALL_PATH=,
+#                     default build/kselftest_install)
 #   make deps         install the Debian packages all of this needs, and
 #                     build the Debian 13 root
 #   make install      tools, library, headers, pkg-config file, systemd
@@ -37,7 +41,7 @@ MANDIR	?= $(PREFIX)/share/man
 MANPAGES := man/vfiosimctl.8 man/vfiosim-userd.8 man/libvfiosim.3 man/vfiosim.4
 
 .PHONY: all deps modules userspace userspace-asan selftests mtty check demo \
-	bench checkpatch clean install install-dkms-src
+	bench checkpatch clean install install-dkms-src kselftest-install
 
 all: modules userspace selftests
 
@@ -71,6 +75,10 @@ userspace-asan:
 
 selftests: userspace
 	$(MAKE) -C selftests/vfiosim
+
+kselftest-install: userspace
+	$(MAKE) -C selftests/vfiosim install \
+		INSTALL_PATH=$(abspath $(or $(INSTALL_PATH),$(BUILD)/kselftest_install))
 
 checkpatch:
 	$(TOP)/scripts/checkpatch.sh

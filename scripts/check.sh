@@ -203,4 +203,23 @@ for k in $kvers; do
 	phase_done "guest $k"
 done
 
+# Once, as kselftest CI systems run suites: an install tree, the kernel's
+# run_kselftest.sh -c vfiosim in a 6.12 guest, a quick subset of the C
+# programs (the guests above ran them all); the runner's results count.
+kselftest_step() {
+	local k
+
+	k=$(echo "$kvers" | grep -E '^6\.12\.' | tail -n 1)
+	if [ -z "$k" ]; then
+		result 1 "kselftest: a 6.12 kernel to run run_kselftest.sh on"
+		return
+	fi
+	echo "# kselftest: run_kselftest.sh -c vfiosim over an install tree, in a guest running $k"
+	scripts/kselftest-check.sh "$k" 2>&1 | tee "$logs/kselftest.log" | quote_summary
+	add_counts "$logs/kselftest.log" ||
+		result 1 "kselftest: scripts/kselftest-check.sh printed its counts"
+	phase_done "kselftest guest $k"
+}
+kselftest_step
+
 finish

@@ -1,0 +1,1 @@
+vfiosim_modules.sh
