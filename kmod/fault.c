@@ -397,10 +397,61 @@ static int vfiosim_fault_fired_get(void *data, u64 *val)
 DEFINE_DEBUGFS_ATTRIBUTE(vfiosim_fault_fired_fops, vfiosim_fault_fired_get,
 			 NULL, "%llu\n");
 
-static void vfiosim_fault_param(struct dentry *dir, const char *name,
-				u32 *val)
+/*
+ * Parameters refuse, with EINVAL, what their knob could not use: an errno
+ * outside 1..MAX_ERRNO-1, a direction other than the two bits, a DMA
+ * status that is not an error.
+ */
+static int vfiosim_fault_param_get(void *data, u64 *val)
 {
-	debugfs_create_u32(name, 0600, dir, val);
+	*val = READ_ONCE(*(u32 *)data);
+	return 0;
+}
+
+static int vfiosim_fault_param_store(void *data, u64 val, u64 min, u64 max)
+{
+	if (val < min || val > max)
+		return -EINVAL;
+	WRITE_ONCE(*(u32 *)data, val);
+	return 0;
+}
+
+static int vfiosim_fault_errno_set(void *data, u64 val)
+{
+	return vfiosim_fault_param_store(data, val, 1, MAX_ERRNO - 1);
+}
+
+static int vfiosim_fault_dir_set(void *data, u64 val)
+{
+	return vfiosim_fault_param_store(data, val, 0, VFIOSIM_FAULT_DIR_READ |
+					 VFIOSIM_FAULT_DIR_WRITE);
+}
+
+static int vfiosim_fault_status_set(void *data, u64 val)
+{
+	return vfiosim_fault_param_store(data, val,
+					 VFIOSIM_DMA_STATUS_ERR_UNMAPPED,
+					 VFIOSIM_DMA_STATUS_ERR_FAULT);
+}
+
+static int vfiosim_fault_u32_set(void *data, u64 val)
+{
+	return vfiosim_fault_param_store(data, val, 0, U32_MAX);
+}
+
+DEFINE_DEBUGFS_ATTRIBUTE(vfiosim_fault_errno_fops, vfiosim_fault_param_get,
+			 vfiosim_fault_errno_set, "%llu\n");
+DEFINE_DEBUGFS_ATTRIBUTE(vfiosim_fault_dir_fops, vfiosim_fault_param_get,
+			 vfiosim_fault_dir_set, "%llu\n");
+DEFINE_DEBUGFS_ATTRIBUTE(vfiosim_fault_status_fops, vfiosim_fault_param_get,
+			 vfiosim_fault_status_set, "%llu\n");
+DEFINE_DEBUGFS_ATTRIBUTE(vfiosim_fault_u32_fops, vfiosim_fault_param_get,
+			 vfiosim_fault_u32_set, "%llu\n");
+
+static void vfiosim_fault_param(struct dentry *dir, const char *name,
+				u32 *val, const struct file_operations *fops)
+{
+	debugfs_create_file_unsafe(name, 0600, dir, val, fops);
 }
 
 void vfiosim_fault_init(struct vfiosim_dev *sdev)
@@ -436,16 +487,24 @@ void vfiosim_fault_add(struct vfiosim_dev *sdev)
 		debugfs_create_file_unsafe(fired, 0400, f->dir, &f->knob[k],
 					   &vfiosim_fault_fired_fops);
 	}
-	vfiosim_fault_param(f->dir, "access_fail_errno", &f->access_errno);
-	vfiosim_fault_param(f->dir, "access_fail_dir", &f->access_dir);
-	vfiosim_fault_param(f->dir, "access_fail_regions", &f->access_regions);
-	vfiosim_fault_param(f->dir, "set_irqs_fail_errno", &f->op_errno[0]);
-	vfiosim_fault_param(f->dir, "region_info_fail_errno", &f->op_errno[1]);
-	vfiosim_fault_param(f->dir, "reset_fail_errno", &f->op_errno[2]);
-	vfiosim_fault_param(f->dir, "feature_fail_errno", &f->op_errno[3]);
+	vfiosim_fault_param(f->dir, "access_fail_errno", &f->access_errno,
+			    &vfiosim_fault_errno_fops);
+	vfiosim_fault_param(f->dir, "access_fail_dir", &f->access_dir,
+			    &vfiosim_fault_dir_fops);
+	vfiosim_fault_param(f->dir, "access_fail_regions", &f->access_regions,
+			    &vfiosim_fault_u32_fops);
+	vfiosim_fault_param(f->dir, "set_irqs_fail_errno", &f->op_errno[0],
+			    &vfiosim_fault_errno_fops);
+	vfiosim_fault_param(f->dir, "region_info_fail_errno", &f->op_errno[1],
+			    &vfiosim_fault_errno_fops);
+	vfiosim_fault_param(f->dir, "reset_fail_errno", &f->op_errno[2],
+			    &vfiosim_fault_errno_fops);
+	vfiosim_fault_param(f->dir, "feature_fail_errno", &f->op_errno[3],
+			    &vfiosim_fault_errno_fops);
 	vfiosim_fault_param(f->dir, "irq_spurious_vector",
-			    &f->irq_spurious_vector);
-	vfiosim_fault_param(f->dir, "dma_fail_status", &f->dma_fail_status);
+			    &f->irq_spurious_vector, &vfiosim_fault_u32_fops);
+	vfiosim_fault_param(f->dir, "dma_fail_status", &f->dma_fail_status,
+			    &vfiosim_fault_status_fops);
 }
 
 /*

@@ -138,6 +138,46 @@ TEST_F(vfiosim, access_fail_zero_resets)
 	EXPECT_EQ(0, knob_get(self->uuid, "access_fail_dir"));
 }
 
+/*
+ * A parameter refuses what its knob could not use, and keeps its value:
+ * errnos outside 1..4094, a direction other than the two bits, a DMA
+ * status that is not an error.
+ */
+TEST_F(vfiosim, param_rejects_bad_values)
+{
+	static const struct {
+		const char *name;
+		long long bad;
+	} cases[] = {
+		{ "access_fail_errno", 0 },
+		{ "access_fail_errno", 4095 },
+		{ "reset_fail_errno", 0 },
+		{ "access_fail_dir", 4 },
+		{ "dma_fail_status", VFIOSIM_DMA_STATUS_IDLE },
+		{ "dma_fail_status", VFIOSIM_DMA_STATUS_BUSY },
+		{ "dma_fail_status", VFIOSIM_DMA_STATUS_DONE },
+		{ "dma_fail_status", VFIOSIM_DMA_STATUS_ERR_FAULT + 1 },
+		{ "access_fail_regions", 1LL << 32 },
+	};
+	unsigned int i;
+	long long before;
+
+	NEED_KNOBS(self);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		before = knob_get(self->uuid, cases[i].name);
+		EXPECT_EQ(-EINVAL, knob_set(self->uuid, cases[i].name,
+					    cases[i].bad))
+			TH_LOG("%s = %lld", cases[i].name, cases[i].bad);
+		EXPECT_EQ(before, knob_get(self->uuid, cases[i].name))
+			TH_LOG("%s kept its value", cases[i].name);
+	}
+	/* the bounds themselves are taken */
+	EXPECT_EQ(0, knob_set(self->uuid, "access_fail_errno", 4094));
+	EXPECT_EQ(0, knob_set(self->uuid, "access_fail_dir", 3));
+	EXPECT_EQ(0, knob_set(self->uuid, "dma_fail_status",
+			      VFIOSIM_DMA_STATUS_ERR_UNMAPPED));
+}
+
 /* ---- ioctls and their vfio-user messages ------------------------------- */
 
 /* Fail the next one of a kind with EBUSY, then see it work. */

@@ -131,7 +131,7 @@ if "$ctl" fault "$uuid" access_fail_errno 6 >/dev/null &&
 		"vfiosim_fault: dev=$uuid knob=access_fail value=0"
 	count "fault: ... and the refused read is traced with ENXIO" 1 \
 		"vfiosim_region_access: dev=$uuid transport=vfio dir=read region=bar0 offset=0x0 size=4 value=0x0 ret=-6"
-	"$ctl" fault "$uuid" access_fail_errno 0 >/dev/null
+	"$ctl" fault "$uuid" access_fail 0 >/dev/null	# off, parameters back
 else
 	not_ok "fault: vfiosimctl fault sets access_fail on $uuid"
 fi
