@@ -784,10 +784,12 @@ vfiosim_region_info_cap(const struct vfio_region_info *info, uint16_t id)
 	/*
 	 * Offsets must grow strictly: the kernel appends capabilities, and
 	 * it is what makes a looping chain end.  They must also leave the
-	 * fixed part alone, keep the header aligned and fit in argsz.
+	 * fixed part alone, sit on an 8-byte boundary (where the kernel's
+	 * vfio_info_cap_add() puts every one, and what a sparse-mmap cap's
+	 * u64 areas need) and fit in argsz.
 	 */
 	for (off = info->cap_offset; off; off = hdr->next) {
-		if (off < sizeof(*info) || off % _Alignof(struct vfio_info_cap_header) ||
+		if (off < sizeof(*info) || off % sizeof(uint64_t) ||
 		    off > end || end - off < sizeof(*hdr))
 			return NULL;
 		hdr = (const void *)(base + off);
