@@ -81,27 +81,8 @@ step_result()
 	report "$@"
 }
 
-# Loaded now, or built into this kernel.
-module_present()
-{
-	local name=$1
-
-	[ -d "/sys/module/$name" ] ||
-		grep -qE "/$name\.ko" "/lib/modules/$(uname -r)/modules.builtin" 2>/dev/null
-}
-
-# Load the first of several names that exists (names moved between 6.1
-# and 6.12); true if one is present afterwards.
-load_any()
-{
-	local name
-
-	for name in "$@"; do
-		module_present "$name" && return 0
-		modprobe -q "$name" 2>/dev/null && module_present "$name" && return 0
-	done
-	return 1
-}
+# shellcheck source-path=SCRIPTDIR source=vfiosim_lib.sh
+. "$here/vfiosim_lib.sh"
 
 load_dependencies()
 {

@@ -34,24 +34,8 @@ fi
 
 parent=/sys/class/mdev_bus/vfiosim
 
-# Loaded now, or built into this kernel.
-present()
-{
-	[ -d "/sys/module/$1" ] ||
-		grep -qE "/$1\.ko" "/lib/modules/$(uname -r)/modules.builtin" 2>/dev/null
-}
-
-# The first of several names that loads (mdev was vfio_mdev before 5.x).
-load_any()
-{
-	local name
-
-	for name in "$@"; do
-		present "$name" && return 0
-		modprobe -q "$name" 2>/dev/null && present "$name" && return 0
-	done
-	return 1
-}
+# shellcheck source-path=SCRIPTDIR source=vfiosim_lib.sh
+. "$here/vfiosim_lib.sh"
 
 # Both types, as the C programs' fixture variants use them.
 types_present()
@@ -68,7 +52,7 @@ load()
 		ktap_skip_all "VFIOSIM_KO=$ko: no such file"
 		exit "$KSFT_SKIP"
 	fi
-	if [ -z "$ko" ] && ! present vfiosim && ! modprobe -n -q vfiosim 2>/dev/null; then
+	if [ -z "$ko" ] && ! module_present vfiosim && ! modprobe -n -q vfiosim 2>/dev/null; then
 		ktap_skip_all "no vfiosim module: set VFIOSIM_KO=path/to/vfiosim.ko, or dkms install vfiosim"
 		exit "$KSFT_SKIP"
 	fi
@@ -77,14 +61,14 @@ load()
 	ktap_test_result "vfio_iommu_type1 loaded" load_any vfio_iommu_type1
 	ktap_test_result "mdev loaded" load_any mdev vfio_mdev
 	if [ -n "$ko" ]; then
-		if present vfiosim && ! rmmod vfiosim; then
+		if module_present vfiosim && ! rmmod vfiosim; then
 			ktap_test_fail "rmmod the vfiosim already loaded, for $ko"
 		elif insmod "$ko"; then
 			ktap_test_pass "insmod $ko"
 		else
 			ktap_test_fail "insmod $ko"
 		fi
-	elif present vfiosim; then
+	elif module_present vfiosim; then
 		ktap_test_pass "vfiosim already loaded"
 	else
 		ktap_test_result "modprobe vfiosim" modprobe vfiosim

@@ -55,6 +55,8 @@ kver=$(uname -r)
 qemu=$(command -v qemu-system-x86_64)
 # shellcheck source=nested/lib.sh
 . "$here/nested/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=nested/userd_fired.sh
+. "$here/nested/userd_fired.sh"
 
 echo "TAP version 13"
 nested_preconditions "$qemu" "$types" "$type" "$kver"
@@ -185,7 +187,8 @@ start_l2() {
 	echo "# $p: L2 booting (qemu pid ${pid[$p]}, device $u)"
 }
 
-control() { python3 "$here/nested/userd_control.py" "${dir[$1]}/control.sock" "$2"; }
+# delay PATH MS: set the path's daemon's delay_reply_ms; prints its knobs
+delay() { "$ctl" fault --control "${dir[$1]}/control.sock" "${uuid[$1]}" delay_reply_ms "$2"; }
 
 # fault_step PATH: arm the path's fault once L2 is ready for it, and
 # release a hold once L2 has seen it
@@ -209,14 +212,14 @@ fault_step() {
 			rpid[$p]=$!
 		else
 			echo "# $p: fault: userd holds replies $hold_ms ms (QEMU waits $msg_timeout_ms ms):" \
-				"$(control "$p" "{\"device\": \"$u\", \"knob\": \"delay_reply_ms\", \"value\": $hold_ms}")"
+				"$(delay "$p" "$hold_ms" 2>&1)"
 		fi
 		fstate[$p]=armed
 		;;
 	armed:hold)
 		grep -qa "=== vfiosim-nested $nonce fault-seen ===" "$d/console.log" || return 0
 		echo "# $p: fault: L2 saw the held read; replies flow again:" \
-			"$(control "$p" "{\"device\": \"$u\", \"knob\": \"delay_reply_ms\", \"value\": 0}")"
+			"$(delay "$p" 0 2>&1)"
 		fstate[$p]=released
 		;;
 	esac
@@ -408,7 +411,7 @@ fault_report() {
 		fi
 		;;
 	hold)
-		fired=$(python3 "$here/nested/userd_control.py" "$d/control.sock" --fired "$u" delay_reply_ms)
+		fired=$(userd_fired "$ctl" "$d/control.sock" "$u" delay_reply_ms)
 		check "$p: fault: the hold delayed replies QEMU waited for (fired ${fired:-?})" \
 			test "${fired:-0}" -ge 1
 		check "$p: fault: vfiosim-userd serves another client afterwards" \

@@ -92,8 +92,10 @@ reads_id() {
 	"$ctl" region read "$1" bar0 0x0 2>/dev/null | grep -qi 0x5646534d
 }
 
-control() { python3 "$here/nested/userd_control.py" "$tmp/u/control.sock" "$1"; }
-fired() { python3 "$here/nested/userd_control.py" "$tmp/u/control.sock" --fired "$1" "$2"; }
+# delay UUID MS: the bridge daemon's delay_reply_ms for the device
+delay() { "$ctl" fault --control "$tmp/u/control.sock" "$1" delay_reply_ms "$2" >/dev/null; }
+# shellcheck source-path=SCRIPTDIR source=nested/userd_fired.sh
+. "$here/nested/userd_fired.sh"
 
 # ---- 1. a bridge reply delayed past QEMU's vfio-user timeout ----
 bridge_delay() {
@@ -117,16 +119,16 @@ bridge_delay() {
 	check "bridge: QEMU reads the ID register through the bridge" \
 		sh -c "echo '$out' | grep -qi 0x5646534d"
 
-	control "{\"device\": \"$uuid\", \"knob\": \"delay_reply_ms\", \"value\": 5000}" >/dev/null
+	delay "$uuid" 5000
 	t0=$(date +%s%N)
 	out=$(timeout 120 python3 "$qmp" "$d/qmp" human-monitor-command \
 		"{\"command-line\": \"xp /1wx $bar0\"}" 2>&1)
 	t1=$(date +%s%N)
 	echo "# the same read with replies held 5 s: $out, after $(((t1 - t0) / 1000000)) ms"
-	late=$(fired "$uuid" delay_reply_ms)
+	late=$(userd_fired "$ctl" "$tmp/u/control.sock" "$uuid" delay_reply_ms)
 	check "bridge: the delay knob held replies QEMU was waiting for (fired ${late:-?})" \
 		test "${late:-0}" -ge 1
-	control "{\"device\": \"$uuid\", \"knob\": \"delay_reply_ms\", \"value\": 0}" >/dev/null
+	delay "$uuid" 0
 	sleep 6		# the held replies go out, late
 	out=$(timeout 60 python3 "$qmp" "$d/qmp" human-monitor-command \
 		"{\"command-line\": \"xp /1wx $bar0\"}" 2>&1)
