@@ -99,14 +99,45 @@ load_dependencies()
 
 # Run one program with its output indented under the top-level TAP and
 # kept in $results/<name>.log.  Leaves its exit code in $rc.
+#
+# A program that SIGKILL cannot end is stuck in the kernel: then the
+# kernel stacks of the tasks that are in vfiosim or in D state go into the
+# log, it counts as failed (rc 125), and the suite goes on without it.
 run_logged()
 {
-	local name=$1 log=$results/$1.log
+	local name=$1 log=$results/$1.log pid waited=0
 
 	shift
-	(cd /tmp && timeout --kill-after=30 "$prog_timeout" "$@") > "$log" 2>&1
+	(cd /tmp && timeout --kill-after=30 "$prog_timeout" "$@") > "$log" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ $waited -ge $((prog_timeout + 90)) ]; then
+			stuck_stacks "$name" >> "$log"
+			rc=125
+			sed 's/^/# /' "$log"
+			return
+		fi
+		sleep 1
+		waited=$((waited + 1))
+	done
+	wait "$pid"
 	rc=$?
 	sed 's/^/# /' "$log"
+}
+
+# stuck_stacks NAME: what a program that would not die was doing
+stuck_stacks()
+{
+	local p state
+
+	echo "$1 did not exit $((prog_timeout + 90)) s after it started, SIGKILL included: stuck in the kernel"
+	for p in /proc/[0-9]*; do
+		state=$(awk '/^State:/ { print $2 }' "$p/status" 2>/dev/null)
+		if [ "$state" = D ] || grep -q vfiosim "$p/stack" 2>/dev/null; then
+			echo "task $(cat "$p/comm" 2>/dev/null) ${p#/proc/} state $state:"
+			sed 's/^/    /' "$p/stack" 2>/dev/null
+		fi
+	done
 }
 
 # A kselftest harness program: counts come from its Totals line.
