@@ -692,12 +692,14 @@ static int recreate(FIXTURE_DATA(vfiosim) *self,
 }
 
 /*
- * Once registers read all-ones, how a transfer ended is seen only in its
- * tracepoint: a tracefs instance of its own with the DMA events of this
- * device.  0, -ENOENT without tracefs, or -errno.
+ * Once registers read all-ones, how a transfer ended, and what became of
+ * an interrupt, is seen only in the tracepoints: a tracefs instance of
+ * its own with the DMA and irq events of this device.  0, -ENOENT
+ * without tracefs, or -errno.
  */
 static const char *const dma_events[] = {
 	"vfiosim_dma_start", "vfiosim_dma_done", "vfiosim_dma_error",
+	"vfiosim_irq",
 };
 
 static int write_text(const char *path, const char *text)
@@ -763,9 +765,12 @@ static void trace_off(const char *inst)
 	rmdir(inst);
 }
 
-/* How many of @event the instance holds; the last one's line in last. */
-static int trace_count(const char *inst, const char *event, char *last,
-		       size_t len)
+/*
+ * How many of @event (with @text in it, if not NULL) the instance holds;
+ * the last one's line in last.
+ */
+static int trace_count(const char *inst, const char *event, const char *text,
+		       char *last, size_t len)
 {
 	char path[PATH_MAX + 16], line[1024], tag[64];
 	int n = 0;
@@ -777,7 +782,8 @@ static int trace_count(const char *inst, const char *event, char *last,
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		if (line[0] == '#' || !strstr(line, tag))
+		if (line[0] == '#' || !strstr(line, tag) ||
+		    (text && !strstr(line, text)))
 			continue;
 		n++;
 		if (last)
@@ -893,10 +899,18 @@ TEST_F(vfiosim, remove_zaps_existing_mapping)
  * tracepoint says ERR_ABORTED with nothing done (STATUS itself reads
  * all-ones by then), no completion interrupt comes, and letting the
  * stall go moves nothing; a GO after the removal is a dropped write.
- * Then a new device of the same UUID runs the same transfer.
+ * An interrupt asked for after the removal (SET_IRQS' loopback trigger,
+ * which the core still takes) is not signalled: one vfiosim_irq event,
+ * fate "gone".  Then a new device of the same UUID runs the same
+ * transfer.
  */
 TEST_F(vfiosim, remove_aborts_stalled_dma)
 {
+	struct vfio_irq_set loopback = {
+		.argsz = sizeof(loopback),
+		.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = MSIX, .start = 0, .count = 1,
+	};
 	char inst[PATH_MAX], line[1024] = "", err[256] = "";
 	unsigned int status = 0, done = ~0U;
 	struct dma_mem m = { .fd = -1 };
@@ -925,9 +939,9 @@ TEST_F(vfiosim, remove_aborts_stalled_dma)
 	ASSERT_EQ(0, knob_set(self->uuid, "remove_after_ms", 50));
 	ASSERT_TRUE(wait_gone(self));
 	for (i = 0; i < 200 &&
-	     trace_count(inst, "vfiosim_dma_error", NULL, 0) < 1; i++)
+	     trace_count(inst, "vfiosim_dma_error", NULL, NULL, 0) < 1; i++)
 		poll(NULL, 0, 10);
-	ASSERT_EQ(1, trace_count(inst, "vfiosim_dma_error", line,
+	ASSERT_EQ(1, trace_count(inst, "vfiosim_dma_error", NULL, line,
 				 sizeof(line)));
 	ASSERT_NE(NULL, strstr(line, "status="));
 	EXPECT_EQ(2, sscanf(strstr(line, "status="), "status=%u done_bytes=%u",
@@ -945,9 +959,18 @@ TEST_F(vfiosim, remove_aborts_stalled_dma)
 	for (i = 0; i < m.size && !m.va[i]; i++)
 		;
 	EXPECT_EQ(m.size, i) TH_LOG("written after the removal at %zu", i);
-	EXPECT_EQ(1, trace_count(inst, "vfiosim_dma_start", NULL, 0));
-	EXPECT_EQ(0, trace_count(inst, "vfiosim_dma_done", NULL, 0));
-	EXPECT_EQ(1, trace_count(inst, "vfiosim_dma_error", NULL, 0));
+	EXPECT_EQ(1, trace_count(inst, "vfiosim_dma_start", NULL, NULL, 0));
+	EXPECT_EQ(0, trace_count(inst, "vfiosim_dma_done", NULL, NULL, 0));
+	EXPECT_EQ(1, trace_count(inst, "vfiosim_dma_error", NULL, NULL, 0));
+	EXPECT_EQ(0, trace_count(inst, "vfiosim_irq", " mode=msix ", NULL, 0));
+	/* an interrupt asked for now goes nowhere */
+	EXPECT_EQ(0, vfiosim_set_irqs(self->dev, &loopback))
+		TH_LOG("%s", DEV_ERR(self));
+	EXPECT_EQ(0, efd_wait(msix, 200));
+	EXPECT_EQ(1, trace_count(inst, "vfiosim_irq", " mode=msix ", line,
+				 sizeof(line)));
+	EXPECT_NE(NULL, strstr(line, " mode=msix vector=0 fate=gone"))
+		TH_LOG("%s", line);
 	trace_off(inst);
 	close(msix);
 
