@@ -14,9 +14,9 @@
 # PROG...: the C programs to install and run (default: a quick subset,
 # about two minutes under TCG; every TEST_GEN_PROGS name works).  Uses the
 # ASan selftests build (check.sh builds it) and the module in
-# build/kmod/KVER.  The unix variants get the plain vfiosim-userd, as an
-# installed system has it (VFIOSIM_USERD): the ASan one is linked against
-# a shared libasan, which the runner's stdbuf LD_PRELOAD puts second.
+# build/kmod/KVER.  The unix variants get the ASan vfiosim-userd
+# (VFIOSIM_USERD), which links libasan in, so that the runner's stdbuf
+# LD_PRELOAD cannot come ahead of it.
 # VFIOSIM_KSFT_VM_TIMEOUT: seconds for the guest (600; the whole
 # collection wants 1800 under TCG).
 set -uo pipefail
@@ -52,7 +52,7 @@ echo "TAP version 13"
 rm -rf "$tree"
 if make -s -C selftests/vfiosim install INSTALL_PATH="$tree" KSFT_PROGS="$progs" \
 	SANITIZE=1 LIBVFIOSIM="$top/userspace/build/asan/libvfiosim.a" >"$log" 2>&1 &&
-   make -s -C userspace userd >>"$log" 2>&1; then
+   make -s -C userspace SANITIZE=1 BUILD=build/asan userd >>"$log" 2>&1; then
 	ok "make -C selftests/vfiosim install INSTALL_PATH=build/kselftest ($progs)"
 else
 	not_ok "make -C selftests/vfiosim install"
@@ -83,7 +83,7 @@ start=$(date +%s)
 # one 9p write per byte of TAP takes the guest minutes per program.
 # shellcheck disable=SC2016 # expanded in the guest
 VFIOSIM_KO=$build/kmod/$kver/vfiosim.ko \
-VFIOSIM_USERD=$top/userspace/build/vfiosim-userd \
+VFIOSIM_USERD=$top/userspace/build/asan/vfiosim-userd \
 	scripts/vm/run --kernel "$kver" --root "$root" --results "$res" \
 	--timeout "${VFIOSIM_KSFT_VM_TIMEOUT:-600}" -- \
 	sh -c '"$0" -c vfiosim 2>&1 | sed -u "" >"$VFIOSIM_RESULTS/kselftest.tap"' \
