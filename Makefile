@@ -12,6 +12,8 @@
 #                     newest of the Debian 13 root (scripts/trixie-root.sh)
 #   make demo         a guided tour in a QEMU guest
 #   make bench        benchmarks in a QEMU guest (6.12), against mtty
+#   make bench-socket the unix: backend through vfiosim-userd against the
+#                     bare UNIX-socket ping-pong floor only (bench.sh --socket)
 #   make kselftest-install
 #                     the selftests as a kselftest install tree for the
 #                     kernel's run_kselftest.sh -c vfiosim (INSTALL_PATH=,
@@ -41,7 +43,7 @@ MANDIR	?= $(PREFIX)/share/man
 MANPAGES := man/vfiosimctl.8 man/vfiosim-userd.8 man/libvfiosim.3 man/vfiosim.4
 
 .PHONY: all deps modules userspace userspace-asan selftests mtty check demo \
-	bench checkpatch clean install install-dkms-src kselftest-install
+	bench bench-socket checkpatch clean install install-dkms-src kselftest-install
 
 all: modules userspace selftests
 
@@ -91,6 +93,9 @@ demo: deps modules userspace
 
 bench: deps modules userspace mtty
 	@$(TOP)/scripts/bench.sh
+
+bench-socket: deps modules userspace
+	@$(TOP)/scripts/bench.sh --socket
 
 install: userspace install-dkms-src
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
