@@ -28,7 +28,8 @@
 #              serve another client afterwards
 # What QEMU prints under the fault is reported, not judged.
 #
-# Environment: VFIOSIM_NESTED_TYPE (vfiosim-full), VFIOSIM_NESTED_TIMEOUT
+# Environment: VFIOSIM_NESTED=0 (skip, reported as such),
+# VFIOSIM_NESTED_TYPE (vfiosim-full), VFIOSIM_NESTED_TIMEOUT
 # (seconds per L2; VFIOSIM_TEST_TIMEOUT - 120, so 780), VFIOSIM_NESTED_MEM
 # (MB, 256), VFIOSIM_NESTED_CACHE
 # (initramfs cache; default build/nested/KVER here if writable, else /tmp),
@@ -59,6 +60,10 @@ qemu=$(command -v qemu-system-x86_64)
 . "$here/nested/userd_fired.sh"
 
 echo "TAP version 13"
+if [ "${VFIOSIM_NESTED:-1}" = 0 ]; then
+	echo "1..0 # SKIP VFIOSIM_NESTED=0: no nested guest on this kernel in this run"
+	exit 4
+fi
 nested_preconditions "$qemu" "$types" "$type" "$kver"
 
 qver=$("$qemu" --version | sed -nE '1s/.*version ([0-9]+)\.([0-9]+).*/\1 \2/p')
@@ -106,7 +111,7 @@ trap 'exit 130' INT TERM HUP
 # start_l2 PATH: create the device (and its server), start QEMU in the
 # background.  False if it could not get that far (already reported).
 start_l2() {
-	local p=$1 d=$tmp/$1 u machine=q35 dev mem nonce extra=() args
+	local p=$1 d=$tmp/$1 u
 	mkdir -p "$d"
 	dir[$p]=$d
 	u=$(cat /proc/sys/kernel/random/uuid)
@@ -115,16 +120,9 @@ start_l2() {
 		return 1
 	fi
 	uuid[$p]=$u
-	mem=(-m "$l2_mem")
 	case $p in
 	vfio-pci)
-		dev="vfio-pci,sysfsdev=/sys/bus/mdev/devices/$u"
-		if [ "$with_fault" = 1 ]; then
-			# a root port, so that the function can be unplugged
-			extra=(-device "pcie-root-port,id=rp0,chassis=1")
-			dev=$dev,bus=rp0
-			fault[$p]=eject
-		fi
+		[ "$with_fault" = 1 ] && fault[$p]=eject
 		;;
 	vfio-user)
 		if [ ! -x "$userd" ]; then
@@ -149,13 +147,33 @@ start_l2() {
 			return 1
 		fi
 		ok "$p: vfiosim-userd serves $u on $d/userd.sock"
+		[ "$with_fault" = 1 ] && fault[$p]=hold
+		;;
+	esac
+	boot_l2 "$p"
+}
+
+# boot_l2 PATH: start QEMU on the path's device, in the background
+boot_l2() {
+	local p=$1 d=${dir[$1]} u=${uuid[$1]} machine=q35 dev mem nonce extra=() args
+
+	mem=(-m "$l2_mem")
+	case $p in
+	vfio-pci)
+		dev="vfio-pci,sysfsdev=/sys/bus/mdev/devices/$u"
+		if [ "$with_fault" = 1 ]; then
+			# a root port, so that the function can be unplugged
+			extra=(-device "pcie-root-port,id=rp0,chassis=1")
+			dev=$dev,bus=rp0
+		fi
+		;;
+	vfio-user)
 		# QEMU waits 5 s of wall time for a reply, sized for hardware; a
 		# TCG guest on a loaded host can stall longer than that.
 		dev="{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$d/userd.sock\"},\"x-msg-timeout\":$msg_timeout_ms}"
 		# The server maps guest RAM for DMA: it must be a shareable fd.
 		mem=(-m "$l2_mem" -object "memory-backend-memfd,id=mem,size=${l2_mem}M,share=on")
 		machine=q35,memory-backend=mem
-		[ "$with_fault" = 1 ] && fault[$p]=hold
 		;;
 	esac
 	args="console=ttyS0 quiet loglevel=3 panic=-1 intel_iommu=on no_timer_check"
@@ -231,7 +249,7 @@ for p in $paths; do
 done
 
 # Wait for all, saying every 30 s how far each got.
-declare -A seen_begin done_at
+declare -A seen_begin done_at rebooted
 last_beat=$(date +%s)
 while :; do
 	running=0
@@ -248,6 +266,20 @@ while :; do
 		else
 			wait "${pid[$p]}"
 			echo $? >"$d/rc"
+			if [ -z "${seen_begin[$p]:-}" ] && [ -z "${rebooted[$p]:-}" ] &&
+				grep -qa 'Kernel panic' "$d/console.log"; then
+				# TCG inside TCG has panicked L2's kernel in its
+				# early boot, long before any driver ran: once,
+				# boot it again, and keep the first console.
+				echo "# $p: L2's kernel panicked before its init:" \
+					"$(grep -a -m1 -E 'RIP:|Kernel panic' "$d/console.log" | tr -d '\r')"
+				echo "# $p: booting L2 once more (first console kept as console-1.log)"
+				cp "$d/console.log" "$d/console-1.log"
+				rebooted[$p]=1
+				boot_l2 "$p"
+				running=$((running + 1))
+				continue
+			fi
 			done_at[$p]=$(($(date +%s) - $(cat "$d/start")))
 			pid[$p]=
 			echo "# $p: qemu exited after ${done_at[$p]} s"
@@ -333,6 +365,8 @@ report_l2() {
 	# Keep L2's console for a look afterwards.
 	if [ -n "${VFIOSIM_RESULTS:-}" ] && [ -d "$VFIOSIM_RESULTS" ]; then
 		tr -d '\r' <"$d/console.log" >"$VFIOSIM_RESULTS/nested-$p-console.log"
+		[ -f "$d/console-1.log" ] &&
+			tr -d '\r' <"$d/console-1.log" >"$VFIOSIM_RESULTS/nested-$p-console-1.log"
 	fi
 }
 
