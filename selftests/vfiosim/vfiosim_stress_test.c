@@ -15,7 +15,7 @@
 #include "vfiosim_test.h"
 
 #define STRESS_THREADS		4
-#define STRESS_OPS		20000	/* per thread */
+#define STRESS_OPS		8000	/* per thread */
 #define OPS_PER_ROUND		4	/* write, read back, COUNTER, doorbell */
 #define STRESS_ROUNDS		(STRESS_OPS / OPS_PER_ROUND)
 
