@@ -105,7 +105,7 @@ load_dependencies()
 # log, it counts as failed (rc 125), and the suite goes on without it.
 run_logged()
 {
-	local name=$1 log=$results/$1.log pid waited=0
+	local name=$1 log=$results/$1.log pid waited=0 t0=$SECONDS
 
 	shift
 	(cd /tmp && timeout --kill-after=30 "$prog_timeout" "$@") > "$log" 2>&1 &
@@ -123,6 +123,7 @@ run_logged()
 	wait "$pid"
 	rc=$?
 	sed 's/^/# /' "$log"
+	echo "# $name took $((SECONDS - t0)) s"
 }
 
 # stuck_stacks NAME: what a program that would not die was doing
