@@ -155,7 +155,7 @@ echo "# libFuzzer on the vfio-user server parser and the client's parsers (20 s 
 make -s -C userspace fuzz-check >"$logs/fuzz.log" 2>&1
 rc=$?
 tail -n 3 "$logs/fuzz.log" | sed 's/^/# /'
-result $rc "fuzz_vu_server and fuzz_vu_client: no crash, hang, leak or sanitizer report"
+result $rc "fuzz_vu_server, fuzz_vu_client and fuzz_userd_ctl: no crash, hang, leak or sanitizer report"
 phase_done "host builds and tests"
 
 echo "# packaging: make install, a pkg-config consumer, DKMS for each kernel"
