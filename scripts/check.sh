@@ -3,9 +3,10 @@
 # make check: build everything, run the host-side tests, then the selftest
 # suite inside a QEMU guest of each kernel of the matrix (scripts/kernels.sh:
 # Debian 12's 6.1 and 6.12, and the newest kernel of the Debian 13 root,
-# whose guest uses that root).  Prints TAP, the time of each phase and,
-# last, "N passed, N failed[, N skipped]".  Exit status 0 only if nothing
-# failed.
+# whose guest uses that root), then, once each, the kselftest runner over
+# an install tree and a boot-time load of the DKMS module.  Prints TAP,
+# the time of each phase and, last, "N passed, N failed[, N skipped]".
+# Exit status 0 only if nothing failed.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -226,5 +227,23 @@ kselftest_step() {
 	phase_done "kselftest guest $k"
 }
 kselftest_step
+
+# Once, as a Debian user gets the module: DKMS install, modules-load.d,
+# systemd-modules-load, in a fresh 6.12 guest.
+boot_load_step() {
+	local k
+
+	k=$(echo "$kvers" | grep -E '^6\.12\.' | tail -n 1)
+	if [ -z "$k" ]; then
+		result 1 "boot-time load: a 6.12 kernel to boot"
+		return
+	fi
+	echo "# boot-time load: dkms install and systemd-modules-load in a guest running $k"
+	scripts/boot-load-check.sh "$k" 2>&1 | tee "$logs/boot-load.log" | quote_summary
+	add_counts "$logs/boot-load.log" ||
+		result 1 "boot-time load: scripts/boot-load-check.sh printed its counts"
+	phase_done "boot-time load guest $k"
+}
+boot_load_step
 
 finish
