@@ -12,7 +12,8 @@
 # USERD / CONFORMANCE override the binaries (e.g. an ASan build), CTL the
 # vfiosimctl that stall-check.py asks for a device's owner.
 # Then the daemon's robustness, and its fault knobs (fault-check.py): silent and turned-away clients stall no
-# one and hold nothing (stall-check.py), accept() out of fds backs off,
+# one and hold nothing (stall-check.py), no client floods the log
+# (flood-check.py), accept() out of fds backs off,
 # a second instance, SIGHUP, a successor's socket, --mode/--group, and
 # systemd socket activation.
 # VFIOSIM_MODULE_LOADED=1: vfiosim is already loaded (the selftest suite);
@@ -99,6 +100,9 @@ grep -v '^ok' "$tmp/c2.out"
 # No client can stall another, or hold the device without a VERSION.
 python3 "$here/stall-check.py" "$ctl" "$s1" "$1" "$s2" "$2" $timeout_ms ||
 	fail "stall-check.py"
+# What a client provokes is logged within a budget, connecting in a loop too.
+python3 "$here/flood-check.py" "$s1" "$tmp/userd.log" ||
+	fail "flood-check.py"
 # The bridge's fault knobs, over --control.
 python3 "$here/fault-check.py" "$tmp/control.sock" "$s1" "$1" "$s2" "$2" ||
 	fail "fault-check.py"

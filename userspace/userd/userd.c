@@ -135,7 +135,12 @@ struct listener {
 	dev_t sock_dev;			/* the socket file we made */
 	ino_t sock_ino;
 	uint64_t backoff_until;		/* ms: accept() ran out of fds */
-	struct ratelimit accept_rl;
+	/*
+	 * Clients coming and going (connect, VERSION, disconnect, refusals,
+	 * accept errors): one budget per socket, so that reconnecting in a
+	 * loop cannot flood the log either.
+	 */
+	struct ratelimit conn_rl;
 	struct refusal refusals[REFUSE_MAX];
 	size_t nrefusals;
 	struct conn c;
@@ -212,9 +217,12 @@ static bool rl_allow(struct ratelimit *rl, unsigned long *dropped)
 	return false;
 }
 
-/* A line someone else can provoke at will: at most LOG_BURST a second. */
+/*
+ * A line someone else can provoke at will: at most LOG_BURST a second.
+ * False if this one was dropped.
+ */
 __attribute__((format(printf, 3, 4)))
-static void rl_log(struct listener *l, struct ratelimit *rl,
+static bool rl_log(struct listener *l, struct ratelimit *rl,
 		   const char *fmt, ...)
 {
 	unsigned long dropped;
@@ -222,18 +230,21 @@ static void rl_log(struct listener *l, struct ratelimit *rl,
 	va_list ap;
 
 	if (!rl_allow(rl, &dropped))
-		return;
+		return false;
 	if (dropped)
 		ulog(l, "(%lu similar lines suppressed)", dropped);
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	ulog(l, "%s", line);
+	return true;
 }
 
 /* What a connected client provokes, limited per connection. */
 #define clog(l, fmt, ...) \
 	rl_log((l), &(l)->c.rl, "client %lu: " fmt, (l)->c.id, ##__VA_ARGS__)
+/* A connection's coming and going, limited per socket. */
+#define slog(l, fmt, ...) rl_log((l), &(l)->conn_rl, fmt, ##__VA_ARGS__)
 
 static void close_fds(int *fds, size_t *n)
 {
@@ -259,10 +270,14 @@ static void conn_close(struct listener *l, const char *why)
 
 	if (c->fd < 0)
 		return;
-	if (c->rl.dropped)
-		ulog(l, "client %lu: (%lu similar lines suppressed)", c->id,
-		     c->rl.dropped);
-	ulog(l, "client %lu disconnected (%s)", c->id, why);
+	if (c->rl.dropped) {
+		/* Dropped too: the socket's next note counts its lines. */
+		if (!slog(l, "client %lu disconnected (%s; %lu of its lines suppressed)",
+			  c->id, why, c->rl.dropped))
+			l->conn_rl.dropped += c->rl.dropped;
+	} else {
+		slog(l, "client %lu disconnected (%s)", c->id, why);
+	}
 	/* Release the device first: a client that sees EOF may reopen it. */
 	if (c->nl_open)
 		vfiosim_nl_close(&c->nl);	/* the kernel releases the device */
@@ -345,7 +360,7 @@ static void accept_error(struct listener *l, int err)
 
 	if (backoff)
 		l->backoff_until = now_ms() + ACCEPT_BACKOFF_MS;
-	rl_log(l, &l->accept_rl, "accept: %s%s", strerror(err),
+	rl_log(l, &l->conn_rl, "accept: %s%s", strerror(err),
 	       backoff ? " (not accepting for 100 ms)" : "");
 }
 
@@ -362,7 +377,7 @@ static void do_accept(struct listener *l)
 		return;
 	}
 	if (c->fd >= 0) {
-		rl_log(l, &l->accept_rl,
+		rl_log(l, &l->conn_rl,
 		       "refused a second client: client %lu is connected",
 		       c->id);
 		refusal_add(l, fd, EBUSY);
@@ -379,7 +394,7 @@ static void do_accept(struct listener *l)
 		return;
 	}
 	conn_reset_rx(c);
-	ulog(l, "client %lu connected", c->id);
+	slog(l, "client %lu connected", c->id);
 }
 
 /* The device's fault knobs, on the reply just queued. */
@@ -459,7 +474,7 @@ static bool flush_tx(struct listener *l)
 		if (n == -EAGAIN || n == -EWOULDBLOCK)
 			return true;
 		if (n < 0) {
-			ulog(l, "client %lu: send: %s", c->id,
+			slog(l, "client %lu: send: %s", c->id,
 			     strerror((int)-n));
 			return false;
 		}
@@ -568,12 +583,12 @@ static void claim_device(struct listener *l,
 
 	ret = dev_open(l, why, sizeof(why));
 	if (!ret) {
-		ulog(l, "client %lu: VERSION %u.%u, device open", c->id,
+		slog(l, "client %lu: VERSION %u.%u, device open", c->id,
 		     c->caps.major, c->caps.minor);
 		forward(l, hdr);
 		return;
 	}
-	ulog(l, "client %lu: cannot open the device: %s", c->id, why);
+	slog(l, "client %lu: cannot open the device: %s", c->id, why);
 	if (c->nl_open)
 		vfiosim_nl_close(&c->nl);
 	c->nl_open = false;
@@ -606,7 +621,7 @@ static void handle_message(struct listener *l)
 		break;
 	case VUS_REPLY_CLOSE:
 		c->close_after_tx = true;
-		ulog(l, "client %lu: %s rejected (%s), closing", c->id,
+		slog(l, "client %lu: %s rejected (%s), closing", c->id,
 		     vfiosim_vu_command_name(hdr.command),
 		     hdr.command == VFIOSIM_USER_VERSION ?
 		     "bad VERSION" : "VERSION must come first");
@@ -640,7 +655,7 @@ static bool read_client(struct listener *l, unsigned int *budget)
 		if (n == -EAGAIN || n == -EWOULDBLOCK)
 			return true;
 		if (n < 0) {
-			ulog(l, "client %lu: receive: %s", c->id,
+			slog(l, "client %lu: receive: %s", c->id,
 			     strerror((int)-n));
 			return false;
 		}
@@ -649,7 +664,7 @@ static bool read_client(struct listener *l, unsigned int *budget)
 			c->fds_overflow = true;
 		if (n == 0) {
 			if (c->rx_len)
-				ulog(l, "client %lu: disconnected mid-message (%zu of %zu bytes)",
+				slog(l, "client %lu: disconnected mid-message (%zu of %zu bytes)",
 				     c->id, c->rx_len, c->rx_want);
 			return false;
 		}
@@ -664,11 +679,11 @@ static bool read_client(struct listener *l, unsigned int *budget)
 
 			if (err) {
 				if (err == E2BIG)
-					ulog(l, "client %lu: msg_size %u over the limit of %zu: E2BIG, closing",
+					slog(l, "client %lu: msg_size %u over the limit of %zu: E2BIG, closing",
 					     c->id, hdr.msg_size,
 					     (size_t)VUS_MAX_MSG);
 				else
-					ulog(l, "client %lu: msg_size %u below the header: EINVAL, closing",
+					slog(l, "client %lu: msg_size %u below the header: EINVAL, closing",
 					     c->id, hdr.msg_size);
 				queue_reply(l, c->tx,
 					    vus_build_reply(c->tx, VUS_MAX_MSG,
@@ -965,6 +980,9 @@ static void cleanup(void)
 		struct listener *l = &devs[i];
 
 		conn_close(l, "shutting down");
+		if (l->conn_rl.dropped)
+			ulog(l, "(%lu similar lines suppressed)",
+			     l->conn_rl.dropped);
 		while (l->nrefusals)
 			refusal_drop(l, 0);
 		if (l->fd >= 0) {
@@ -1078,7 +1096,7 @@ static void expire(struct listener *l)
 	size_t j;
 
 	if (l->c.fd >= 0 && l->c.deadline && l->c.deadline <= now) {
-		ulog(l, "client %lu: %s within %u ms, dropping it", l->c.id,
+		slog(l, "client %lu: %s within %u ms, dropping it", l->c.id,
 		     l->c.negotiated ? "message not finished" :
 		     "no VERSION", timeout_ms);
 		conn_close(l, "timed out");
