@@ -10,7 +10,7 @@ start=$(date +%s)
 
 packages=(
 	build-essential make gcc clang libclang-rt-14-dev
-	libmnl-dev libjansson-dev kmod bc flex bison libelf-dev
+	libmnl-dev libjansson-dev kmod bc flex bison libelf-dev libssl-dev
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-source-6.12
