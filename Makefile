@@ -10,6 +10,10 @@
 #                     checkpatch, and the selftest suite in a QEMU guest
 #                     of each kernel: Debian 12's 6.1 and 6.12, and the
 #                     newest of the Debian 13 root (scripts/trixie-root.sh)
+#   make check-debug  the suite in a guest of a debug kernel (KASAN,
+#                     lockdep, kmemleak, UBSAN), built on first use into
+#                     /var/lib/vfiosim/debug-kernel (scripts/debug-kernel.sh)
+#   make debug-kernel only build (or find) that kernel
 #   make demo         a guided tour in a QEMU guest
 #   make bench        benchmarks in a QEMU guest (6.12), against mtty
 #   make bench-socket the unix: backend through vfiosim-userd against the
@@ -43,7 +47,7 @@ MANDIR	?= $(PREFIX)/share/man
 MANPAGES := man/vfiosimctl.8 man/vfiosim-userd.8 man/libvfiosim.3 man/vfiosim.4
 
 .PHONY: all deps modules userspace userspace-asan selftests mtty check demo \
-	bench bench-socket checkpatch clean install install-dkms-src kselftest-install
+	bench bench-socket check-debug debug-kernel checkpatch clean install install-dkms-src kselftest-install
 
 all: modules userspace selftests
 
@@ -87,6 +91,12 @@ checkpatch:
 
 check: deps
 	@$(TOP)/scripts/check.sh
+
+check-debug: deps
+	@$(TOP)/scripts/check-debug.sh
+
+debug-kernel: deps
+	@$(TOP)/scripts/debug-kernel.sh >/dev/null
 
 demo: deps modules userspace
 	@$(TOP)/scripts/demo.sh
