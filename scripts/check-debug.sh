@@ -75,6 +75,7 @@ scripts/vm/run --kernel "$kver" --kernel-dir "$dir" --results "$res" \
 	env VFIOSIM_KO="$ko_dir/vfiosim.ko" VFIOSIM_NESTED=0 \
 	VFIOSIM_TEST_TIMEOUT="${VFIOSIM_TEST_TIMEOUT:-2700}" \
 	sh -c 'leak=/sys/kernel/debug/kmemleak
+		dmesg -w >"$VFIOSIM_RESULTS/dmesg-live.txt" 2>&1 &
 		echo clear >"$leak"
 		"$0"
 		rc=$?
@@ -95,7 +96,11 @@ else
 fi
 
 # The checkers report in the kernel log; scripts/vm/run's dmesg check
-# fails the run on them, and here they count.
+# fails the run on them, and here they count.  A guest that panicked
+# saved no dmesg.txt: the log streamed to dmesg-live.txt is all there is.
+[ -f "$res/dmesg.txt" ] || [ ! -s "$res/dmesg-live.txt" ] ||
+	grep -nE 'KASAN|UBSAN|lockdep|circular locking|ODEBUG|corruption|WARNING:|BUG:' \
+		"$res/dmesg-live.txt" | head -n 40 | sed 's/^/# dmesg before the end: /'
 bad='WARNING:|BUG:|Oops|Call Trace|KASAN|UBSAN|lockdep|possible circular locking|possible recursive locking|general protection fault|ODEBUG|list_add corruption|list_del corruption'
 if [ ! -f "$res/dmesg.txt" ]; then
 	not_ok "the guest finished and saved its kernel log"
@@ -114,7 +119,7 @@ else
 		/vfiosim|vfio_|mdev_|comm "vfiosim/ { n++ } END { print n + 0 }' "$res/kmemleak.txt")
 	all=$(grep -c '^unreferenced object' "$res/kmemleak.txt")
 	if [ "$ours" -eq 0 ]; then
-		ok "kmemleak: nothing of vfiosim, VFIO, mdev or a test leaked ($all other reports)"
+		ok "kmemleak: nothing of vfiosim, VFIO, mdev or a test leaked ($all reports, none ours)"
 	else
 		sed 's/^/# kmemleak: /' "$res/kmemleak.txt" | head -n 200
 		not_ok "kmemleak: $ours leaked objects of vfiosim, VFIO, mdev or a test"
