@@ -20,10 +20,8 @@ cd "$top" || exit 1
 stage=$top/build/install-check
 version=$(sed -n 's/^VERSION\t:= //p' Makefile)
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+# shellcheck source=tap.sh
+. "$top/scripts/tap.sh"
 check() {
 	local what=$1
 
@@ -34,12 +32,6 @@ check() {
 		not_ok "$what"
 		sed 's/^/# /' /tmp/vfiosim-boot-load.out | tail -n 20
 	fi
-}
-finish() {
-	echo "1..$n"
-	echo "$((n - failed)) passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
 }
 
 # $1 over a tmpfs: writable, and gone with the guest.

@@ -20,18 +20,8 @@ logs=$build/logs
 res=$build/results/debug
 mkdir -p "$logs"
 
-n=0
-failed=0
-passed=0
-skipped=0
-ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-finish() {
-	echo "1..$n"
-	echo "$passed passed, $failed failed, $skipped skipped"
-	[ "$failed" -eq 0 ]
-	exit
-}
+# shellcheck source=tap.sh
+. "$top/scripts/tap.sh"
 
 echo "TAP version 13"
 t0=$(date +%s)

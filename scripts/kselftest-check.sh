@@ -34,19 +34,8 @@ res=$build/results/kselftest-$kver
 log=$build/logs/kselftest-install.log
 mkdir -p "$build/logs"
 
-n=0
-passed=0
-failed=0
-skipped=0
-ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-skip() { n=$((n + 1)); skipped=$((skipped + 1)); echo "ok $n - $* # SKIP"; }
-finish() {
-	echo "1..$n"
-	echo "$passed passed, $failed failed, $skipped skipped"
-	[ "$failed" -eq 0 ]
-	exit
-}
+# shellcheck source=tap.sh
+. "$top/scripts/tap.sh"
 
 echo "TAP version 13"
 rm -rf "$tree"
