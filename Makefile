@@ -14,6 +14,9 @@
 #                     lockdep, kmemleak, UBSAN), built on first use into
 #                     /var/lib/vfiosim/debug-kernel (scripts/debug-kernel.sh)
 #   make debug-kernel only build (or find) that kernel
+#   make torture      random interleavings of every lifecycle path from
+#                     several processes, TORTURE_S seconds (default 180),
+#                     in a guest of the debug kernel (scripts/torture.sh)
 #   make demo         a guided tour in a QEMU guest
 #   make bench        benchmarks in a QEMU guest (6.12), against mtty
 #   make bench-socket the unix: backend through vfiosim-userd against the
@@ -47,7 +50,7 @@ MANDIR	?= $(PREFIX)/share/man
 MANPAGES := man/vfiosimctl.8 man/vfiosim-userd.8 man/libvfiosim.3 man/vfiosim.4
 
 .PHONY: all deps modules userspace userspace-asan selftests mtty check demo \
-	bench bench-socket check-debug debug-kernel checkpatch clean install install-dkms-src kselftest-install
+	bench bench-socket check-debug debug-kernel torture checkpatch clean install install-dkms-src kselftest-install
 
 all: modules userspace selftests
 
@@ -97,6 +100,9 @@ check-debug: deps
 
 debug-kernel: deps
 	@$(TOP)/scripts/debug-kernel.sh >/dev/null
+
+torture: deps
+	@$(TOP)/scripts/torture.sh
 
 demo: deps modules userspace
 	@$(TOP)/scripts/demo.sh

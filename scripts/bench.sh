@@ -12,7 +12,11 @@
 #   scripts/bench.sh --socket   the same, the socket target only: the
 #                               UNIX ping-pong floor and the unix rows
 #                               through vfiosim-userd, interleaved
-#   scripts/bench.sh --guest [--threads|--mig]   in the guest (run by the above)
+#   scripts/bench.sh --scale    the same, create/remove of 1, 100 and 1000
+#                               devices only (with VFIOSIM_BENCH_KERNEL=debug:
+#                               under the debug kernel's checkers)
+#   scripts/bench.sh --guest [--threads|--mig|--socket|--scale]
+#                               in the guest (run by the above)
 #
 # Results land in build/bench/: bench.json and bench.txt (vfiosim-bench),
 # threads.json and threads.txt (thread scaling), scale.json and scale.txt
@@ -26,7 +30,8 @@
 #   VFIOSIM_BENCH_THREAD_REPS  runs per cell, median reported (default 5)
 #   VFIOSIM_BENCH_SOCK_ITERS   ops per socket row with --socket (default 8000)
 #   VFIOSIM_BENCH_KERNEL  guest kernel (default 6.12; 6.1 or a full version,
-#                         e.g. 7.3.4+deb13-amd64 from the Debian 13 root)
+#                         e.g. 7.3.4+deb13-amd64 from the Debian 13 root;
+#                         debug: make debug-kernel's, which must be built)
 #   VFIOSIM_BENCH_RESULTS results directory (default build/bench)
 #   VFIOSIM_USERD_ARGS    extra vfiosim-userd options (e.g. --spin-us 0)
 #   VFIOSIM_BENCH_SPIN    with --socket: userd --spin-us values, one pass
@@ -318,7 +323,7 @@ guest() {
 
 	[ -f "$ko" ] || die "$ko missing: make modules"
 	if [ "${1:-}" = --threads ] || [ "${1:-}" = --mig ] ||
-		[ "${1:-}" = --socket ]; then
+		[ "${1:-}" = --socket ] || [ "${1:-}" = --scale ]; then
 		say "loading vfio, mdev, vfio_iommu_type1, vfiosim ($kver)"
 		modprobe vfio
 		modprobe mdev
@@ -328,6 +333,8 @@ guest() {
 			guest_mig || rc=1
 		elif [ "$1" = --socket ]; then
 			guest_socket || rc=1
+		elif [ "$1" = --scale ]; then
+			guest_scale || rc=1
 		else
 			guest_threads || rc=1
 		fi
@@ -398,13 +405,22 @@ guest() {
 
 host() {
 	local results=${VFIOSIM_BENCH_RESULTS:-$top/build/bench} rc=0 t0=$SECONDS
-	local kernel=${VFIOSIM_BENCH_KERNEL:-6.12} root=/
+	local kernel=${VFIOSIM_BENCH_KERNEL:-6.12} root=/ kdir_arg=() kdir
 
 	[ -f "$top/userspace/build/libvfiosim.a" ] ||
 		die "libvfiosim missing: make -C $top userspace"
 	# A full version may live in the Debian 13 root (7.x).
 	case $kernel in
 	6.1 | 6.12) ;;
+	debug)
+		kdir=$(scripts/debug-kernel.sh --path) ||
+			die "the debug kernel is not built: make debug-kernel"
+		kernel=$(cat "$kdir/kernelrelease")
+		kdir_arg=(--kernel-dir "$kdir")
+		say "building vfiosim.ko against $kernel"
+		scripts/kbuild.sh "$kdir/src" "$top/build/kmod/$kernel" >/dev/null ||
+			die "vfiosim.ko does not build against $kdir/src"
+		;;
 	*) root=$(scripts/kernels.sh --root "$kernel") || exit 1 ;;
 	esac
 	say "building vfiosim-bench"
@@ -413,7 +429,8 @@ host() {
 	rm -f "$results"/bench.json "$results"/threads.json "$results"/scale.json
 	say "booting a $kernel guest with 2 vCPUs (results in ${results#"$top"/})"
 	# 2 vCPUs whatever run's default: the thread scaling needs them.
-	scripts/vm/run --kernel "$kernel" --root "$root" --smp 2 --timeout 900 \
+	scripts/vm/run --kernel "$kernel" --root "$root" "${kdir_arg[@]}" \
+		--smp 2 --timeout "${VFIOSIM_BENCH_TIMEOUT:-900}" \
 		--results "$results" -- bash scripts/bench.sh --guest "$@" || rc=$?
 	[ "$rc" -eq 0 ] || die "guest run failed (status $rc), see $results/console.log"
 	if [ "${1:-}" = --threads ]; then
@@ -422,21 +439,23 @@ host() {
 		say "done in $((SECONDS - t0)) s: $results/mig.txt"
 	elif [ "${1:-}" = --socket ]; then
 		say "done in $((SECONDS - t0)) s: $results/bench-socket.txt"
+	elif [ "${1:-}" = --scale ]; then
+		say "done in $((SECONDS - t0)) s: $results/scale.json"
 	else
 		say "done in $((SECONDS - t0)) s: $results/bench.json, $results/threads.json, $results/scale.json"
 	fi
 }
 
 case ${1:-}${2:+ $2} in
-"--guest" | "--guest --threads" | "--guest --mig" | "--guest --socket")
+"--guest" | "--guest --threads" | "--guest --mig" | "--guest --socket" | "--guest --scale")
 	shift
 	guest "$@"
 	;;
-"" | --threads | --mig | --socket)
+"" | --threads | --mig | --socket | --scale)
 	host "$@"
 	;;
 *)
-	echo "usage: $0 [--threads|--mig|--socket] | --guest [--threads|--mig|--socket]" >&2
+	echo "usage: $0 [--threads|--mig|--socket|--scale] | --guest [--threads|--mig|--socket|--scale]" >&2
 	exit 2
 	;;
 esac
