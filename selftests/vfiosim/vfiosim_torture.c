@@ -398,6 +398,7 @@ static void session_close(struct torture *t, struct session *s, bool tidy)
 		munmap(s->map, s->map_len);
 		s->map = NULL;
 	}
+	s->irq_index = -1;	/* the close tore them down */
 	session_irqs_off(s);
 	if (s->req_fd >= 0)
 		close(s->req_fd);
