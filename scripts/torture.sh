@@ -36,6 +36,7 @@ debug_prepare
 debug_results "$res"
 echo "# torture for $secs s in a guest of $kver (accel $VFIOSIM_ACCEL)"
 # Boot, load and the memory readings take minutes under TCG and KASAN.
+# shellcheck disable=SC2016 # expanded in the guest
 scripts/vm/run --kernel "$kver" --kernel-dir "$dir" --results "$res" \
 	--timeout $((secs + 1800)) --mem 2048 -- \
 	env VFIOSIM_KO="$ko_dir/vfiosim.ko" TORTURE_S="$secs" \

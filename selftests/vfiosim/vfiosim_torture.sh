@@ -111,7 +111,7 @@ kmemleak_read() {
 }
 kmemleak_read "$results/kmemleak-loaded.txt"
 
-for i in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
 	rmmod vfiosim 2>"$results/rmmod.err" && break
 	sleep 1
 done
