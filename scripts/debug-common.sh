@@ -16,7 +16,8 @@
 #                       vfiosim, VFIO or mdev allocated, or a vfiosim task
 #                       did, fails; other reports are listed, not judged
 
-debug_bad='WARNING:|BUG:|Oops|Call Trace|KASAN|UBSAN|lockdep|possible circular locking|possible recursive locking|general protection fault|ODEBUG|list_add corruption|list_del corruption'
+# Lockdep's reports, not its boot banner ("RCU lockdep checking is enabled").
+debug_bad='WARNING:|BUG:|Oops|Call Trace|KASAN|UBSAN|lockdep is turned off|inconsistent lock state|suspicious RCU usage|possible circular locking|possible recursive locking|general protection fault|ODEBUG|list_add corruption|list_del corruption'
 
 debug_prepare() {
 	if ! dir=$("$top/scripts/debug-kernel.sh"); then
