@@ -297,7 +297,7 @@ struct session {
 	int irq_index;		/* enabled index, or -1 */
 	int efd[VFIOSIM_MAX_VECTORS];
 	uint32_t nefd;
-	int req_fd;		/* vfio: REQ trigger, or -1 */
+	int req_fd;		/* REQ trigger, or -1 */
 	void *map;		/* BAR2 sparse area */
 	size_t map_len;
 	struct dma_mem mem;
@@ -348,13 +348,11 @@ static int session_open(struct torture *t, struct session *s, bool netlink,
 	if (s->msix > VFIOSIM_MAX_VECTORS)
 		s->msix = VFIOSIM_MAX_VECTORS;
 	/* A VMM's REQ handler: removal asks, the owner closes. */
-	if (!netlink) {
-		s->req_fd = efd_new();
-		if (s->req_fd >= 0 &&
-		    irq_enable(s->dev, VFIO_PCI_REQ_IRQ_INDEX, &s->req_fd, 1)) {
-			close(s->req_fd);
-			s->req_fd = -1;
-		}
+	s->req_fd = efd_new();
+	if (s->req_fd >= 0 &&
+	    irq_enable(s->dev, VFIO_PCI_REQ_IRQ_INDEX, &s->req_fd, 1)) {
+		close(s->req_fd);
+		s->req_fd = -1;
 	}
 	return 0;
 }
@@ -393,8 +391,12 @@ static void session_close(struct torture *t, struct session *s, bool tidy)
 	count(t, K_CLOSE, 0);
 	if (s->map) {
 		/* A netlink session's mapping dies with the session. */
-		if (s->netlink && touch(s->map, false) != SIGBUS)
-			tfail(t, "netlink BAR2 mapping still works after the session was closed");
+		if (s->netlink) {
+			if (touch(s->map, false) != SIGBUS)
+				tfail(t, "netlink BAR2 mapping still works after the session was closed");
+			else
+				fired(t, F_SIGBUS, 1);
+		}
 		munmap(s->map, s->map_len);
 		s->map = NULL;
 	}
@@ -476,8 +478,8 @@ static void op_region(struct torture *t, struct session *s)
 		break;
 	default: /* memory decode off, then on: mappings zap and come back */
 		ret = cfg_write(s->dev, PCI_COMMAND, 2, 0);
-		if (!ret && s->map)
-			touch(s->map, false);
+		if (!ret && s->map && touch(s->map, false) == SIGBUS)
+			fired(t, F_SIGBUS, 1);
 		ret = ret ?: cfg_write(s->dev, PCI_COMMAND, 2,
 				       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 		count(t, K_REGION, ret);
@@ -907,6 +909,10 @@ static size_t vu_fuzz_msg(struct torture *t, uint8_t *m, size_t max,
 		ra->count = 1 + pick(t, 8);
 		if (body < sizeof(*ra) + ra->count)
 			body = sizeof(*ra) + ra->count;
+	} else if (cmd == VFIOSIM_USER_DEVICE_GET_REGION_INFO && body >= 32) {
+		/* Often well formed: BAR2's reply carries its mmap fd. */
+		w[0] = 32 + pick(t, 64);
+		w[2] = pick(t, VFIO_PCI_NUM_REGIONS);
 	} else if (cmd == VFIOSIM_USER_DEVICE_SET_IRQS) {
 		*want_fds = pick(t, 3);
 	} else if (cmd == VFIOSIM_USER_DMA_MAP) {
