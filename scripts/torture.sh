@@ -9,7 +9,8 @@
 # then its kernel log (any KASAN, lockdep, UBSAN, debug-objects, list or
 # WARN/BUG report fails) and kmemleak (anything of vfiosim, VFIO, mdev or
 # the torture fails).  TORTURE_SEED repeats a run; TORTURE_WORKERS sets
-# the processes per user role.  Prints TAP and, last,
+# the processes per user role; TORTURE_ARGS passes more options
+# (vfiosim_torture --help).  Prints TAP and, last,
 # "N passed, N failed, N skipped".
 set -uo pipefail
 
@@ -42,6 +43,7 @@ scripts/vm/run --kernel "$kver" --kernel-dir "$dir" --results "$res" \
 	env VFIOSIM_KO="$ko_dir/vfiosim.ko" TORTURE_S="$secs" \
 	${TORTURE_SEED:+TORTURE_SEED="$TORTURE_SEED"} \
 	${TORTURE_WORKERS:+TORTURE_WORKERS="$TORTURE_WORKERS"} \
+	${TORTURE_ARGS:+TORTURE_ARGS="$TORTURE_ARGS"} \
 	sh -c 'dmesg -w >"$VFIOSIM_RESULTS/dmesg-live.txt" 2>&1 &
 		exec "$0"' selftests/vfiosim/vfiosim_torture.sh 2>&1 |
 	tee "$res/guest.tap" | sed -u 's/^/# guest: /'

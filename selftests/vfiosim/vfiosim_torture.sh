@@ -16,7 +16,8 @@
 # and "N passed, N failed, N skipped"; exits non-zero if anything failed.
 #
 # Environment: VFIOSIM_KO (required), VFIOSIM_RESULTS (required),
-# TORTURE_S (default 180), TORTURE_SEED, TORTURE_WORKERS.
+# TORTURE_S (default 180), TORTURE_SEED, TORTURE_WORKERS, TORTURE_ARGS
+# (more vfiosim_torture options, e.g. --no-vfio-dma).
 
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -85,9 +86,11 @@ seed_arg=()
 workers_arg=()
 [ -n "${TORTURE_WORKERS:-}" ] && workers_arg=(--workers "$TORTURE_WORKERS")
 # Our own SIGBUS handler guards the mapping touches (not ASan's).
+# TORTURE_ARGS is a list of options: split on spaces.
+read -ra more_args <<<"${TORTURE_ARGS:-}"
 (cd /tmp && ASAN_OPTIONS=handle_sigbus=0:detect_leaks=1 \
-	"$prog" --seconds "${TORTURE_S:-180}" "${seed_arg[@]}" "${workers_arg[@]}") \
-	2>&1 | tee "$results/torture.log"
+	"$prog" --seconds "${TORTURE_S:-180}" "${seed_arg[@]}" "${workers_arg[@]}" \
+		"${more_args[@]}") 2>&1 | tee "$results/torture.log"
 if [ "${PIPESTATUS[0]}" -eq 0 ]; then
 	ok "vfiosim_torture: no unexplained death or hang, promises kept, every device removed, no fd leaked"
 else
