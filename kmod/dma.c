@@ -4,29 +4,32 @@
  *
  * One transfer at a time per device, run by a work item (system_highpri_wq)
  * with a snapshot of the registers taken at GO.  The memory it reaches is
- * the owner's: over VFIO the container's IOVAs, pinned with
- * vfio_pin_pages() and kept pinned until the container unmaps them (the
- * dma_unmap callback), reset or close, and copied page to page; over
- * vfio-user the session's DMA maps, each page looked up in its memory file.
+ * the owner's: over VFIO the container's IOVAs, through vfio_dma_rw() and a
+ * bounce buffer, one step at a time; over vfio-user the session's DMA maps,
+ * each page looked up in its memory file.
+ *
+ * Over VFIO nothing is pinned.  type1 calls dma_unmap with its
+ * device_list_lock held and expects the driver to unpin there, and
+ * vfio_unpin_pages() takes iommu->lock, which type1 takes before
+ * device_list_lock when it registers a device or starts notifying: an ABBA
+ * (lockdep reports it; two unmaps on one container could deadlock).
+ * vfio_dma_rw() holds iommu->lock for the whole copy instead, so an unmap
+ * waits for the step in flight, and the next step finds the range gone.
  *
  * Locks (see vfiosim.h): GO, completion, abort and quiesce state are under
  * vfiosim_dev.lock; the worker takes it only to post the completion and
  * never holds it while it touches memory.  Whoever must stop the engine
- * (reset, close, unmap, session end, removal) marks it under
+ * (reset, close, a vfio-user unmap, session end, removal) marks it under
  * vfiosim_dev.lock and waits for the work item with no vfiosim lock the
  * worker takes: reset and close call vfiosim_dma_stop() before they take
- * vfiosim_dev.lock, vfio-user unmaps wait under nl_lock (which the worker
- * never takes), and the VFIO core calls dma_unmap with only its own
- * locks, none of them taken by vfio_pin_pages() then.
+ * vfiosim_dev.lock, and vfio-user unmaps wait under nl_lock (which the
+ * worker never takes).
  * vfiosim_dma_engine.maps_lock guards the worker's lookups in the
  * vfio-user map list against DMA_MAP and DMA_UNMAP (nl_lock ->
  * maps_lock); log_lock guards the dirty log.
  */
 
-#include <linux/delay.h>
 #include <linux/highmem.h>
-#include <linux/interval_tree.h>
-#include <linux/iommu.h>
 #include <linux/once.h>
 #include <linux/pagemap.h>
 #include <linux/shmem_fs.h>
@@ -37,10 +40,7 @@
 #include "netlink.h"
 #include "trace.h"
 
-/* How long a transfer into a range the container just unmapped waits. */
-#define VFIOSIM_DMA_UNMAP_HOLD	msecs_to_jiffies(VFIOSIM_DMA_UNMAP_HOLD_MS)
-
-/* Bytes one step of a transfer moves: pinned, copied, unpinned. */
+/* Bytes one step of a transfer moves (and the VFIO bounce buffer's size). */
 #define VFIOSIM_DMA_CHUNK	(256 * 1024)
 #define VFIOSIM_DMA_CHUNK_PAGES	(VFIOSIM_DMA_CHUNK / PAGE_SIZE + 1)
 
@@ -74,7 +74,7 @@ struct vfiosim_dma_log {
 
 struct vfiosim_dma_engine {
 	struct vfiosim_dev *sdev;
-	struct delayed_work work;	/* delayed only by an unmap hold */
+	struct work_struct work;
 
 	/* under vfiosim_dev.lock */
 	bool busy;		/* queued or running */
@@ -83,31 +83,7 @@ struct vfiosim_dma_engine {
 	struct vfiosim_dma_xfer cur;
 	/* set under vfiosim_dev.lock, read by the worker between steps */
 	bool abort;
-	/*
-	 * The last range the container unmapped: a VFIO transfer into it
-	 * waits (a delayed start) while dma_unmap runs and until
-	 * @unmapped_until (jiffies).  type1 calls dma_unmap without its
-	 * lock, looks for pins again once it returns, and BUG()s if it keeps
-	 * finding them, so a GO racing the unmap must not pin the range
-	 * meanwhile; once type1 is done, the transfer finds the range
-	 * mapped again or gone (ERR_UNMAPPED).
-	 */
-	bool unmapping;		/* dma_unmap is running */
-	bool unmapped;
-	u64 unmapped_first;
-	u64 unmapped_last;
-	unsigned long unmapped_until;
-
 	struct mutex maps_lock;	/* the vfio-user maps the worker looks up */
-
-	/*
-	 * VFIO: pages pinned with vfio_pin_pages() for reading ([0]) and
-	 * writing ([1]), by IOVA page number, kept until the container unmaps
-	 * them (dma_unmap), reset or close: a pin per page per transfer
-	 * would cost more than the copy.
-	 */
-	struct mutex pins_lock;
-	struct xarray pins[2];
 
 	struct mutex log_lock;		/* the dirty log, *log */
 	struct vfiosim_dma_log *log;	/* NULL: not logging */
@@ -365,117 +341,16 @@ out:
 	return status;
 }
 
-/* The transfer was aborted (fence, reset, close): pin nothing more. */
-static bool vfiosim_dma_aborted(struct vfiosim_dma_engine *eng)
-{
-	bool aborted;
-
-	mutex_lock(&eng->sdev->lock);
-	aborted = eng->abort;
-	mutex_unlock(&eng->sdev->lock);
-	return aborted;
-}
-
 /*
- * VFIO: the @npages pages from page-aligned @iova, from the pins kept or
- * pinned now (runs of missing pages in one call) and kept.
+ * vfio-user: the @npages pages from page-aligned @iova, referenced; on an
+ * error none is held and the status says why.
  */
-static u32 vfiosim_dma_vfio_get(struct vfiosim_dma_engine *eng, u64 iova,
-				int npages, bool write, struct page **pages)
-{
-	struct xarray *xa = &eng->pins[write];
-	unsigned long pfn = iova >> PAGE_SHIFT;
-	u32 status = VFIOSIM_DMA_STATUS_DONE;
-	int i = 0, n, k, ret;
-	bool aborted;
-
-	mutex_lock(&eng->pins_lock);
-	while (i < npages) {
-		pages[i] = xa_load(xa, pfn + i);
-		if (pages[i]) {
-			i++;
-			continue;
-		}
-		for (n = 1; i + n < npages && !xa_load(xa, pfn + i + n); n++)
-			;
-		/*
-		 * Pin with no lock of ours held (vfio_pin_pages() takes the
-		 * container's iommu->lock, which the dma_unmap callback runs
-		 * without, but after its device_list_lock).
-		 */
-		mutex_unlock(&eng->pins_lock);
-		if (vfiosim_dma_aborted(eng))
-			return VFIOSIM_DMA_STATUS_ERR_ABORTED;
-		ret = vfio_pin_pages(&eng->sdev->vdev,
-				     (u64)(pfn + i) << PAGE_SHIFT, n,
-				     write ? IOMMU_WRITE : IOMMU_READ,
-				     pages + i);
-		aborted = vfiosim_dma_aborted(eng);
-		mutex_lock(&eng->pins_lock);
-		if (ret != n) {
-			if (ret > 0) {
-				vfio_unpin_pages(&eng->sdev->vdev,
-						 (u64)(pfn + i) << PAGE_SHIFT,
-						 ret);
-				ret = -EFAULT;
-			}
-			status = vfiosim_dma_errno_status(ret);
-			break;
-		}
-		for (k = 0; k < n; k++) {
-			if (!xa_err(xa_store(xa, pfn + i + k, pages[i + k],
-					     GFP_KERNEL)))
-				continue;
-			vfio_unpin_pages(&eng->sdev->vdev,
-					 (u64)(pfn + i + k) << PAGE_SHIFT,
-					 n - k);
-			status = VFIOSIM_DMA_STATUS_ERR_FAULT;
-			goto out;
-		}
-		/* kept, so that the unmap that aborted us drops them */
-		if (aborted) {
-			status = VFIOSIM_DMA_STATUS_ERR_ABORTED;
-			break;
-		}
-		i += n;
-	}
-out:
-	mutex_unlock(&eng->pins_lock);
-	return status;
-}
-
-/* Drop the pins kept in IOVA pages [first, last]. */
-static void vfiosim_dma_unpin(struct vfiosim_dma_engine *eng,
-			      unsigned long first, unsigned long last)
-{
-	unsigned long idx;
-	struct page *page;
-	int w;
-
-	mutex_lock(&eng->pins_lock);
-	for (w = 0; w < 2; w++) {
-		xa_for_each_range(&eng->pins[w], idx, page, first, last) {
-			vfio_unpin_pages(&eng->sdev->vdev,
-					 (u64)idx << PAGE_SHIFT, 1);
-			xa_erase(&eng->pins[w], idx);
-		}
-	}
-	mutex_unlock(&eng->pins_lock);
-}
-
-/*
- * The @npages pages from page-aligned @iova, referenced or pinned; on an
- * error none is held (but pins kept) and the status says why.
- */
-static u32 vfiosim_dma_get(struct vfiosim_dma_engine *eng,
-			   const struct vfiosim_dma_xfer *x, u64 iova,
+static u32 vfiosim_dma_get(struct vfiosim_dma_engine *eng, u64 iova,
 			   int npages, bool write, struct page **pages)
 {
 	u32 status;
 	int i;
 
-	if (x->vfio)
-		return vfiosim_dma_vfio_get(eng, iova, npages, write, pages);
 	for (i = 0; i < npages; i++) {
 		status = vfiosim_dma_vu_page(eng, iova + (u64)i * PAGE_SIZE,
 					     write, &pages[i]);
@@ -488,14 +363,10 @@ static u32 vfiosim_dma_get(struct vfiosim_dma_engine *eng,
 	return VFIOSIM_DMA_STATUS_DONE;
 }
 
-static void vfiosim_dma_put(struct vfiosim_dma_engine *eng,
-			    const struct vfiosim_dma_xfer *x, u64 iova,
-			    int npages, bool written, struct page **pages)
+static void vfiosim_dma_put(int npages, bool written, struct page **pages)
 {
 	int i;
 
-	if (x->vfio)
-		return;		/* the pins stay */
 	for (i = 0; i < npages; i++) {
 		if (written)
 			set_page_dirty_lock(pages[i]);
@@ -510,6 +381,18 @@ static int vfiosim_dma_span(u64 iova, u32 len)
 	return (offset_in_page(iova) + len + PAGE_SIZE - 1) >> PAGE_SHIFT;
 }
 
+/* FILL's @n bytes at @d, @done bytes into the transfer. */
+static void vfiosim_dma_fill(u8 *d, size_t n, u64 pattern, u32 done)
+{
+	/* byte j of DST is byte j % 8 of PATTERN */
+	__le64 rot = cpu_to_le64(ror64(pattern, 8 * (done & 7)));
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8)
+		memcpy(d + i, &rot, 8);
+	memcpy(d + i, &rot, n - i);
+}
+
 /*
  * Move @len bytes of one step, @done bytes into the transfer, whose
  * source and destination start in the first page of @sp and @dp.  COPY
@@ -521,12 +404,10 @@ static void vfiosim_dma_step(const struct vfiosim_dma_xfer *x, u32 done,
 {
 	size_t soff = offset_in_page(x->src + done);
 	size_t doff = offset_in_page(x->dst + done);
-	__le64 rot;
 
 	while (len) {
 		size_t n = len;
 		u8 *s = NULL, *d = NULL;
-		size_t i;
 
 		if (x->op != VFIOSIM_DMA_OP_FILL)
 			n = min_t(size_t, n, PAGE_SIZE - soff);
@@ -542,11 +423,7 @@ static void vfiosim_dma_step(const struct vfiosim_dma_xfer *x, u32 done,
 			memcpy(d + doff, s + soff, n);
 			break;
 		case VFIOSIM_DMA_OP_FILL:
-			/* byte j of DST is byte j % 8 of PATTERN */
-			rot = cpu_to_le64(ror64(x->pattern, 8 * (done & 7)));
-			for (i = 0; i + 8 <= n; i += 8)
-				memcpy(d + doff + i, &rot, 8);
-			memcpy(d + doff + i, &rot, n - i);
+			vfiosim_dma_fill(d + doff, n, x->pattern, done);
 			break;
 		case VFIOSIM_DMA_OP_CSUM:
 			*crc = vfiosim_crc32c(*crc, s + soff, n);
@@ -577,10 +454,68 @@ static void vfiosim_dma_step(const struct vfiosim_dma_xfer *x, u32 done,
 }
 
 /*
+ * VFIO: one step of @len bytes, @done bytes into the transfer, through
+ * the container with the bounce buffer @buf.  A failed write may have
+ * written part of the step: the exact retry writes it again.
+ */
+static u32 vfiosim_dma_vfio_step(struct vfiosim_dma_engine *eng,
+				 const struct vfiosim_dma_xfer *x, u32 done,
+				 u32 len, u8 *buf, u32 *crc)
+{
+	struct vfio_device *vdev = &eng->sdev->vdev;
+	int ret;
+
+	if (x->op != VFIOSIM_DMA_OP_FILL) {
+		ret = vfio_dma_rw(vdev, x->src + done, buf, len, false);
+		if (ret)
+			return vfiosim_dma_errno_status(ret);
+	}
+	if (x->op == VFIOSIM_DMA_OP_CSUM) {
+		*crc = vfiosim_crc32c(*crc, buf, len);
+		return VFIOSIM_DMA_STATUS_DONE;
+	}
+	if (x->op == VFIOSIM_DMA_OP_FILL)
+		vfiosim_dma_fill(buf, len, x->pattern, done);
+	ret = vfio_dma_rw(vdev, x->dst + done, buf, len, true);
+	return ret ? vfiosim_dma_errno_status(ret) : VFIOSIM_DMA_STATUS_DONE;
+}
+
+/* vfio-user: one step of @len bytes, @done bytes into the transfer. */
+static u32 vfiosim_dma_vu_step(struct vfiosim_dma_engine *eng,
+			       const struct vfiosim_dma_xfer *x, u32 done,
+			       u32 len, u32 *crc)
+{
+	u64 src = x->src + done, dst = x->dst + done;
+	int sn = 0, dn = 0;
+	u32 status;
+
+	if (x->op != VFIOSIM_DMA_OP_FILL) {
+		sn = vfiosim_dma_span(src, len);
+		status = vfiosim_dma_get(eng, src & PAGE_MASK, sn, false,
+					 eng->src_pages);
+		if (status != VFIOSIM_DMA_STATUS_DONE)
+			return status;
+	}
+	if (x->op != VFIOSIM_DMA_OP_CSUM) {
+		dn = vfiosim_dma_span(dst, len);
+		status = vfiosim_dma_get(eng, dst & PAGE_MASK, dn, true,
+					 eng->dst_pages);
+		if (status != VFIOSIM_DMA_STATUS_DONE) {
+			vfiosim_dma_put(sn, false, eng->src_pages);
+			return status;
+		}
+	}
+	vfiosim_dma_step(x, done, eng->src_pages, eng->dst_pages, len, crc);
+	vfiosim_dma_put(sn, false, eng->src_pages);
+	vfiosim_dma_put(dn, true, eng->dst_pages);
+	return VFIOSIM_DMA_STATUS_DONE;
+}
+
+/*
  * Run @x; the status it ends in, with *@done the bytes moved before it
- * ended.  Steps are chunks; after a step fails to get its pages the
- * transfer goes on page by page, so that it stops exactly at the first
- * byte it cannot reach, with everything before that moved.
+ * ended.  Steps are chunks; after a step fails the transfer goes on page
+ * by page, so that it stops exactly at the first byte it cannot reach,
+ * with everything before that moved.
  */
 static u32 vfiosim_dma_run(struct vfiosim_dma_engine *eng,
 			   const struct vfiosim_dma_xfer *x, u32 *done,
@@ -588,17 +523,25 @@ static u32 vfiosim_dma_run(struct vfiosim_dma_engine *eng,
 {
 	bool reads = x->op != VFIOSIM_DMA_OP_FILL;
 	bool writes = x->op != VFIOSIM_DMA_OP_CSUM;
+	u32 status = VFIOSIM_DMA_STATUS_DONE;
 	bool exact = false;
-	u32 status;
+	u8 *buf = NULL;
 
+	if (x->vfio) {
+		buf = kvmalloc(min_t(u32, x->len, VFIOSIM_DMA_CHUNK),
+			       GFP_KERNEL);
+		if (!buf)
+			return VFIOSIM_DMA_STATUS_ERR_FAULT;
+	}
 	*done = 0;
 	while (*done < x->len) {
 		u64 src = x->src + *done, dst = x->dst + *done;
 		u32 len = min_t(u32, x->len - *done, VFIOSIM_DMA_CHUNK);
-		int sn = 0, dn = 0;
 
-		if (READ_ONCE(eng->abort))
-			return VFIOSIM_DMA_STATUS_ERR_ABORTED;
+		if (READ_ONCE(eng->abort)) {
+			status = VFIOSIM_DMA_STATUS_ERR_ABORTED;
+			break;
+		}
 		if (exact) {
 			if (reads)
 				len = min_t(u32, len,
@@ -607,43 +550,27 @@ static u32 vfiosim_dma_run(struct vfiosim_dma_engine *eng,
 				len = min_t(u32, len,
 					    PAGE_SIZE - offset_in_page(dst));
 		}
-		if (reads) {
-			sn = vfiosim_dma_span(src, len);
-			status = vfiosim_dma_get(eng, x, src & PAGE_MASK, sn,
-						 false, eng->src_pages);
-			if (status != VFIOSIM_DMA_STATUS_DONE)
-				goto failed;
-		}
-		if (writes) {
-			dn = vfiosim_dma_span(dst, len);
-			status = vfiosim_dma_get(eng, x, dst & PAGE_MASK, dn,
-						 true, eng->dst_pages);
-			if (status != VFIOSIM_DMA_STATUS_DONE) {
-				if (reads)
-					vfiosim_dma_put(eng, x, src & PAGE_MASK,
-							sn, false,
-							eng->src_pages);
-				goto failed;
-			}
-			vfiosim_dma_log_mark(eng, dst, len);
-		}
-		vfiosim_dma_step(x, *done, eng->src_pages, eng->dst_pages, len,
-				 crc);
-		if (reads)
-			vfiosim_dma_put(eng, x, src & PAGE_MASK, sn, false,
-					eng->src_pages);
 		if (writes)
-			vfiosim_dma_put(eng, x, dst & PAGE_MASK, dn, true,
-					eng->dst_pages);
-		*done += len;
-		cond_resched();
-		continue;
-failed:
-		if (exact || (sn <= 1 && dn <= 1))
-			return status;
+			vfiosim_dma_log_mark(eng, dst, len);
+		if (x->vfio)
+			status = vfiosim_dma_vfio_step(eng, x, *done, len, buf,
+						       crc);
+		else
+			status = vfiosim_dma_vu_step(eng, x, *done, len, crc);
+		if (status == VFIOSIM_DMA_STATUS_DONE) {
+			*done += len;
+			cond_resched();
+			continue;
+		}
+		if (exact ||
+		    ((!reads || vfiosim_dma_span(src, len) <= 1) &&
+		     (!writes || vfiosim_dma_span(dst, len) <= 1)))
+			break;
 		exact = true;
+		status = VFIOSIM_DMA_STATUS_DONE;
 	}
-	return VFIOSIM_DMA_STATUS_DONE;
+	kvfree(buf);
+	return status;
 }
 
 /* The end of a transfer, under vfiosim_dev.lock: registers, interrupt. */
@@ -666,24 +593,6 @@ static void vfiosim_dma_complete(struct vfiosim_dev *sdev, u32 status,
 		vfiosim_doorbell(sdev, r->vector);
 }
 
-/* Does [iova, iova + len) meet the range the container just unmapped? */
-static bool vfiosim_dma_unmapped_touch(const struct vfiosim_dma_engine *eng,
-				       u64 iova, u32 len)
-{
-	return iova <= eng->unmapped_last &&
-	       eng->unmapped_first <= iova + len - 1;
-}
-
-/* Must a VFIO transfer wait for an unmap to end?  Under vfiosim_dev.lock. */
-static bool vfiosim_dma_held(const struct vfiosim_dma_engine *eng,
-			     const struct vfiosim_dma_xfer *x)
-{
-	return x->vfio && eng->unmapped &&
-	       (eng->unmapping || time_before(jiffies, eng->unmapped_until)) &&
-	       (vfiosim_dma_unmapped_touch(eng, x->src, x->len) ||
-		vfiosim_dma_unmapped_touch(eng, x->dst, x->len));
-}
-
 /* For a stalled worker (fault.c): has a stop or unmap asked it to end? */
 static bool vfiosim_dma_abort_asked(struct vfiosim_dev *sdev)
 {
@@ -693,21 +602,10 @@ static bool vfiosim_dma_abort_asked(struct vfiosim_dev *sdev)
 static void vfiosim_dma_work(struct work_struct *work)
 {
 	struct vfiosim_dma_engine *eng =
-		container_of(to_delayed_work(work), struct vfiosim_dma_engine,
-			     work);
+		container_of(work, struct vfiosim_dma_engine, work);
 	struct vfiosim_dev *sdev = eng->sdev;
 	struct vfiosim_dma_xfer x = eng->cur;	/* stable while busy */
 	u32 crc = ~0U, done, status;
-
-	/* Still inside an unmap's hold (its dma_unmap ran long): wait on. */
-	mutex_lock(&sdev->lock);
-	if (!eng->abort && vfiosim_dma_held(eng, &x)) {
-		queue_delayed_work(system_highpri_wq, &eng->work,
-				   VFIOSIM_DMA_UNMAP_HOLD);
-		mutex_unlock(&sdev->lock);
-		return;
-	}
-	mutex_unlock(&sdev->lock);
 
 	if (vfiosim_fault_dma_stall(sdev))
 		vfiosim_fault_dma_stall_wait(sdev, vfiosim_dma_abort_asked);
@@ -730,7 +628,6 @@ static void vfiosim_dma_start(struct vfiosim_dev *sdev)
 {
 	struct vfiosim_dma_engine *eng = sdev->dma_engine;
 	struct vfiosim_dma_regs *r = &sdev->dma;
-	unsigned long delay = 0;
 
 	lockdep_assert_held(&sdev->lock);
 	r->go_pending = false;
@@ -744,8 +641,6 @@ static void vfiosim_dma_start(struct vfiosim_dev *sdev)
 	eng->cur.len = r->len;
 	eng->cur.op = r->op;
 	eng->cur.vfio = sdev->owner == VFIOSIM_OWNER_VFIO;
-	if (vfiosim_dma_held(eng, &eng->cur))
-		delay = VFIOSIM_DMA_UNMAP_HOLD;
 	eng->abort = false;
 	eng->busy = true;
 	r->status = VFIOSIM_DMA_STATUS_BUSY;
@@ -754,7 +649,7 @@ static void vfiosim_dma_start(struct vfiosim_dev *sdev)
 	 * On this CPU, ahead of normal work: it runs as soon as the writer
 	 * of GO sleeps, with no wakeup of another CPU in between.
 	 */
-	queue_delayed_work(system_highpri_wq, &eng->work, delay);
+	queue_work(system_highpri_wq, &eng->work);
 }
 
 /*
@@ -799,8 +694,7 @@ void vfiosim_dma_stop(struct vfiosim_dev *sdev)
 	eng->stopping++;
 	eng->abort = true;
 	mutex_unlock(&sdev->lock);
-	flush_delayed_work(&eng->work);
-	vfiosim_dma_unpin(eng, 0, ULONG_MAX);
+	flush_work(&eng->work);
 }
 
 /* The stop is over; @owner_change: a new owner starts unquiesced. */
@@ -816,10 +710,10 @@ void vfiosim_dma_resume(struct vfiosim_dev *sdev, bool owner_change)
 }
 
 /*
- * [iova, iova + size) is being unmapped: a transfer in flight that may
- * touch it is aborted, and waited for, so that nothing reaches the range
- * after this returns (and no pin of it is left).  Never under
- * vfiosim_dev.lock or maps_lock.
+ * vfio-user: [iova, iova + size) is being unmapped: a transfer in flight
+ * that may touch it is aborted, and waited for, so that nothing reaches
+ * the range after this returns.  Never under vfiosim_dev.lock or
+ * maps_lock.
  */
 void vfiosim_dma_fence(struct vfiosim_dev *sdev, u64 iova, u64 size)
 {
@@ -842,36 +736,7 @@ void vfiosim_dma_fence(struct vfiosim_dev *sdev, u64 iova, u64 size)
 	}
 	mutex_unlock(&sdev->lock);
 	if (wait)
-		flush_delayed_work(&eng->work);
-	if (size)
-		vfiosim_dma_unpin(eng, iova >> PAGE_SHIFT,
-				  (iova + size - 1) >> PAGE_SHIFT);
-}
-
-/*
- * The VFIO container unmaps [iova, iova + size): fence it, and let a
- * transfer into it started meanwhile, or just after, wait until type1
- * has seen the pins gone and finished the unmap.  Without that a user
- * issuing GO into the range while unmapping it could make type1 find new
- * pins eleven times over, which is a BUG() there.
- */
-void vfiosim_dma_vfio_unmap(struct vfiosim_dev *sdev, u64 iova, u64 size)
-{
-	struct vfiosim_dma_engine *eng = sdev->dma_engine;
-
-	if (!size)
-		return;
-	mutex_lock(&sdev->lock);
-	eng->unmapping = true;
-	eng->unmapped = true;
-	eng->unmapped_first = iova;
-	eng->unmapped_last = iova + size - 1;
-	mutex_unlock(&sdev->lock);
-	vfiosim_dma_fence(sdev, iova, size);
-	mutex_lock(&sdev->lock);
-	eng->unmapping = false;
-	eng->unmapped_until = jiffies + VFIOSIM_DMA_UNMAP_HOLD;
-	mutex_unlock(&sdev->lock);
+		flush_work(&eng->work);
 }
 
 /* The vfio-user map list changes under this, after nl_lock. */
@@ -893,25 +758,11 @@ void vfiosim_dma_maps_unlock(struct vfiosim_dev *sdev)
 void vfiosim_dma_quiesce(struct vfiosim_dev *sdev)
 {
 	struct vfiosim_dma_engine *eng = sdev->dma_engine;
-	bool busy;
 
 	mutex_lock(&sdev->lock);
 	eng->quiesced = true;
 	mutex_unlock(&sdev->lock);
-	/*
-	 * A transfer inside an unmap's hold queues itself again when the
-	 * flush runs it early, and flush_delayed_work() waits for that run
-	 * only: wait out the hold until the transfer has really run.
-	 */
-	for (;;) {
-		flush_delayed_work(&eng->work);
-		mutex_lock(&sdev->lock);
-		busy = eng->busy;
-		mutex_unlock(&sdev->lock);
-		if (!busy)
-			break;
-		msleep(VFIOSIM_DMA_UNMAP_HOLD_MS);
-	}
+	flush_work(&eng->work);
 }
 
 /*
@@ -1028,11 +879,8 @@ int vfiosim_dma_init(struct vfiosim_dev *sdev)
 	if (!eng)
 		return -ENOMEM;
 	eng->sdev = sdev;
-	INIT_DELAYED_WORK(&eng->work, vfiosim_dma_work);
+	INIT_WORK(&eng->work, vfiosim_dma_work);
 	mutex_init(&eng->maps_lock);
-	mutex_init(&eng->pins_lock);
-	xa_init(&eng->pins[0]);
-	xa_init(&eng->pins[1]);
 	mutex_init(&eng->log_lock);
 	sdev->dma_engine = eng;
 	return 0;
@@ -1045,12 +893,7 @@ void vfiosim_dma_destroy(struct vfiosim_dev *sdev)
 
 	if (!eng)
 		return;
-	flush_delayed_work(&eng->work);
-	/* the last close dropped every pin */
-	WARN_ON(!xa_empty(&eng->pins[0]) || !xa_empty(&eng->pins[1]));
-	xa_destroy(&eng->pins[0]);
-	xa_destroy(&eng->pins[1]);
-	mutex_destroy(&eng->pins_lock);
+	flush_work(&eng->work);
 	vfiosim_dma_log_free(eng->log);
 	mutex_destroy(&eng->log_lock);
 	mutex_destroy(&eng->maps_lock);

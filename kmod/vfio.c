@@ -292,17 +292,6 @@ static int vfiosim_vfio_device_feature(struct vfio_device *vdev, u32 flags,
 	return vfiosim_device_feature(sdev, flags);
 }
 
-/*
- * The container unmaps [iova, iova + length) (called only while pins are
- * held there): the transfer touching it ends, its pins dropped, first,
- * and no new one pins the range while type1 finishes.
- */
-static void vfiosim_vfio_dma_unmap(struct vfio_device *vdev, u64 iova,
-				   u64 length)
-{
-	vfiosim_dma_vfio_unmap(vdev_to_sdev(vdev), iova, length);
-}
-
 #ifdef VFIOSIM_HAVE_VFIO_DMA_LOGGING
 /* The core checked the ranges (aligned, not overlapping, at most 256). */
 static int vfiosim_vfio_log_start(struct vfio_device *vdev,
@@ -379,7 +368,6 @@ const struct vfio_device_ops vfiosim_vfio_ops = {
 	.mmap = vfiosim_vfio_mmap,
 	.request = vfiosim_vfio_request,
 	.device_feature = vfiosim_vfio_device_feature,
-	.dma_unmap = vfiosim_vfio_dma_unmap,
 	VFIOSIM_IOMMUFD_EMULATED_OPS
 };
 

@@ -375,7 +375,6 @@ void vfiosim_dma_stop(struct vfiosim_dev *sdev);
 void vfiosim_dma_resume(struct vfiosim_dev *sdev, bool owner_change);
 /* An unmap of [iova, iova + size): abort and wait for what touches it. */
 void vfiosim_dma_fence(struct vfiosim_dev *sdev, u64 iova, u64 size);
-void vfiosim_dma_vfio_unmap(struct vfiosim_dev *sdev, u64 iova, u64 size);
 /* vfio-user map lists change under this (nl_lock -> maps_lock) */
 void vfiosim_dma_maps_lock(struct vfiosim_dev *sdev);
 void vfiosim_dma_maps_unlock(struct vfiosim_dev *sdev);

@@ -147,13 +147,13 @@
  *                off the end of a map writes up to the end and ends
  *                ERR_UNMAPPED); 0 for ERR_OP and ERR_LEN.
  *   COUNT        transfers ended (any status) since reset.
- * A transfer is aborted (ERR_ABORTED) by an unmap of a range it touches
- * (the unmap waits for it: nothing is accessed there after it returns),
- * by reset and by close.  Over VFIO, a GO that touches a range the
- * container is unmapping, or unmapped less than VFIOSIM_DMA_UNMAP_HOLD_MS
- * ago, starts that much later (STATUS BUSY meanwhile): the type1 IOMMU
- * driver must find the range unpinned before it completes the unmap.
- * The transfer then finds the range mapped again, or ends ERR_UNMAPPED.
+ * Nothing is accessed in a range once its unmap has returned.  Over
+ * vfio-user the unmap of a range a transfer touches aborts it
+ * (ERR_ABORTED) and waits for it; over VFIO nothing is pinned and each
+ * step of a transfer goes through the container, which the unmap waits
+ * for, so the transfer ends ERR_UNMAPPED at the first byte it can no
+ * longer reach (DONE if it got there first).  Reset and close abort a
+ * transfer too.
  * Reset and close wait for the transfer, raise no completion interrupt,
  * and leave the registers at their reset values; after close (and
  * device removal) the engine touches no memory.  A
@@ -182,7 +182,6 @@
 #define VFIOSIM_DMA_GO			1
 #define VFIOSIM_DMA_NO_VECTOR		0xffffffff
 #define VFIOSIM_DMA_MAX_LEN		0x100000	/* 1 MiB */
-#define VFIOSIM_DMA_UNMAP_HOLD_MS	20
 
 enum vfiosim_dma_op {
 	VFIOSIM_DMA_OP_COPY = 1,	/* LEN bytes from SRC to DST */
