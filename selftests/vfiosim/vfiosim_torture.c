@@ -1411,8 +1411,8 @@ static void usage(const char *prog)
 		"  --workers  processes per user role, vfio and netlink (default 2)\n"
 		"  --slots    device UUIDs the workers share (default 6, max %d)\n"
 		"  --hang-s   a worker silent this long is hung (default 120)\n"
-		"  --no-vfio-dma  no DMA transfers over VFIO (to see past a\n"
-		"             report that path raises: lockdep stops at its first)\n"
+		"  --no-vfio-dma  no DMA transfers over VFIO (to tell whether a\n"
+		"             report comes from that path: lockdep stops at its first)\n"
 		"  --churn-mb only allocate and free MB MiB of slab objects (to\n"
 		"             cycle KASAN's quarantine before a Slab reading)\n",
 		prog, prog, MAX_SLOTS);
