@@ -153,7 +153,9 @@
  * step of a transfer goes through the container, which the unmap waits
  * for, so the transfer ends ERR_UNMAPPED at the first byte it can no
  * longer reach (DONE if it got there first).  Reset and close abort a
- * transfer too.
+ * transfer too.  Over VFIO every IOVA the engine touches must be mapped
+ * READ, a destination READ | WRITE: the VFIO core's vfio_dma_rw() refuses
+ * a write-only map (ERR_PERM).
  * Reset and close wait for the transfer, raise no completion interrupt,
  * and leave the registers at their reset values; after close (and
  * device removal) the engine touches no memory.  A
