@@ -126,7 +126,7 @@ start_qemu() {
 		-serial chardev:ser0 -no-reboot \
 		-device "vfio-pci,sysfsdev=/sys/bus/mdev/devices/${uuid[$r]},id=vfiosim0$devopt" \
 		-kernel "$image" -initrd "$initrd" \
-		-append "console=ttyS0 quiet loglevel=3 panic=-1 no_timer_check hugepages=2 printk.devkmsg=on vfiosim_nested=$nonce" \
+		-append "$L2_CMDLINE hugepages=2 printk.devkmsg=on vfiosim_nested=$nonce" \
 		-trace 'vfio_migration_*' -trace vfio_device_dirty_tracking_start \
 		-trace vfio_container_query_dirty_bitmap -trace vfio_save_setup \
 		-trace vfio_save_complete_precopy -trace vfio_query_stop_copy_size \

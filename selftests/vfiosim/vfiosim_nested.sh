@@ -176,7 +176,7 @@ boot_l2() {
 		machine=q35,memory-backend=mem
 		;;
 	esac
-	args="console=ttyS0 quiet loglevel=3 panic=-1 intel_iommu=on no_timer_check"
+	args="$L2_CMDLINE intel_iommu=on"
 	# The held read stops L2's only vCPU for the whole timeout, on
 	# purpose: L2's lockup and RCU stall detectors would take it for a
 	# hung CPU.
@@ -189,9 +189,6 @@ boot_l2() {
 	echo "$nonce" >"$d/nonce"
 	: >"$d/console.log"
 	date +%s >"$d/start"
-	# no_timer_check: under TCG inside TCG on a busy host, L2's boot-time
-	# check that the timer ticks through the (interrupt-remapped) IO-APIC
-	# can time out and panic; it says nothing about the device.
 	timeout -k 10 "$l2_timeout" "$qemu" -name "vfiosim-nested-$p" \
 		-machine "$machine" -accel "$accel" -cpu max -smp 1 "${mem[@]}" \
 		-nodefaults -no-user-config -nographic -monitor none \
