@@ -14,6 +14,10 @@
 #   VFIOSIM_TEST_TIMEOUT  seconds one program may take (default 900)
 #   VFIOSIM_ONLY     space-separated program names: run only those (for
 #                    development; make check always runs everything)
+#   VFIOSIM_BEFORE_UNLOAD  a shell command run after the last program and
+#                    before the final rmmod, while the module's symbols
+#                    still name its frames (check-debug reads kmemleak
+#                    there); its output goes to before-unload.log
 
 set -u
 
@@ -274,6 +278,11 @@ if remove_leftovers; then
 	step_result pass "no devices left behind"
 else
 	step_result fail "no devices left behind"
+fi
+
+if [ -n "${VFIOSIM_BEFORE_UNLOAD:-}" ]; then
+	sh -c "$VFIOSIM_BEFORE_UNLOAD" > "$results/before-unload.log" 2>&1 ||
+		echo "# VFIOSIM_BEFORE_UNLOAD exited $? (see before-unload.log)"
 fi
 
 if rmmod vfiosim && [ ! -d /sys/module/vfiosim ]; then
