@@ -177,12 +177,15 @@ for k in $kvers; do
 	res=$build/results/$k
 	rm -rf "$res"
 	mkdir -p "$res"
-	# The nested guest (its L2 boots in 4-6 min of TCG inside TCG) runs
-	# on the Debian 13 kernel, with QEMU 11: vfio-pci and vfio-user-pci.
-	# On Debian 12's kernels it is a reported skip, to keep make check in
-	# budget; their QEMU 7.2 still drives the device in vfiosim_qemu.sh.
+	# The nested guests (vfiosim_nested.sh, vfiosim_migrate.sh) are a
+	# reported skip unless VFIOSIM_NESTED=1, and then run on the Debian 13
+	# kernel only, with QEMU 11.  Under TCG inside TCG a 7.3 L2 took
+	# 616-638 s to reach init here, and the two took 1744 s of a guest
+	# that ran out of its 3000 s: more than make check's budget holds.
+	# QEMU 7.2 and 11 still drive the device in vfiosim_qemu.sh and
+	# vfiosim_qemu_fault.sh, without a guest behind them.
 	nested=0
-	case $k in *+deb1[3-9]-*) nested=1 ;; esac
+	case ${VFIOSIM_NESTED:-0}:$k in 1:*+deb1[3-9]-*) nested=1 ;; esac
 	scripts/vm/run --kernel "$k" --root "$root" --results "$res" --timeout 3000 -- \
 		env VFIOSIM_KO="$build/kmod/$k/vfiosim.ko" VFIOSIM_NESTED=$nested \
 		selftests/vfiosim/run_vm_suite.sh 2>&1 | quote_summary
